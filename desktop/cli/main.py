@@ -1,0 +1,230 @@
+"""The ``deskmate`` command. Qt-free: only the bare ``deskmate`` (open the window) touches Qt."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from desktop import __version__
+from desktop.core.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_USER_ERROR = 1
+VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation": "NO CITATION"}
+
+
+def user_errors(func: F) -> F:
+    """Turn a UserError into a one-line message and exit code 1; bugs keep their traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"deskmate: {exc}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
+    from desktop.core.context import AppContext
+
+    context = AppContext.from_env(pack_dirs=list(packs) or None, model_path=model)
+    for problem in context.settings.problems:
+        click.echo(f"deskmate: warning: {problem}", err=True)
+    return context
+
+
+def _ensure_demo(context: Any) -> None:
+    if context.ensure_demo_pack_needed():
+        click.echo("Building the demo knowledge pack (first run)...", err=True)
+        context.build_demo_pack()
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+pack_option = click.option(
+    "--pack", "packs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+    help="Search this pack folder instead of the installed packs (repeatable).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="Deskmate")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Deskmate: search approved knowledge and draft grounded replies, on this PC only.
+
+    Run without a command to open the window.
+    """
+    if ctx.invoked_subcommand is None:
+        from desktop.app import run_gui
+
+        sys.exit(run_gui())
+
+
+@cli.command()
+@click.argument("query")
+@pack_option
+@click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most N results.")
+@json_option
+@user_errors
+def search(query: str, packs: tuple[Path, ...], limit: int | None, as_json: bool) -> None:
+    """Search the approved knowledge for QUERY."""
+    from desktop.core.assist import Assistant
+
+    context = _context(packs)
+    _ensure_demo(context)
+    hits = Assistant(context).search(query, limit)
+    if as_json:
+        _emit_json([hit.to_json() for hit in hits])
+        return
+    if not hits:
+        click.echo("No approved source matches this query.")
+    for rank, hit in enumerate(hits, start=1):
+        where = f" > {hit.heading}" if hit.heading else ""
+        click.echo(click.style(f"{rank}. {hit.title}{where}", bold=True)
+                   + f"  [{hit.pack}:{hit.source}, score {hit.score:.2f}]")
+        click.echo("   " + " ".join(hit.text.split())[:240])
+
+
+@cli.command()
+@click.argument("question")
+@pack_option
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False),
+              help="Use this GGUF model file for this request.")
+@json_option
+@user_errors
+def ask(question: str, packs: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
+    """Draft a grounded, cited reply to QUESTION from the approved knowledge."""
+    from desktop.core.assist import Assistant, Done, Sources, Token
+
+    context = _context(packs, model)
+    _ensure_demo(context)
+    answer = None
+    for event in Assistant(context).ask(question, stop=threading.Event()):
+        if isinstance(event, Token) and not as_json:
+            click.echo(event.text, nl=False)
+        elif isinstance(event, Sources) and not as_json and context.engine() is not None:
+            click.echo(click.style("Draft (local model):", bold=True))
+        elif isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    if as_json:
+        _emit_json(answer.to_json())
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: Any) -> None:
+    if answer.status == "no_source":
+        click.echo(answer.draft)
+        for hit in answer.nearest:
+            click.echo(f"  nearest: {hit.title} [{hit.source}]")
+        return
+    if answer.mode == "extractive":
+        click.echo(click.style("Draft (extractive, from the sources' own sentences):", bold=True))
+        click.echo(answer.draft)
+    click.echo("\n")
+    if answer.notice:
+        click.echo(f"Note: {answer.notice}")
+    click.echo(click.style("Sentences:", bold=True))
+    for sentence in answer.sentences:
+        mark = VERDICT_MARKS.get(sentence.verdict, sentence.verdict)
+        reason = f" - {sentence.reason}" if sentence.reason and sentence.verdict != "supported" \
+            else ""
+        click.echo(f"  [{mark}] {sentence.text}{reason}")
+    click.echo(click.style("Sources:", bold=True))
+    for number, hit in enumerate(answer.sources, start=1):
+        click.echo(f"  [{number}] {hit.title} ({hit.pack}:{hit.source}, chars {hit.start}-{hit.end})")
+
+
+@cli.command()
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the model, embedding model, knowledge packs, policy and keyring."""
+    from desktop.core.doctor import run_checks
+
+    context = _context()
+    checks = run_checks(context)
+    if as_json:
+        _emit_json({"ok": all(c.status != "error" for c in checks),
+                    "checks": [c.to_json() for c in checks]})
+    else:
+        for check in checks:
+            click.echo(f"[{check.status.upper():7}] {check.name}: {check.message}")
+            if check.fix and check.status != "ok":
+                click.echo(f"          fix: {check.fix}")
+    if any(c.status == "error" for c in checks):
+        sys.exit(EXIT_USER_ERROR)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def config(ctx: click.Context) -> None:
+    """Show every effective setting and the layer it comes from."""
+    if ctx.invoked_subcommand is not None:
+        return
+    context = _context()
+    for item in context.settings.effective():
+        lock = " (locked by policy)" if item.locked else ""
+        click.echo(f"{item.setting.key} = {json.dumps(item.value)}  [{item.source}]{lock}")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+@user_errors
+def config_set(key: str, value: str) -> None:
+    """Set KEY to VALUE in your user settings."""
+    context = _context()
+    stored = context.settings.set(key, value)
+    context.settings.save()
+    click.echo(f"{key} = {json.dumps(stored)}")
+
+
+@config.command("reset")
+@click.argument("key")
+@user_errors
+def config_reset(key: str) -> None:
+    """Remove your own value for KEY (back to the default or the policy value)."""
+    context = _context()
+    context.settings.reset(key)
+    context.settings.save()
+    click.echo(f"{key} = {json.dumps(context.settings.get(key))}")
+
+
+@cli.group()
+def index() -> None:
+    """Manage the built-in demo knowledge pack."""
+
+
+@index.command("rebuild")
+@user_errors
+def index_rebuild() -> None:
+    """Build the demo knowledge pack from the bundled demo articles."""
+    context = _context()
+    report = context.build_demo_pack()
+    click.echo(f"Built {report.documents} documents into {report.chunks} passages "
+               f"in {report.seconds:.1f} s at {context.demo_pack_dir}")
+    for source, reason in report.skipped:
+        click.echo(f"  skipped {source}: {reason}")
+
+
+def main() -> None:
+    cli(prog_name="deskmate")
+
+
+if __name__ == "__main__":
+    main()

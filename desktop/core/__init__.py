@@ -1,0 +1,1 @@
+"""Everything that is not a window. Never imports Qt (tests/unit/test_layering.py enforces it)."""

@@ -1,0 +1,168 @@
+"""Question in, grounded draft out, as a stream of typed events.
+
+``Assistant.ask`` retrieves approved passages, and then either streams the local model's cited
+reply or, when generation is off or no model is available, assembles an extractive reply from the
+passages' own sentences. Every sentence of the result carries a verdict. Nothing here knows about
+Qt: the window iterates the generator on a worker thread, the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from desktop.core.errors import UserError
+from desktop.core.generation import prompts, verify
+from desktop.core.knowledge.index import Hit, hybrid_search
+
+if TYPE_CHECKING:
+    from desktop.core.context import AppContext
+
+MAX_QUESTION_CHARS = 4000
+PROMPT_OVERHEAD_TOKENS = 320
+
+
+@dataclass
+class Answer:
+    """The outcome of one request: status, draft, verified sentences, sources and timings."""
+
+    status: str  # "answered" | "no_source"
+    question: str
+    draft: str = ""
+    mode: str = "model"  # "model" | "extractive"
+    sentences: list[verify.Sentence] = field(default_factory=list)
+    sources: list[Hit] = field(default_factory=list)
+    nearest: list[Hit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    notice: str = ""
+    stopped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "question": self.question, "draft": self.draft,
+            "mode": self.mode, "stopped": self.stopped, "notice": self.notice,
+            "sentences": [s.to_json() for s in self.sentences],
+            "sources": [{"n": n, **h.to_json()} for n, h in enumerate(self.sources, start=1)],
+            "nearest": [h.to_json() for h in self.nearest],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Sources:
+    hits: list[Hit]
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: Answer
+
+
+Event = Sources | Token | Done
+
+
+class Assistant:
+    """Answers questions from the installed knowledge packs."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+
+    def search(self, query: str, limit: int | None = None) -> list[Hit]:
+        settings = self.context.settings
+        return hybrid_search(
+            self.context.packs(), self.context.embedder, query,
+            limit=limit or int(settings.get("search.limit")),
+            min_score=float(settings.get("search.min_score")),
+        )
+
+    def ask(self, question: str, stop: threading.Event | None = None) -> Iterator[Event]:
+        question, notice = _clean_question(question)
+        answer = Answer(status="answered", question=question, notice=notice)
+        started = time.perf_counter()
+        hits = self.search(question)
+        answer.timings["retrieval_s"] = time.perf_counter() - started
+        if not hits:
+            answer.status = "no_source"
+            answer.draft = "No approved source covers this question."
+            answer.nearest = hybrid_search(self.context.packs(), self.context.embedder, question,
+                                           limit=3, min_score=0.0)
+            yield Done(answer)
+            return
+        engine = self.context.engine()
+        if engine is None:
+            answer.mode = "extractive"
+            answer.sources = hits[:3]
+            answer.draft = extractive_draft(question, answer.sources)
+            yield Sources(answer.sources)
+        else:
+            answer.sources = self._fit_context(engine, question, hits)
+            yield Sources(answer.sources)
+            yield from self._generate(engine, question, answer, stop)
+        answer.sentences = verify.verify(answer.draft, [h.text for h in answer.sources])
+        answer.draft = verify.with_citations(answer.draft, answer.sentences)
+        answer.timings["total_s"] = time.perf_counter() - started
+        yield Done(answer)
+
+    def _fit_context(self, engine: Any, question: str, hits: list[Hit]) -> list[Hit]:
+        """As many top passages as fit beside the instructions, question and answer budget."""
+        max_tokens = int(self.context.settings.get("model.max_tokens"))
+        budget = engine.context_size - max_tokens - PROMPT_OVERHEAD_TOKENS
+        budget -= engine.count_tokens(question)
+        kept: list[Hit] = []
+        for hit in hits[:5]:
+            cost = engine.count_tokens(hit.text) + 24
+            if cost > budget:
+                break
+            kept.append(hit)
+            budget -= cost
+        return kept or hits[:1]
+
+    def _generate(self, engine: Any, question: str, answer: Answer,
+                  stop: threading.Event | None) -> Iterator[Event]:
+        settings = self.context.settings
+        messages = prompts.reply_messages(question, answer.sources)
+        pieces: list[str] = []
+        for piece in engine.stream(
+            messages, max_tokens=int(settings.get("model.max_tokens")),
+            temperature=float(settings.get("model.temperature")), stop=stop,
+            stop_words=prompts.STOP,
+        ):
+            pieces.append(piece)
+            yield Token(piece)
+        answer.draft = "".join(pieces).strip()
+        answer.stopped = bool(stop is not None and stop.is_set())
+        stats = engine.last_stats
+        if stats is not None:
+            answer.timings["first_token_s"] = stats.first_token_s
+            answer.timings["tokens_per_s"] = stats.tokens_per_s
+
+
+def _clean_question(question: str) -> tuple[str, str]:
+    question = question.strip()
+    if not question:
+        raise UserError("The question is empty.", "Type a question or paste the customer's message.")
+    if len(question) > MAX_QUESTION_CHARS:
+        kept = question[-MAX_QUESTION_CHARS:]
+        return kept, (f"The text was {len(question):,} characters; only the last "
+                      f"{MAX_QUESTION_CHARS:,} were used.")
+    return question, ""
+
+
+def extractive_draft(question: str, hits: list[Hit], per_source: int = 2) -> str:
+    """A reply made only of the sources' own sentences, each cited: always fully supported."""
+    asked = verify.content_words(question)
+    lines = []
+    for number, hit in enumerate(hits, start=1):
+        candidates = [s for s in verify.split_sentences(hit.text.replace("\n", " ")) if len(s) > 20]
+        ranked = sorted(candidates, key=lambda s: -len(verify.content_words(s) & asked))
+        for sentence in ranked[:per_source]:
+            lines.append(f"{sentence.rstrip()} [{number}]")
+    return " ".join(lines)

@@ -1,0 +1,164 @@
+"""Sentence-level verification of a draft against the sources it was given.
+
+Every sentence gets a verdict:
+
+* ``supported`` — it cites a given source, most of its content words occur in that passage, and
+  every number in it (amounts, days, phone numbers) occurs there too;
+* ``unsupported`` — it cites a source that was not given, or the cited passage does not carry it;
+* ``no_citation`` — it cites nothing.
+
+This is deliberately conservative: a weak model's paraphrase may be flagged, but an invented fact
+is not passed as supported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# A sentence ends at . ! ? (plus any citation markers after it) before white space, or at a line
+# end; "1." at the start of a list item is a marker, not a sentence.
+_SENTENCE = re.compile(
+    r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s)|(?=\n)|$)"
+)
+_WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
+_NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i if in is it its of on or our "
+    "please so that the their then there this to was we were what when where which will with "
+    "you your yes no not".split()
+)
+SUPPORT_THRESHOLD = 0.6
+
+
+@dataclass
+class Sentence:
+    """One sentence of a draft with its citations and verdict."""
+
+    text: str
+    citations: list[int] = field(default_factory=list)
+    verdict: str = "no_citation"
+    reason: str = ""
+    attributed: bool = False  # the citation was added by Deskmate, not written by the model
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": self.citations, "verdict": self.verdict,
+                "reason": self.reason, "attributed": self.attributed}
+
+
+def citations_in(text: str) -> list[int]:
+    numbers: list[int] = []
+    for match in _CITATION.finditer(text):
+        for part in match.group(1).split(","):
+            number = int(part)
+            if number not in numbers:
+                numbers.append(number)
+    return numbers
+
+
+def sentence_spans(draft: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of *draft*, each with the citations that follow it."""
+    spans = []
+    for match in _SENTENCE.finditer(draft):
+        text = match.group(0)
+        start = match.start() + len(text) - len(text.lstrip())
+        end = match.start() + len(text.rstrip())
+        if end > start and re.search(r"\w", draft[start:end]):
+            spans.append((start, end))
+    return spans
+
+
+def split_sentences(draft: str) -> list[str]:
+    """Sentences of *draft*, each keeping the citation markers that follow it."""
+    return [draft[start:end] for start, end in sentence_spans(draft)]
+
+
+def content_words(text: str) -> set[str]:
+    text = _CITATION.sub(" ", text.lower())
+    return {w for w in _WORD.findall(text) if w not in STOPWORDS and len(w) > 1}
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.strip("£$€%").replace(",", "") for n in _NUMBER.findall(_CITATION.sub(" ", text))}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def support(sentence: str, passage: str) -> float:
+    """Share of the sentence's content words (stemmed) that the passage contains."""
+    words = {_stem(w) for w in content_words(sentence)}
+    if not words:
+        return 1.0
+    passage_words = {_stem(w) for w in content_words(passage)}
+    return len(words & passage_words) / len(words)
+
+
+def judge(text: str, passages: Sequence[str]) -> Sentence:
+    """The verdict for one sentence; ``passages[n-1]`` is source ``[n]``."""
+    cited = citations_in(text)
+    sentence = Sentence(text=text, citations=cited)
+    if not cited:
+        sentence.reason = "This sentence cites no source."
+        return sentence
+    missing = [n for n in cited if not 1 <= n <= len(passages)]
+    if missing:
+        sentence.verdict = "unsupported"
+        sentence.reason = f"Cites source {missing[0]}, which was not given."
+        return sentence
+    cited_text = " ".join(passages[n - 1] for n in cited)
+    absent = sorted(_numbers(text) - _numbers(cited_text))
+    if absent:
+        sentence.verdict = "unsupported"
+        sentence.reason = f"{absent[0]} does not appear in the cited source."
+        return sentence
+    score = max(support(text, passages[n - 1]) for n in cited)
+    if score < SUPPORT_THRESHOLD:
+        sentence.verdict = "unsupported"
+        sentence.reason = f"Only {score:.0%} of its key words are in the cited source."
+        return sentence
+    sentence.verdict = "supported"
+    return sentence
+
+
+def attribute(sentence: Sentence, passages: Sequence[str]) -> Sentence:
+    """Give an uncited sentence the source that carries it, if one clearly does."""
+    best = max(range(len(passages)), key=lambda i: support(sentence.text, passages[i]),
+               default=None)
+    if best is None:
+        return sentence
+    judged = judge(f"{sentence.text} [{best + 1}]", passages)
+    if judged.verdict != "supported":
+        return sentence
+    return Sentence(sentence.text, [best + 1], "supported",
+                    "Deskmate matched this sentence to its source.", attributed=True)
+
+
+def verify(draft: str, passages: Sequence[str]) -> list[Sentence]:
+    """Verdicts for every sentence of *draft*; uncited sentences are attributed when possible."""
+    sentences = []
+    for text in split_sentences(draft):
+        sentence = judge(text, passages)
+        if sentence.verdict == "no_citation":
+            sentence = attribute(sentence, passages)
+        sentences.append(sentence)
+    return sentences
+
+
+def with_citations(draft: str, sentences: Sequence[Sentence]) -> str:
+    """*draft* with the citations Deskmate attributed written after their sentences."""
+    out, cursor = [], 0
+    for (start, end), sentence in zip(sentence_spans(draft), sentences, strict=True):
+        out.append(draft[cursor:end])
+        if sentence.attributed:
+            out.append(" " + "".join(f"[{n}]" for n in sentence.citations))
+        cursor = end
+    out.append(draft[cursor:])
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""Knowledge: documents, chunks, the embedding model and the LanceDB index."""

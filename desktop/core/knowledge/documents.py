@@ -1,0 +1,310 @@
+"""Turn source files into plain text with structure.
+
+Every format is reduced to the same :class:`Document`: readable plain text (what the source pane
+shows and what chunk offsets point into), a title, metadata and the list of headings with their
+offsets. Formats are Markdown (front matter read as metadata, Hugo/Jekyll shortcodes removed
+without losing their text) and HTML (boilerplate stripped); plain text is taken as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+SUPPORTED_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+                      ".txt": "text"}
+SKIPPED_NAMES = {"readme.md", "license.md", "changelog.md"}
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading line of a document: its level, its text and where it sits in the text."""
+
+    level: int
+    text: str
+    start: int
+
+
+@dataclass
+class Document:
+    """One source document reduced to plain text."""
+
+    source: str
+    title: str
+    text: str
+    format: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    headings: list[Heading] = field(default_factory=list)
+
+    def heading_path(self, offset: int) -> str:
+        """The section path (e.g. ``Returns > Damaged items``) in force at *offset*."""
+        stack: list[Heading] = []
+        for heading in self.headings:
+            if heading.start > offset:
+                break
+            stack = [h for h in stack if h.level < heading.level]
+            stack.append(heading)
+        return " > ".join(h.text for h in stack if h.text != self.title)
+
+
+class DocumentError(ValueError):
+    """A file could not be turned into a document; the message says why."""
+
+
+def load_document(path: Path, root: Path) -> Document:
+    """Read *path* (below *root*) as a :class:`Document`, or raise :class:`DocumentError`."""
+    fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise DocumentError(f"unsupported file type {path.suffix!r}")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DocumentError("the file is empty")
+    if b"\x00" in raw[:8192]:
+        raise DocumentError("the file holds binary data, not text")
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        content = raw.decode("cp1252", errors="replace")
+    source = path.relative_to(root).as_posix()
+    builder = _TextBuilder()
+    if fmt == "markdown":
+        meta, body = split_front_matter(content)
+        _markdown_to_text(body, builder)
+    elif fmt == "html":
+        meta = _html_to_text(content, builder)
+    else:
+        meta = {}
+        for line in content.splitlines():
+            builder.line(line)
+    text = builder.text()
+    if not text.strip():
+        raise DocumentError("no readable text after cleaning")
+    title = str(meta.get("title") or _first_heading(builder.headings) or path.stem)
+    return Document(source, title.strip(), text, fmt, meta, builder.headings)
+
+
+def _first_heading(headings: list[Heading]) -> str | None:
+    return headings[0].text if headings else None
+
+
+class _TextBuilder:
+    """Accumulates cleaned lines and records headings at their offsets."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._length = 0
+        self.headings: list[Heading] = []
+
+    def line(self, text: str) -> None:
+        text = text.rstrip()
+        if not text:
+            self.blank()
+            return
+        self._lines.append(text)
+        self._length += len(text) + 1
+
+    def blank(self) -> None:
+        if self._lines and self._lines[-1]:
+            self._lines.append("")
+            self._length += 1
+
+    def heading(self, level: int, text: str) -> None:
+        text = " ".join(text.split())
+        if not text:
+            return
+        self.blank()
+        self.headings.append(Heading(level, text, self._length))
+        self.line(text)
+        self.blank()
+
+    def text(self) -> str:
+        return "\n".join(self._lines).rstrip() + "\n"
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_TOML_FRONT_MATTER = re.compile(r"\A\+\+\+\s*\n(.*?)\n\+\+\+\s*\n", re.S)
+_SHORTCODE = re.compile(r"\{\{[<%]\s*(/?)\s*([\w.-]+)([^}]*?)\s*[>%]\}\}")
+_LIQUID = re.compile(r"\{%-?\s*(/?)\s*(\w+)([^%]*?)-?%\}")
+_ATTR_TEXT = re.compile(r'\b(?:title|alt|caption|text|label)\s*=\s*"([^"]+)"')
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def split_front_matter(content: str) -> tuple[dict[str, Any], str]:
+    """Split YAML (``---``) or TOML (``+++``) front matter from a Markdown body."""
+    match = _FRONT_MATTER.match(content)
+    if match:
+        import yaml
+
+        try:
+            meta = yaml.safe_load(match.group(1))
+        except yaml.YAMLError:
+            meta = None
+        return (meta if isinstance(meta, dict) else {}), content[match.end():]
+    match = _TOML_FRONT_MATTER.match(content)
+    if match:
+        import tomllib
+
+        try:
+            return tomllib.loads(match.group(1)), content[match.end():]
+        except tomllib.TOMLDecodeError:
+            return {}, content[match.end():]
+    return {}, content
+
+
+def _shortcode_text(match: re.Match[str]) -> str:
+    """Keep the human text a shortcode carries (an accordion's title, an image's alt)."""
+    if match.group(1):
+        return ""
+    texts = _ATTR_TEXT.findall(match.group(3))
+    return " ".join(t for t in texts if t.strip())
+
+
+def clean_inline(line: str) -> str:
+    line = _SHORTCODE.sub(_shortcode_text, line)
+    line = _LIQUID.sub(_shortcode_text, line)
+    line = _IMAGE.sub(lambda m: m.group(1), line)
+    line = _LINK.sub(lambda m: m.group(1), line)
+    line = _REF_LINK.sub(lambda m: m.group(1), line)
+    line = _TAG.sub("", line)
+    for _ in range(2):
+        line = _EMPHASIS.sub(lambda m: m.group(2), line)
+    return html.unescape(line)
+
+
+def _markdown_to_text(body: str, out: _TextBuilder) -> None:
+    in_fence = False
+    for raw_line in body.splitlines():
+        stripped = raw_line.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            out.line(raw_line)
+            continue
+        heading = _HEADING.match(stripped)
+        if heading:
+            out.heading(len(heading.group(1)), clean_inline(heading.group(2)))
+            continue
+        if set(stripped) <= set("-|: ") and "-" in stripped:
+            continue  # table separator rows and horizontal rules carry no text
+        text = clean_inline(raw_line)
+        if stripped.startswith("|"):
+            text = " | ".join(c.strip() for c in text.strip().strip("|").split("|"))
+        if not text.strip():
+            out.blank()
+        else:
+            out.line(text)
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+_SKIP_TAGS = {"head", "script", "style", "nav", "header", "footer", "aside", "form", "noscript",
+              "template", "svg", "button", "iframe"}
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "table", "tr", "br",
+               "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "hr", "body"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+class _HtmlExtractor(HTMLParser):
+    """Collects readable text from HTML, dropping navigation, scripts and other boilerplate."""
+
+    def __init__(self, out: _TextBuilder) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out = out
+        self.meta: dict[str, Any] = {}
+        self._skip_depth = 0
+        self._buffer: list[str] = []
+        self._heading_level = 0
+        self._in_title = False
+        self._title: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            values = dict(attrs)
+            name = (values.get("name") or values.get("property") or "").lower()
+            if name and values.get("content") is not None:
+                self.meta[name] = values["content"]
+            return
+        if tag == "title":
+            self._in_title = True
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+        if self._skip_depth:
+            return
+        if tag in _HEADINGS:
+            self._flush()
+            self._heading_level = _HEADINGS[tag]
+        elif tag == "li":
+            self._flush()
+            self._buffer.append("- ")
+        elif tag in ("td", "th"):
+            self._buffer.append(" | " if self._buffer else "")
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+            return
+        if self._skip_depth:
+            return
+        if tag in _HEADINGS:
+            self.out.heading(self._heading_level, "".join(self._buffer))
+            self._buffer = []
+            self._heading_level = 0
+        elif tag in _BLOCK_TAGS or tag == "li":
+            self._flush()
+            if tag in ("p", "ul", "ol", "table", "pre", "blockquote"):
+                self.out.blank()
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self._title.append(data)
+        if not self._skip_depth:
+            self._buffer.append(data)
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self._buffer).split())
+        self._buffer = []
+        if text and text != "-":
+            self.out.line(text)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+        title = " ".join("".join(self._title).split())
+        if title:
+            self.meta.setdefault("title", title)
+
+
+_MAIN = re.compile(r"<(main|article)\b.*?</\1>", re.S | re.I)
+
+
+def _html_to_text(content: str, out: _TextBuilder) -> dict[str, Any]:
+    head_end = content.lower().find("</head>")
+    head = content[: head_end + 7] if head_end >= 0 else ""
+    main = _MAIN.search(content)
+    parser = _HtmlExtractor(out)
+    if main:
+        parser.feed(head)
+        parser.feed(main.group(0))
+    else:
+        parser.feed(content)
+    parser.close()
+    meta = dict(parser.meta)
+    if isinstance(meta.get("tags"), str):
+        meta["tags"] = [t.strip() for t in meta["tags"].split(",") if t.strip()]
+    return meta

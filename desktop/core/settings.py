@@ -1,0 +1,398 @@
+"""The one settings schema and its layers: built-in defaults < user file < machine policy.
+
+Each setting is declared once, in :data:`SCHEMA`; the settings dialog, ``deskmate config`` and the
+docs are generated from it. Bad files are never fatal: :attr:`Settings.problems` says what was
+wrong. Values in files must have the right JSON type (``4096``, not ``"4096"``; ``1`` is fine for
+a decimal); only :meth:`Settings.set` parses text, as it serves the command line.
+
+User file (``Paths.settings_file``): a flat JSON object of dotted keys, ``{"model.threads": 4}``.
+Unknown keys and unusable values are reported, not applied, and kept on save (a newer Deskmate may
+have written them). A file that cannot be parsed is kept aside as ``settings.json.broken-<time>``.
+
+Machine policy (``Paths.policy``, written by IT): a JSON object whose ``"settings"`` object maps
+dotted keys to values, ``{"settings": {"model.path": "/opt/m.gguf", "generation.enabled": false}}``;
+other top-level keys belong to other policy sections. An object without ``"settings"`` is read as
+flat dotted keys. Valid values of lockable settings are applied and locked; unknown keys, invalid
+values and non-lockable settings are reported and never applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, NamedTuple
+
+from desktop.core.errors import SettingError
+from desktop.core.fileio import atomic_write_text
+from desktop.core.paths import Paths
+
+SettingValue = str | int | float | bool
+Source = Literal["default", "user", "policy"]
+
+_TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+_KIND_WORDS: Mapping[type, str] = MappingProxyType(
+    {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+)
+
+
+def _show(value: object) -> str:
+    """A value as it would appear in JSON, shortened for messages."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The one definition of a setting: type, default, bounds and whether IT may lock it."""
+
+    key: str
+    type: type[SettingValue]
+    default: SettingValue
+    label: str
+    description: str
+    lockable: bool = True
+    choices: tuple[SettingValue, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def allowed(self) -> str:
+        """The valid values in words, e.g. "a whole number from 512 to 131072"."""
+        if self.choices:
+            return "one of " + ", ".join(_show(choice) for choice in self.choices)
+        kind = _KIND_WORDS[self.type]
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None:
+            return f"{kind} from {_show(low)} to {_show(high)}"
+        if low is not None:
+            return f"{kind} of at least {_show(low)}"
+        if high is not None:
+            return f"{kind} of at most {_show(high)}"
+        return kind
+
+    def validate(self, value: object) -> SettingValue:
+        """Return *value* if it is a valid JSON value for this setting; raise SettingError if not."""
+        checked = self._check_type(value)
+        if not self._in_range(checked) or (self.choices and checked not in self.choices):
+            raise self._invalid(value)
+        return checked
+
+    def coerce(self, value: object) -> SettingValue:
+        """Like :meth:`validate`, but also parses text such as "3", "0.5" or "false" (CLI input)."""
+        if isinstance(value, str) and self.type is not str:
+            value = self._parse(value)
+        return self.validate(value)
+
+    def _check_type(self, value: object) -> SettingValue:
+        if isinstance(value, bool):  # bool is an int subclass: only bool settings take it
+            if self.type is bool:
+                return value
+        elif self.type is int and isinstance(value, int):
+            return value
+        elif self.type is float and isinstance(value, (int, float)):
+            with contextlib.suppress(OverflowError):  # an int too large for a float
+                if math.isfinite(value):
+                    return float(value)
+        elif self.type is str and isinstance(value, str):
+            return value
+        raise self._invalid(value)
+
+    def _in_range(self, value: SettingValue) -> bool:
+        if isinstance(value, (bool, str)):
+            return True
+        too_low = self.minimum is not None and value < self.minimum
+        too_high = self.maximum is not None and value > self.maximum
+        return not (too_low or too_high)
+
+    def _parse(self, text: str) -> object:
+        """Text turned into this setting's type, or the text itself (to be rejected) if it can't."""
+        word = text.strip().lower()
+        if self.type is bool:
+            return True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else text
+        try:
+            return int(word) if self.type is int else float(word)
+        except ValueError:
+            return text
+
+    def _invalid(self, value: object) -> SettingError:
+        return SettingError(
+            f"{_show(value)} is not a valid value for {self.key}: use {self.allowed()}.",
+            f"The default is {_show(self.default)}.",
+        )
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting(
+        key="model.path",
+        type=str,
+        default="",
+        label="Model file",
+        description="Path to the GGUF language model file. Empty means the bundled default model.",
+    ),
+    Setting(
+        key="model.context_size",
+        type=int,
+        default=4096,
+        label="Context size",
+        description="Upper limit on the context window in tokens (the model's own may be smaller).",
+        minimum=512,
+        maximum=131072,
+    ),
+    Setting(
+        key="model.threads",
+        type=int,
+        default=0,
+        label="CPU threads",
+        description="Threads used to run the model. 0 means one per physical CPU core.",
+        minimum=0,
+        maximum=256,
+    ),
+    Setting(
+        key="model.max_tokens",
+        type=int,
+        default=320,
+        label="Maximum draft length",
+        description="Most tokens the model may write for one draft.",
+        minimum=16,
+        maximum=4096,
+    ),
+    Setting(
+        key="model.temperature",
+        type=float,
+        default=0.2,
+        label="Temperature",
+        description="Randomness of generated drafts. Low values keep drafts close to the sources.",
+        minimum=0.0,
+        maximum=2.0,
+    ),
+    Setting(
+        key="generation.enabled",
+        type=bool,
+        default=True,
+        label="Generate drafts with the model",
+        description="When off, drafts are built from source sentences and no model is loaded.",
+    ),
+    Setting(
+        key="search.limit",
+        type=int,
+        default=8,
+        label="Search results",
+        description="How many knowledge passages a search returns at most.",
+        lockable=False,
+        minimum=1,
+        maximum=50,
+    ),
+    Setting(
+        key="search.min_score",
+        type=float,
+        default=0.3,
+        label="Minimum relevance",
+        description="Passages scoring below this relevance (0 to 1) are not shown or used.",
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
+        key="knowledge.demo_enabled",
+        type=bool,
+        default=True,
+        label="Demo articles",
+        description="Index and show the demo knowledge articles bundled with Deskmate.",
+    ),
+    Setting(
+        key="ui.font_scale",
+        type=float,
+        default=1.0,
+        label="Text size",
+        description="Scale factor for all text in the window.",
+        lockable=False,
+        minimum=0.5,
+        maximum=3.0,
+    ),
+)
+
+_BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})
+
+
+def _did_you_mean(key: str) -> str:
+    """' (did you mean model.path?)' for a near miss, matching the whole key or its last part."""
+    names = {name.rpartition(".")[2]: name for name in _BY_KEY} | {name: name for name in _BY_KEY}
+    matches = difflib.get_close_matches(key, list(names), n=1)
+    return f" (did you mean {names[matches[0]]}?)" if matches else ""
+
+
+def lookup(key: str) -> Setting:
+    """The setting called *key*; SettingError with a suggestion if there is none."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise SettingError(
+            f"There is no setting called {key!r}{_did_you_mean(key)}.",
+            "Run `deskmate config` to list all settings.",
+        ) from None
+
+
+class Effective(NamedTuple):
+    """One row of :meth:`Settings.effective`: a setting, its value and where that came from."""
+
+    setting: Setting
+    value: SettingValue
+    source: Source
+    locked: bool
+
+
+class Settings:
+    """The settings in effect for this user and machine. ``Settings(paths)`` holds only defaults."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.problems: list[str] = []
+        self._user: dict[str, SettingValue] = {}
+        self._policy: dict[str, SettingValue] = {}
+        # User-file entries this version cannot apply; written back on save so nothing is lost.
+        self._kept: dict[str, object] = {}
+
+    @classmethod
+    def load(cls, paths: Paths) -> Settings:
+        """Read the user settings and the machine policy. Never raises for a bad file."""
+        settings = cls(paths)
+        settings._load_user()
+        settings._load_policy()
+        return settings
+
+    def get(self, key: str) -> SettingValue:
+        """The effective value: policy if set there, else the user's, else the default."""
+        source = self.source(key)
+        if source == "default":
+            return _BY_KEY[key].default
+        return (self._policy if source == "policy" else self._user)[key]
+
+    def __getitem__(self, key: str) -> SettingValue:
+        return self.get(key)
+
+    def source(self, key: str) -> Source:
+        """Which layer the effective value of *key* comes from."""
+        lookup(key)
+        return "policy" if key in self._policy else "user" if key in self._user else "default"
+
+    def is_locked(self, key: str) -> bool:
+        """Whether machine policy fixes *key*, so the user cannot change it."""
+        lookup(key)
+        return key in self._policy
+
+    def set(self, key: str, value: object) -> SettingValue:
+        """Set the user's value for *key* (text is parsed) and return it as stored. Call save()."""
+        setting = lookup(key)
+        if key in self._policy:
+            raise SettingError(
+                f"{key} is set by your IT department (machine policy at {self.paths.policy}) "
+                "and cannot be changed here.",
+                "Ask IT if you need a different value.",
+            )
+        self._user[key] = setting.coerce(value)
+        self._kept.pop(key, None)
+        return self._user[key]
+
+    def reset(self, key: str) -> None:
+        """Remove the user's value for *key* (also an unknown key kept from the file)."""
+        if key not in self._kept:
+            lookup(key)
+        self._user.pop(key, None)
+        self._kept.pop(key, None)
+
+    def save(self) -> None:
+        """Write the user's values (and kept unknown entries) to the settings file atomically."""
+        path = self.paths.settings_file
+        text = json.dumps({**self._kept, **self._user}, indent=2, sort_keys=True) + "\n"
+        try:
+            atomic_write_text(path, text)
+        except OSError as err:
+            fix = "Check that you may write to that folder."
+            raise SettingError(f"Could not save settings to {path}: {err}.", fix) from err
+
+    def effective(self) -> list[Effective]:
+        """Every setting in schema order with its value, source and lock state."""
+        return [
+            Effective(s, self.get(s.key), self.source(s.key), self.is_locked(s.key)) for s in SCHEMA
+        ]
+
+    def _load_user(self) -> None:
+        path = self.paths.settings_file
+        try:
+            entries = _read_json_object(path)
+        except (OSError, ValueError) as err:
+            self._set_aside(path, err)
+            return
+        for key, value in entries.items():
+            try:
+                self._user[key] = lookup(key).validate(value)
+            except SettingError as err:
+                self._kept[key] = value
+                self.problems.append(
+                    f"{path}: {err.message} It is ignored, but kept in the file (a newer Deskmate "
+                    "may use it)."
+                )
+
+    def _set_aside(self, path: Path, error: Exception) -> None:
+        """Move a broken user file out of the way so that saving cannot destroy it."""
+        # Microseconds, because rename() would silently replace an earlier broken copy.
+        broken = path.with_name(f"{path.name}.broken-{datetime.now():%Y%m%d-%H%M%S-%f}")
+        try:
+            path.rename(broken)
+            kept = f"It was kept as {broken}; fix it and rename it to {path.name} to restore it."
+        except OSError as err:
+            kept = f"It could not be moved aside ({err}); fix or delete it."
+        self.problems.append(
+            f"Your settings file {path} could not be read ({error}); defaults are used. {kept}"
+        )
+
+    def _load_policy(self) -> None:
+        path = self.paths.policy
+        try:
+            entries = _read_json_object(path, section="settings")
+        except (OSError, ValueError) as err:
+            self.problems.append(
+                f"Could not read the machine policy file {path} ({err}), so no policy applies. "
+                "Fix the JSON or ask IT."
+            )
+            return
+        for key, value in entries.items():
+            try:
+                self._policy[key] = _lockable(key).validate(value)
+            except SettingError as err:
+                self.problems.append(
+                    f"Machine policy {path}: {err.message} It is ignored; ask IT to fix the policy."
+                )
+
+
+class _NotAnObjectError(ValueError):
+    """The file is valid JSON, but not the JSON object it must be."""
+
+
+def _read_json_object(path: Path, section: str = "") -> dict[str, object]:
+    """The object in *path* (or its *section*), {} if no file; OSError/ValueError if unusable."""
+    try:
+        data: object = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    if section and isinstance(data, dict) and section in data:
+        data = data[section]
+    if not isinstance(data, dict):
+        raise _NotAnObjectError("the settings in it are not a JSON object")
+    return data
+
+
+def _lockable(key: str) -> Setting:
+    setting = lookup(key)
+    if not setting.lockable:
+        raise SettingError(f"{key} is a personal setting that policy cannot lock.")
+    return setting
