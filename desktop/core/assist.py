@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.core.errors import UserError
+from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit, hybrid_search
 
@@ -96,20 +96,32 @@ class Assistant:
                                            limit=3, min_score=0.0)
             yield Done(answer)
             return
-        engine = self.context.engine()
+        engine = self._engine(answer)
+        if engine is not None:
+            try:
+                answer.sources = self._fit_context(engine, question, hits)
+                yield Sources(answer.sources)
+                yield from self._generate(engine, question, answer, stop)
+            except ModelError as exc:
+                answer.notice = _join(answer.notice, f"{exc} Showing an extractive draft instead.")
+                engine = None
         if engine is None:
             answer.mode = "extractive"
             answer.sources = hits[:3]
             answer.draft = extractive_draft(question, answer.sources)
             yield Sources(answer.sources)
-        else:
-            answer.sources = self._fit_context(engine, question, hits)
-            yield Sources(answer.sources)
-            yield from self._generate(engine, question, answer, stop)
         answer.sentences = verify.verify(answer.draft, [h.text for h in answer.sources])
         answer.draft = verify.with_citations(answer.draft, answer.sentences)
         answer.timings["total_s"] = time.perf_counter() - started
         yield Done(answer)
+
+    def _engine(self, answer: Answer) -> Any:
+        """The model, or None (extractive mode); a broken model is reported, not fatal."""
+        try:
+            return self.context.load_model()
+        except ModelError as exc:
+            answer.notice = _join(answer.notice, f"{exc} Showing an extractive draft instead.")
+            return None
 
     def _fit_context(self, engine: Any, question: str, hits: list[Hit]) -> list[Hit]:
         """As many top passages as fit beside the instructions, question and answer budget."""
@@ -130,13 +142,17 @@ class Assistant:
         settings = self.context.settings
         messages = prompts.reply_messages(question, answer.sources)
         pieces: list[str] = []
-        for piece in engine.stream(
-            messages, max_tokens=int(settings.get("model.max_tokens")),
-            temperature=float(settings.get("model.temperature")), stop=stop,
-            stop_words=prompts.STOP,
-        ):
-            pieces.append(piece)
-            yield Token(piece)
+        try:
+            for piece in engine.stream(
+                messages, max_tokens=int(settings.get("model.max_tokens")),
+                temperature=float(settings.get("model.temperature")), stop=stop,
+                stop_words=prompts.STOP,
+            ):
+                pieces.append(piece)
+                yield Token(piece)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelError(f"The model failed while writing ({exc}).",
+                             "Try again; if it keeps failing, run `deskmate doctor`.") from exc
         answer.draft = "".join(pieces).strip()
         answer.stopped = bool(stop is not None and stop.is_set())
         stats = engine.last_stats
@@ -145,10 +161,15 @@ class Assistant:
             answer.timings["tokens_per_s"] = stats.tokens_per_s
 
 
+def _join(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
 def _clean_question(question: str) -> tuple[str, str]:
     question = question.strip()
     if not question:
-        raise UserError("The question is empty.", "Type a question or paste the customer's message.")
+        raise UserError("The question is empty.",
+                        "Type a question or paste the customer's message.")
     if len(question) > MAX_QUESTION_CHARS:
         kept = question[-MAX_QUESTION_CHARS:]
         return kept, (f"The text was {len(question):,} characters; only the last "

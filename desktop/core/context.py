@@ -55,12 +55,13 @@ class AppContext:
     """Settings, paths and lazily created heavy components for one Deskmate process."""
 
     def __init__(self, paths: Paths, settings: Settings,
-                 pack_dirs: list[Path] | None = None, model_path: Path | None = None) -> None:
+                 pack_dirs: list[Path] | None = None, model_path: Path | None = None,
+                 embedder: Embedder | None = None) -> None:
         self.paths = paths
         self.settings = settings
         self._pack_dirs = pack_dirs
         self._model_override = model_path
-        self._embedder: Embedder | None = None
+        self._embedder: Embedder | None = embedder
         self._packs: list[Pack] | None = None
         self._engine: LlamaEngine | None = None
         self._lock = threading.RLock()

@@ -87,8 +87,8 @@ def check_keyring(context: AppContext) -> Check:
         return Check("keyring", "error", f"The keyring backend {name} stores secrets in plain "
                      "text; Deskmate refuses it.", "Uninstall keyrings.alt or configure the "
                      "system keyring (Secret Service, Keychain or Windows Credential Locker).")
-    if name.startswith("keyring.backends.fail") or name.startswith("keyring.backends.chainer") \
-            and not getattr(backend, "backends", None):
+    if name.startswith("keyring.backends.fail") or (name.startswith("keyring.backends.chainer") \
+            and not getattr(backend, "backends", None)):
         return Check("keyring", "warning", "No system keyring is available.",
                      "Only needed for pack sources that require credentials; install and unlock "
                      "a Secret Service keyring (e.g. GNOME Keyring) to use them.")

@@ -81,7 +81,7 @@ class Setting:
         return kind
 
     def validate(self, value: object) -> SettingValue:
-        """Return *value* if it is a valid JSON value for this setting; raise SettingError if not."""
+        """Return *value* if it is a valid JSON value for this setting, else raise SettingError."""
         checked = self._check_type(value)
         if not self._in_range(checked) or (self.choices and checked not in self.choices):
             raise self._invalid(value)

@@ -27,9 +27,7 @@ _SENTENCE = re.compile(
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
 STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from has have how i if in is it its of on or our "
-    "please so that the their then there this to was we were what when where which will with "
-    "you your yes no not".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "please", "so", "that", "the", "their", "then", "there", "this", "to", "was", "we", "were", "what", "when", "where", "which", "will", "with", "you", "your", "yes", "no", "not"]
 )
 SUPPORT_THRESHOLD = 0.6
 

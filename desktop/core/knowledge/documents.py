@@ -290,6 +290,7 @@ class _HtmlExtractor(HTMLParser):
             self.meta.setdefault("title", title)
 
 
+_META_NAMES = re.compile(r'<meta\s+name="(title)"\s+content="([^"]*)"', re.I)
 _MAIN = re.compile(r"<(main|article)\b.*?</\1>", re.S | re.I)
 
 
@@ -305,6 +306,9 @@ def _html_to_text(content: str, out: _TextBuilder) -> dict[str, Any]:
         parser.feed(content)
     parser.close()
     meta = dict(parser.meta)
+    h1 = next((h.text for h in out.headings if h.level == 1), None)
+    if h1 and "title" not in {k.lower() for k, _ in _META_NAMES.findall(head)}:
+        meta["title"] = h1  # <title> often carries the site name; the article's h1 does not
     if isinstance(meta.get("tags"), str):
         meta["tags"] = [t.strip() for t in meta["tags"].split(",") if t.strip()]
     return meta

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import UserError
 
@@ -42,10 +42,10 @@ class Embedder:
     def __init__(self, model_dir: Path | None = None, model_id: str = DEFAULT_MODEL_ID) -> None:
         self.model_dir = model_dir or default_model_dir()
         self.model_id = model_id
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         if self._model is not None:
             return self._model
         with self._lock:
@@ -59,6 +59,13 @@ class Embedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as _hf_logging
+
+                hf_logging: Any = _hf_logging
+
+                # Token counting measures long texts on purpose; the length warning is noise.
+                hf_logging.set_verbosity_error()
+                hf_logging.disable_progress_bar()
 
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu")
         return self._model

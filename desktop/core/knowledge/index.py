@@ -149,7 +149,7 @@ def _write_documents(staging: Path, documents: list[Document], embedder: Embedde
 
 
 def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(meta, default=str))
+    return dict(json.loads(json.dumps(meta, default=str)))
 
 
 def _write_chunks(staging: Path, chunks: list[Chunk], embedder: Embedder,
@@ -205,7 +205,7 @@ class Pack:
         try:
             import lancedb
 
-            self._table = lancedb.connect(str(path / "lance")).open_table(TABLE)
+            self._table: Any = lancedb.connect(str(path / "lance")).open_table(TABLE)
         except Exception as exc:  # lancedb raises several types for a damaged database
             raise KnowledgeError(
                 f"The knowledge pack at {path} is damaged ({exc}).",
@@ -240,7 +240,7 @@ class Pack:
         entry = self._documents.get(source)
         if entry is None:
             raise KnowledgeError(f"No document {source!r} in pack {self.id!r}.", "")
-        return (self.path / entry["file"]).read_text(encoding="utf-8")
+        return (self.path / str(entry["file"])).read_text(encoding="utf-8")
 
     def document_meta(self, source: str) -> dict[str, Any]:
         entry = self._documents.get(source, {})

