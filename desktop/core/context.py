@@ -101,12 +101,15 @@ class AppContext:
         """True when the demo pack is missing or was built from other demo content."""
         import json
 
+        from desktop.core.knowledge.index import BUILDER_VERSION
+
         manifest = self.demo_pack_dir / "manifest.json"
         try:
-            built_from = json.loads(manifest.read_text(encoding="utf-8")).get("source_hash")
+            built = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return True
-        return bool(built_from != _tree_hash(demo_source_dir()))
+        return bool(built.get("source_hash") != _tree_hash(demo_source_dir())
+                    or built.get("builder_version") != BUILDER_VERSION)
 
     def build_demo_pack(self) -> BuildReport:
         from desktop.core.knowledge.index import build_pack

@@ -95,15 +95,18 @@ def check_keyring(context: AppContext) -> Check:
     return Check("keyring", "ok", name)
 
 
-CHECKS: tuple[Callable[[AppContext], Check], ...] = (
-    check_model, check_embedding, check_index, check_policy, check_keyring,
+CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (
+    ("model", check_model),
+    ("embedding model", check_embedding),
+    ("knowledge", check_index),
+    ("settings and policy", check_policy),
+    ("keyring", check_keyring),
 )
 
 
 def run_checks(context: AppContext) -> list[Check]:
     results = []
-    for check in CHECKS:
-        name = check.__name__.removeprefix("check_")
+    for name, check in CHECKS:
         try:
             results.append(check(context))
         except UserError as exc:

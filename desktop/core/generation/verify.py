@@ -24,6 +24,7 @@ _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE = re.compile(
     r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s)|(?=\n)|$)"
 )
+_LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
 STOPWORDS = frozenset(
@@ -111,13 +112,14 @@ def judge(text: str, passages: Sequence[str]) -> Sentence:
         sentence.verdict = "unsupported"
         sentence.reason = f"Cites source {missing[0]}, which was not given."
         return sentence
+    body = _LIST_MARKER.sub("", text)  # a step number ("2.") is not a fact to check
     cited_text = " ".join(passages[n - 1] for n in cited)
-    absent = sorted(_numbers(text) - _numbers(cited_text))
+    absent = sorted(_numbers(body) - _numbers(cited_text))
     if absent:
         sentence.verdict = "unsupported"
         sentence.reason = f"{absent[0]} does not appear in the cited source."
         return sentence
-    score = max(support(text, passages[n - 1]) for n in cited)
+    score = max(support(body, passages[n - 1]) for n in cited)
     if score < SUPPORT_THRESHOLD:
         sentence.verdict = "unsupported"
         sentence.reason = f"Only {score:.0%} of its key words are in the cited source."
@@ -128,6 +130,8 @@ def judge(text: str, passages: Sequence[str]) -> Sentence:
 
 def attribute(sentence: Sentence, passages: Sequence[str]) -> Sentence:
     """Give an uncited sentence the source that carries it, if one clearly does."""
+    if not content_words(_LIST_MARKER.sub("", sentence.text)):
+        return sentence  # "Yes." or "I can do that." is carried by no passage in particular
     best = max(range(len(passages)), key=lambda i: support(sentence.text, passages[i]),
                default=None)
     if best is None:

@@ -63,12 +63,15 @@ def load_document(path: Path, root: Path) -> Document:
     raw = path.read_bytes()
     if not raw.strip():
         raise DocumentError("the file is empty")
-    if b"\x00" in raw[:8192]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        content = raw.decode("utf-16", errors="replace")  # Windows "Unicode" text files
+    elif b"\x00" in raw[:8192]:
         raise DocumentError("the file holds binary data, not text")
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        content = raw.decode("cp1252", errors="replace")
+    else:
+        try:
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            content = raw.decode("cp1252", errors="replace")
     source = path.relative_to(root).as_posix()
     builder = _TextBuilder()
     if fmt == "markdown":
@@ -129,13 +132,18 @@ class _TextBuilder:
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+\s*\n(.*?)\n\+\+\+\s*\n", re.S)
-_SHORTCODE = re.compile(r"\{\{[<%]\s*(/?)\s*([\w.-]+)([^}]*?)\s*[>%]\}\}")
+# Parameters may be quoted with "..." or Hugo's raw `...`, and quoted text may hold "}".
+_SHORTCODE = re.compile(r'\{\{[<%]\s*(/?)\s*([\w.-]+)((?:"[^"]*"|`[^`]*`|[^}"`])*?)\s*[>%]\}\}')
 _LIQUID = re.compile(r"\{%-?\s*(/?)\s*(\w+)([^%]*?)-?%\}")
-_ATTR_TEXT = re.compile(r'\b(?:title|alt|caption|text|label)\s*=\s*"([^"]+)"')
+_ATTR_TEXT = re.compile(r'\b(?:title|alt|caption|text|label)\s*=\s*(?:"([^"]+)"|`([^`]+)`)')
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1")
+# "_" emphasis never starts or ends inside a word: snake_case names stay as they are.
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\1(?!\w)")
+_ANCHOR = re.compile(r"\s*\{#[\w:.-]+\}")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
@@ -164,22 +172,35 @@ def split_front_matter(content: str) -> tuple[dict[str, Any], str]:
 
 def _shortcode_text(match: re.Match[str]) -> str:
     """Keep the human text a shortcode carries (an accordion's title, an image's alt)."""
-    if match.group(1):
-        return ""
-    texts = _ATTR_TEXT.findall(match.group(3))
-    return " ".join(t for t in texts if t.strip())
+    texts = [] if match.group(1) else ["".join(t) for t in _ATTR_TEXT.findall(match.group(3))]
+    text = " ".join(_ANCHOR.sub("", t).strip() for t in texts if t.strip())
+    before = match.string[match.start() - 1:match.start()]
+    after = match.string[match.end():match.end() + 1]
+    gap_before, gap_after = before.strip() != "", after.strip() != ""
+    if not text:
+        return " " if gap_before and gap_after else ""
+    return (" " if gap_before else "") + text + (" " if gap_after else "")
 
 
 def clean_inline(line: str) -> str:
     line = _SHORTCODE.sub(_shortcode_text, line)
     line = _LIQUID.sub(_shortcode_text, line)
+    code: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        code.append(match.group(2).strip() or match.group(2))
+        return f"\ue000{len(code) - 1}\ue001"
+
+    line = _CODE_SPAN.sub(hold, line)
     line = _IMAGE.sub(lambda m: m.group(1), line)
     line = _LINK.sub(lambda m: m.group(1), line)
     line = _REF_LINK.sub(lambda m: m.group(1), line)
     line = _TAG.sub("", line)
     for _ in range(2):
         line = _EMPHASIS.sub(lambda m: m.group(2), line)
-    return html.unescape(line)
+        line = _UNDERSCORE_EMPHASIS.sub(lambda m: m.group(2), line)
+    line = html.unescape(line)
+    return re.sub("\ue000(\\d+)\ue001", lambda m: code[int(m.group(1))], line)
 
 
 def _markdown_to_text(body: str, out: _TextBuilder) -> None:
@@ -209,8 +230,8 @@ def _markdown_to_text(body: str, out: _TextBuilder) -> None:
 
 # --- HTML -----------------------------------------------------------------------------------
 
-_SKIP_TAGS = {"head", "script", "style", "nav", "header", "footer", "aside", "form", "noscript",
-              "template", "svg", "button", "iframe"}
+_SKIP_TAGS = frozenset({"head", "script", "style", "nav", "header", "footer", "aside", "form",
+                        "noscript", "template", "svg", "button", "iframe"})
 _BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "table", "tr", "br",
                "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "hr", "body"}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -222,6 +243,7 @@ class _HtmlExtractor(HTMLParser):
     def __init__(self, out: _TextBuilder) -> None:
         super().__init__(convert_charrefs=True)
         self.out = out
+        self.skip = _SKIP_TAGS
         self.meta: dict[str, Any] = {}
         self._skip_depth = 0
         self._buffer: list[str] = []
@@ -238,7 +260,7 @@ class _HtmlExtractor(HTMLParser):
             return
         if tag == "title":
             self._in_title = True
-        if tag in _SKIP_TAGS:
+        if tag in self.skip:
             self._skip_depth += 1
         if self._skip_depth:
             return
@@ -256,7 +278,7 @@ class _HtmlExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if tag in _SKIP_TAGS:
+        if tag in self.skip:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
         if self._skip_depth:
@@ -301,6 +323,7 @@ def _html_to_text(content: str, out: _TextBuilder) -> dict[str, Any]:
     parser = _HtmlExtractor(out)
     if main:
         parser.feed(head)
+        parser.skip = _SKIP_TAGS - {"header"}  # inside the article, <header> holds its h1
         parser.feed(main.group(0))
     else:
         parser.feed(content)

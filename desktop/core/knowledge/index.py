@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
 SCHEMA_VERSION = 1
+# Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
+BUILDER_VERSION = 2
 TABLE = "chunks"
 RRF_K = 60
 CANDIDATES = 40
@@ -125,7 +127,7 @@ def build_pack(
     manifest = {
         "id": pack_id, "title": title or pack_id, "version": version,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION, "builder_version": BUILDER_VERSION,
         "embedding": {"model": embedder.model_id, "dimension": embedder.dimension},
         "documents": report.documents, "chunks": report.chunks, **(extra or {}),
     }
