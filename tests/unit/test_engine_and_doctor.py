@@ -43,7 +43,7 @@ def test_configured_missing_model_raises_naming_the_file(tmp_path) -> None:
     context = _context()
     missing = tmp_path / "nowhere.gguf"
     context.settings.set("model.path", str(missing))
-    with pytest.raises(ModelError, match="nowhere.gguf"):
+    with pytest.raises(ModelError, match=r"nowhere\.gguf"):
         context.engine()
 
 

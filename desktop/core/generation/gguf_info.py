@@ -85,8 +85,11 @@ def _tensor_bytes(dims: list[int], ggml_type: int) -> int:
 
 
 def _parse(handle: BinaryIO, size: int) -> tuple[dict[str, Any], int]:
-    if _read(handle, 4) != b"GGUF":
+    magic = handle.read(4)
+    if not b"GGUF".startswith(magic):  # a 3-byte text file is not a GGUF, however short
         raise ValueError("not GGUF")
+    if len(magic) < 4:
+        raise _Truncated
     version = _unpack(handle, "<I")
     if version not in (2, 3):
         raise ValueError(f"GGUF version {version} is not supported")

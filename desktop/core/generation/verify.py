@@ -27,9 +27,12 @@ _SENTENCE = re.compile(
 _LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
-STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "please", "so", "that", "the", "their", "then", "there", "this", "to", "was", "we", "were", "what", "when", "where", "which", "will", "with", "you", "your", "yes", "no", "not"]
-)
+STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
+    "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "please", "so",
+    "that", "the", "their", "then", "there", "this", "to", "was", "we", "were", "what", "when",
+    "where", "which", "will", "with", "you", "your", "yes", "no", "not"
+])
 SUPPORT_THRESHOLD = 0.6
 
 
@@ -119,7 +122,7 @@ def judge(text: str, passages: Sequence[str]) -> Sentence:
         sentence.verdict = "unsupported"
         sentence.reason = f"{absent[0]} does not appear in the cited source."
         return sentence
-    score = max(support(body, passages[n - 1]) for n in cited)
+    score = support(body, cited_text)  # "[1, 2]" claims the cited sources together
     if score < SUPPORT_THRESHOLD:
         sentence.verdict = "unsupported"
         sentence.reason = f"Only {score:.0%} of its key words are in the cited source."
@@ -157,7 +160,7 @@ def verify(draft: str, passages: Sequence[str]) -> list[Sentence]:
 def with_citations(draft: str, sentences: Sequence[Sentence]) -> str:
     """*draft* with the citations Deskmate attributed written after their sentences."""
     out, cursor = [], 0
-    for (start, end), sentence in zip(sentence_spans(draft), sentences, strict=True):
+    for (_start, end), sentence in zip(sentence_spans(draft), sentences, strict=True):
         out.append(draft[cursor:end])
         if sentence.attributed:
             out.append(" " + "".join(f"[{n}]" for n in sentence.citations))

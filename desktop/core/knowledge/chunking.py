@@ -67,9 +67,15 @@ def _split_words(text: str, start: int, end: int, budget: int,
         return
     words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
     step = max(1, int(budget / 1.5))
-    for index in range(0, len(words), step):
-        group = words[index:index + step]
-        yield group[0][0], group[-1][1]
+    index = 0
+    while index < len(words):
+        # The word-count guess is only a first try: a real tokenizer may need many tokens for a
+        # word (URLs, code, numbers), so shrink the group until it fits (one word always goes).
+        size = min(step, len(words) - index)
+        while size > 1 and count(text[words[index][0]:words[index + size - 1][1]]) > budget:
+            size = max(1, size * 3 // 4)
+        yield words[index][0], words[index + size - 1][1]
+        index += size
 
 
 def chunk_document(doc: Document, budget: int = 200,

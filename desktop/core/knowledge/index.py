@@ -16,31 +16,24 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import KnowledgeError
-from desktop.core.fileio import atomic_write_text
-from desktop.core.knowledge.chunking import Chunk, chunk_document
-from desktop.core.knowledge.documents import (
-    SKIPPED_NAMES,
-    SUPPORTED_SUFFIXES,
-    Document,
-    DocumentError,
-    load_document,
+from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for callers
+    BUILDER_VERSION,
+    SCHEMA_VERSION,
+    TABLE,
+    BuildReport,
+    build_pack,
+    iter_source_files,
 )
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
-SCHEMA_VERSION = 1
-# Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
-BUILDER_VERSION = 2
-TABLE = "chunks"
 RRF_K = 60
 CANDIDATES = 40
 
@@ -66,133 +59,6 @@ class Hit:
             "page": self.page, "start": self.start, "end": self.end, "text": self.text,
             "score": round(self.score, 4), "pack": self.pack, "category": self.category,
         }
-
-
-@dataclass
-class BuildReport:
-    """What a build did: counts, timings and every file it skipped with the reason."""
-
-    documents: int = 0
-    chunks: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "documents": self.documents, "chunks": self.chunks, "seconds": round(self.seconds, 2),
-            "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
-        }
-
-
-def iter_source_files(root: Path) -> list[Path]:
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-        and p.name.lower() not in SKIPPED_NAMES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-
-
-def _read_documents(root: Path, report: BuildReport) -> list[Document]:
-    documents = []
-    for path in iter_source_files(root):
-        try:
-            documents.append(load_document(path, root))
-        except (DocumentError, OSError) as exc:
-            report.skipped.append((path.relative_to(root).as_posix(), str(exc)))
-    return documents
-
-
-def build_pack(
-    src: Path, dest: Path, embedder: Embedder, *, pack_id: str, title: str = "",
-    version: str = "1", progress: Callable[[int, int], None] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> BuildReport:
-    """Build the pack for every document below *src* into *dest*, replacing it atomically."""
-    started = time.perf_counter()
-    if not src.is_dir():
-        raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
-    report = BuildReport()
-    documents = _read_documents(src, report)
-    if not documents:
-        raise KnowledgeError(f"No readable documents in {src}.",
-                             "Add Markdown, HTML or text files and build again.")
-    staging = dest.with_name(f".{dest.name}.building")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "docs").mkdir(parents=True)
-    chunks = _write_documents(staging, documents, embedder)
-    _write_chunks(staging, chunks, embedder, progress)
-    report.documents, report.chunks = len(documents), len(chunks)
-    report.seconds = time.perf_counter() - started
-    manifest = {
-        "id": pack_id, "title": title or pack_id, "version": version,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "schema_version": SCHEMA_VERSION, "builder_version": BUILDER_VERSION,
-        "embedding": {"model": embedder.model_id, "dimension": embedder.dimension},
-        "documents": report.documents, "chunks": report.chunks, **(extra or {}),
-    }
-    atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
-    atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
-    _swap_in(staging, dest)
-    return report
-
-
-def _write_documents(staging: Path, documents: list[Document], embedder: Embedder) -> list[Chunk]:
-    entries, chunks = [], []
-    budget = min(200, embedder.max_tokens - 32)
-    for number, doc in enumerate(documents):
-        name = f"docs/{number:05d}.txt"
-        (staging / name).write_text(doc.text, encoding="utf-8")
-        entries.append({"source": doc.source, "title": doc.title, "format": doc.format,
-                        "meta": _jsonable(doc.meta), "file": name})
-        chunks.extend(chunk_document(doc, budget, embedder.count_tokens))
-    atomic_write_text(staging / "documents.json", json.dumps(entries, indent=1))
-    return chunks
-
-
-def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(json.dumps(meta, default=str)))
-
-
-def _write_chunks(staging: Path, chunks: list[Chunk], embedder: Embedder,
-                  progress: Callable[[int, int], None] | None) -> None:
-    import lancedb
-    import numpy as np
-    import pyarrow as pa
-    from lancedb.index import FTS
-
-    vectors = []
-    batch = 64
-    for offset in range(0, len(chunks), batch):
-        part = chunks[offset:offset + batch]
-        vectors.append(embedder.embed([c.embedding_text() for c in part]))
-        if progress:
-            progress(min(offset + batch, len(chunks)), len(chunks))
-    matrix = np.concatenate(vectors)
-    dim = matrix.shape[1]
-    table = pa.table({
-        "id": pa.array(range(len(chunks)), pa.int32()),
-        "source": [c.source for c in chunks],
-        "title": [c.title for c in chunks],
-        "heading": [c.heading for c in chunks],
-        "start": pa.array([c.start for c in chunks], pa.int32()),
-        "end": pa.array([c.end for c in chunks], pa.int32()),
-        "text": [c.text for c in chunks],
-        "search_text": [f"{c.title} {c.heading} {c.text}" for c in chunks],
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim),
-    })
-    db = lancedb.connect(str(staging / "lance"))
-    tbl = db.create_table(TABLE, table)
-    tbl.create_index("search_text", config=FTS())
-
-
-def _swap_in(staging: Path, dest: Path) -> None:
-    old = dest.with_name(f".{dest.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
-    staging.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 class Pack:
@@ -222,7 +88,8 @@ class Pack:
                 f"this Deskmate reads version {SCHEMA_VERSION}.",
                 "Ask your knowledge admin for a pack built for this version, or update Deskmate.",
             )
-        model = self.manifest.get("embedding", {}).get("model")
+        embedding = self.manifest.get("embedding")
+        model = embedding.get("model") if isinstance(embedding, dict) else None
         if model != embedder.model_id:
             raise KnowledgeError(
                 f"The knowledge pack {self.id!r} was built with the embedding model {model!r}, "

@@ -1,0 +1,285 @@
+"""Build a knowledge pack from a folder of documents: incremental, resumable, atomic.
+
+* Every document's passages are embedded once: vectors are cached per document, keyed by a hash
+  of everything that decides them (the passages, the embedding model and the builder version),
+  in a cache folder beside the pack. A rebuild after a change embeds only the changed documents;
+  a build that was interrupted resumes with the documents it had finished.
+* When no source file changed since the pack was built, the build stops after checking hashes.
+* The new pack is written beside the old one and switched in with a rename, so a reader never
+  sees a half-written pack and a failed build leaves the old one in service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop.core.errors import KnowledgeError
+from desktop.core.fileio import atomic_write_bytes, atomic_write_text
+from desktop.core.knowledge.chunking import Chunk, chunk_document
+from desktop.core.knowledge.documents import (
+    SKIPPED_NAMES,
+    SUPPORTED_SUFFIXES,
+    Document,
+    DocumentError,
+    load_document,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from desktop.core.knowledge.embedder import Embedder
+
+SCHEMA_VERSION = 1
+# Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
+BUILDER_VERSION = 3
+TABLE = "chunks"
+EMBED_BLOCK = 256  # passages per encode call: large enough for length-sorted batching
+VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, timings and every file it skipped with the reason."""
+
+    documents: int = 0
+    chunks: int = 0
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    unchanged: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents, "chunks": self.chunks,
+            "embedded_chunks": self.embedded_chunks, "reused_chunks": self.reused_chunks,
+            "unchanged": self.unchanged, "seconds": round(self.seconds, 2),
+            "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+        }
+
+
+def iter_source_files(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and p.name.lower() not in SKIPPED_NAMES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_checksums(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): _sha256(p.read_bytes())
+            for p in iter_source_files(root)}
+
+
+class _VectorCache:
+    """Per-document passage vectors on disk, so finished work survives restarts."""
+
+    def __init__(self, folder: Path, embedder: Embedder) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.salt = f"{embedder.model_id}|{BUILDER_VERSION}"
+
+    def key(self, chunks: list[Chunk]) -> str:
+        digest = hashlib.sha256(self.salt.encode())
+        for chunk in chunks:
+            digest.update(chunk.embedding_text().encode("utf-8"))
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def load(self, key: str) -> npt.NDArray[np.float32] | None:
+        import numpy as np
+
+        path = self.folder / f"{key}.npy"
+        try:
+            return np.load(path, allow_pickle=False)  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    def store(self, key: str, vectors: npt.NDArray[np.float32]) -> None:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, vectors, allow_pickle=False)
+        atomic_write_bytes(self.folder / f"{key}.npy", buffer.getvalue())
+
+
+def _read_documents(root: Path, report: BuildReport,
+                    progress: Progress | None) -> Iterator[Document]:
+    files = iter_source_files(root)
+    for number, path in enumerate(files, start=1):
+        source = path.relative_to(root).as_posix()
+        try:
+            yield load_document(path, root)
+        except (DocumentError, OSError) as exc:
+            report.skipped.append((source, str(exc)))
+        if progress:
+            progress("read", number, len(files))
+
+
+def _embed_documents(docs: list[tuple[Document, list[Chunk]]], embedder: Embedder,
+                     cache: _VectorCache, report: BuildReport,
+                     progress: Progress | None) -> list[npt.NDArray[np.float32]]:
+    """Vectors for every document's chunks, from the cache or embedded in large blocks."""
+    keys = [cache.key(chunks) for _, chunks in docs]
+    vectors: list[npt.NDArray[np.float32] | None] = [cache.load(k) for k in keys]
+    todo = [i for i, v in enumerate(vectors) if v is None or len(v) != len(docs[i][1])]
+    total = sum(len(docs[i][1]) for i in todo)
+    report.reused_chunks = sum(len(c) for _, c in docs) - total
+    done = 0
+    pending: list[int] = []
+    for position, index in enumerate(todo):
+        pending.append(index)
+        if sum(len(docs[i][1]) for i in pending) < EMBED_BLOCK and position < len(todo) - 1:
+            continue
+        texts = [c.embedding_text() for i in pending for c in docs[i][1]]
+        block = embedder.embed(texts)
+        offset = 0
+        for i in pending:
+            count = len(docs[i][1])
+            vectors[i] = block[offset:offset + count]
+            cache.store(keys[i], block[offset:offset + count])
+            offset += count
+        done += len(texts)
+        pending = []
+        if progress:
+            progress("embed", done, total)
+    report.embedded_chunks = total
+    return [v for v in vectors if v is not None]
+
+
+def build_pack(
+    src: Path, dest: Path, embedder: Embedder, *, pack_id: str, title: str = "",
+    version: str = "1", progress: Progress | None = None, extra: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Build the pack for every document below *src* into *dest*, replacing it atomically."""
+    started = time.perf_counter()
+    if not src.is_dir():
+        raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
+    report = BuildReport()
+    checksums = file_checksums(src)
+    if _unchanged(dest, checksums, pack_id, version, embedder, extra):
+        report.unchanged = True
+        report.seconds = time.perf_counter() - started
+        return _previous_report(dest, report)
+    docs: list[tuple[Document, list[Chunk]]] = []
+    budget = min(200, embedder.max_tokens - 32)
+    for doc in _read_documents(src, report, progress):
+        chunks = chunk_document(doc, budget, embedder.count_tokens)
+        if chunks:
+            docs.append((doc, chunks))
+    if not docs:
+        raise KnowledgeError(f"No readable documents in {src}.",
+                             "Add Markdown, HTML, text, PDF, Word or spreadsheet files.")
+    cache = _VectorCache(dest.with_name(f".{dest.name}.vectors"), embedder)
+    vectors = _embed_documents(docs, embedder, cache, report, progress)
+    staging = dest.with_name(f".{dest.name}.building")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "docs").mkdir(parents=True)
+    _write_documents(staging, [d for d, _ in docs])
+    _write_table(staging, docs, vectors)
+    report.documents, report.chunks = len(docs), sum(len(c) for _, c in docs)
+    report.seconds = time.perf_counter() - started
+    manifest = {
+        "id": pack_id, "title": title or pack_id, "version": version,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "schema_version": SCHEMA_VERSION, "builder_version": BUILDER_VERSION,
+        "embedding": {"model": embedder.model_id, "dimension": int(vectors[0].shape[1]),
+                      "weights_sha256": embedder.weights_hash()},
+        "documents": report.documents, "chunks": report.chunks, "files": checksums,
+        **(extra or {}),
+    }
+    atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
+    atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
+    _swap_in(staging, dest)
+    return report
+
+
+def _unchanged(dest: Path, checksums: dict[str, str], pack_id: str, version: str,
+               embedder: Embedder, extra: dict[str, Any] | None) -> bool:
+    try:
+        manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    wanted = {"id": pack_id, "version": version, "builder_version": BUILDER_VERSION,
+              "schema_version": SCHEMA_VERSION, "files": checksums, **(extra or {})}
+    return (all(manifest.get(k) == v for k, v in wanted.items())
+            and manifest.get("embedding", {}).get("model") == embedder.model_id
+            and (dest / "lance" / f"{TABLE}.lance").is_dir())
+
+
+def _previous_report(dest: Path, report: BuildReport) -> BuildReport:
+    try:
+        old = json.loads((dest / "build-report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return report
+    report.documents, report.chunks = int(old.get("documents", 0)), int(old.get("chunks", 0))
+    report.reused_chunks = report.chunks
+    report.skipped = [(s["source"], s["reason"]) for s in old.get("skipped", [])]
+    return report
+
+
+def _write_documents(staging: Path, documents: list[Document]) -> None:
+    entries = []
+    for number, doc in enumerate(documents):
+        name = f"docs/{number:05d}.txt"
+        (staging / name).write_text(doc.text, encoding="utf-8")
+        entries.append({"source": doc.source, "title": doc.title, "format": doc.format,
+                        "meta": json.loads(json.dumps(doc.meta, default=str)), "file": name})
+    atomic_write_text(staging / "documents.json", json.dumps(entries, indent=1))
+
+
+def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
+                 vectors: list[npt.NDArray[np.float32]]) -> None:
+    import lancedb
+    import numpy as np
+    import pyarrow as pa
+    from lancedb.index import FTS
+
+    chunks = [c for _, cs in docs for c in cs]
+    categories = [str(d.meta.get("category") or "") for d, cs in docs for _ in cs]
+    matrix = np.concatenate(vectors).astype(np.float32)
+    table = pa.table({
+        "id": pa.array(range(len(chunks)), pa.int32()),
+        "source": [c.source for c in chunks],
+        "title": [c.title for c in chunks],
+        "heading": [c.heading for c in chunks],
+        "category": categories,
+        "start": pa.array([c.start for c in chunks], pa.int32()),
+        "end": pa.array([c.end for c in chunks], pa.int32()),
+        "text": [c.text for c in chunks],
+        "search_text": [f"{c.title} {c.heading} {c.text}" for c in chunks],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1]),
+    })
+    db = lancedb.connect(str(staging / "lance"))
+    tbl = db.create_table(TABLE, table)
+    tbl.create_index("search_text", config=FTS())
+    if len(chunks) >= VECTOR_INDEX_MIN_ROWS:
+        tbl.create_index(metric="cosine", vector_column_name="vector",
+                         index_type="IVF_HNSW_SQ")
+    tbl.optimize()
+
+
+def _swap_in(staging: Path, dest: Path) -> None:
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,198 @@
+"""Office formats: PDF (text layer, page numbers, OCR when Tesseract is installed), Word (DOCX,
+headings kept) and FAQ spreadsheets (CSV/XLSX: one question/answer row is one passage).
+
+Each reader fills a :class:`~desktop.core.knowledge.documents.TextBuilder` and returns the
+document's metadata; problems are raised as :class:`DocumentError` with a reason a knowledge admin
+can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop.core.knowledge.documents import DocumentError
+
+if TYPE_CHECKING:
+    from desktop.core.knowledge.documents import TextBuilder
+
+QUESTION_COLUMNS = ("question", "q", "faq", "title", "query", "prompt")
+ANSWER_COLUMNS = ("answer", "a", "response", "reply", "body", "text")
+OCR_DPI_SCALE = 300 / 72
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("the PDF is password-protected; save an unprotected copy")
+        texts = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"the PDF is damaged or unreadable ({exc})") from exc
+    except Exception as exc:  # pypdf raises many exception types on malformed files
+        if type(exc).__module__.startswith("pypdf"):
+            raise DocumentError(f"the PDF is damaged or unreadable ({exc})") from exc
+        raise
+    ocr = False
+    if not any(text.strip() for text in texts):
+        texts = _ocr_pdf(path, len(texts))
+        ocr = True
+    for number, text in enumerate(texts, start=1):
+        out.page(number)
+        for line in text.splitlines():
+            out.line(line)
+        out.blank()
+    meta: dict[str, Any] = {"pages": len(texts), "ocr": ocr}
+    title = info.get("/Title") if hasattr(info, "get") else None
+    if title and str(title).strip():
+        meta["title"] = str(title).strip()
+    return meta
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def _ocr_pdf(path: Path, pages: int) -> list[str]:
+    """Text of a scanned PDF by OCR, or a DocumentError saying how to enable OCR."""
+    if not tesseract_available():
+        raise DocumentError(
+            f"the PDF has no text layer ({pages} scanned page(s)) and Tesseract OCR is not "
+            "installed; install tesseract-ocr to index scanned PDFs"
+        )
+    import pypdfium2
+    import pytesseract
+
+    document = pypdfium2.PdfDocument(str(path))
+    try:
+        texts = []
+        for page in document:
+            image = page.render(scale=OCR_DPI_SCALE).to_pil()
+            texts.append(pytesseract.image_to_string(image))
+        if not any(t.strip() for t in texts):
+            raise DocumentError("the PDF has no text layer and OCR found no text in it")
+        return texts
+    finally:
+        document.close()
+
+
+# --- Word -----------------------------------------------------------------------------------
+
+def read_docx(path: Path, out: TextBuilder) -> dict[str, Any]:
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocumentError(f"the Word file is damaged or not a .docx file ({exc})") from exc
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            _docx_paragraph(docx.text.paragraph.Paragraph(child, document), out)
+        elif tag == "tbl":
+            table = docx.table.Table(child, document)
+            for row in table.rows:
+                out.line(" | ".join(cell.text.strip() for cell in row.cells))
+            out.blank()
+    meta: dict[str, Any] = {}
+    title = document.core_properties.title
+    if title and title.strip():
+        meta["title"] = title.strip()
+    return meta
+
+
+def _docx_paragraph(paragraph: Any, out: TextBuilder) -> None:
+    text = paragraph.text.strip()
+    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    if not text:
+        out.blank()
+    elif style == "Title":
+        out.heading(1, text)
+    elif style.startswith("Heading"):
+        level = int(style.split()[-1]) if style.split()[-1].isdigit() else 2
+        out.heading(min(level + 1, 6), text)
+    elif style.startswith("List"):
+        out.line(f"- {text}")
+    else:
+        out.line(text)
+        out.blank()
+
+
+# --- FAQ spreadsheets -----------------------------------------------------------------------
+
+def _faq_columns(header: list[str]) -> tuple[int, int] | None:
+    names = [h.strip().lower() for h in header]
+    question = next((i for i, n in enumerate(names) if n in QUESTION_COLUMNS), None)
+    answer = next((i for i, n in enumerate(names) if n in ANSWER_COLUMNS), None)
+    if question is None or answer is None:
+        return None
+    return question, answer
+
+
+def _write_faq(rows: list[list[str]], out: TextBuilder) -> dict[str, Any]:
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise DocumentError("the spreadsheet is empty")
+    columns = _faq_columns(rows[0])
+    if columns is None:
+        columns = (0, 1)
+    else:
+        rows = rows[1:]
+    q, a = columns
+    count = 0
+    for row in rows:
+        question = row[q].strip() if q < len(row) else ""
+        answer = row[a].strip() if a < len(row) else ""
+        if not question or not answer:
+            continue
+        out.heading(2, question)
+        for line in answer.splitlines():
+            out.line(line)
+        out.blank()
+        count += 1
+    if not count:
+        raise DocumentError("no question/answer rows found (expected Question and Answer columns)")
+    return {"faq_rows": count}
+
+
+def read_csv(raw: str, out: TextBuilder) -> dict[str, Any]:
+    try:
+        dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel  # type: ignore[assignment]
+    rows = list(csv.reader(io.StringIO(raw), dialect))
+    return _write_faq(rows, out)
+
+
+def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(str(path), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise DocumentError(f"the spreadsheet is damaged or not an .xlsx file ({exc})") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        rows = [["" if v is None else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    return _write_faq(rows, out)

@@ -1,0 +1,262 @@
+"""Sentence-level verification of drafts: citations, sentence splitting, verdicts, attribution."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from desktop.core.generation.verify import (
+    Sentence,
+    citations_in,
+    judge,
+    sentence_spans,
+    split_sentences,
+    verify,
+    with_citations,
+)
+
+PASSAGES = [
+    # [1]
+    "If your payment is still not received 7 days after your due date, we add a £4.99 "
+    "late-payment fee to your next bill.",
+    # [2]
+    "A Device Cover claim for a cracked screen has an excess of £49. Claims are decided within "
+    "2 working days.",
+    # [3]
+    "To reset your password, open the Northwind app, tap Settings and choose Reset password.",
+]
+
+
+# Citations
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The fee is £4.99 [1].", [1]),
+        ("The fee is £4.99 [1, 2].", [1, 2]),
+        ("The fee is £4.99 [1,3].", [1, 3]),
+        ("The fee is £4.99 [1][3].", [1, 3]),
+        ("Fee [2] and excess [1] [2].", [2, 1]),
+        ("No citation here.", []),
+        ("Not a citation [a] or [] or [1.5].", []),
+    ],
+)
+def test_citations_are_parsed_in_order_without_repeats(text: str, expected: list[int]) -> None:
+    assert citations_in(text) == expected
+
+
+# Sentences
+
+
+def test_sentences_split_at_ends_and_keep_their_citations() -> None:
+    draft = (
+        "The fee is £4.99 [1]. It is added after 7 days. [1][3] Is it refundable? "
+        "Yes, once a year [1, 2]!"
+    )
+
+    assert split_sentences(draft) == [
+        "The fee is £4.99 [1].",
+        "It is added after 7 days. [1][3]",
+        "Is it refundable?",
+        "Yes, once a year [1, 2]!",
+    ]
+
+
+def test_decimals_and_prices_do_not_split_sentences() -> None:
+    assert split_sentences("Roaming costs 3.5p per MB and £12.50 a month [1]. Then stop.") == [
+        "Roaming costs 3.5p per MB and £12.50 a month [1].",
+        "Then stop.",
+    ]
+
+
+def test_list_markers_are_not_sentences() -> None:
+    draft = "Do this:\n1. Open the app [3].\n2) Tap Settings.\n- Choose Reset password.\n* Done"
+
+    assert split_sentences(draft) == [
+        "Do this:",
+        "1. Open the app [3].",
+        "2) Tap Settings.",
+        "- Choose Reset password.",
+        "* Done",
+    ]
+
+
+def test_lines_without_end_punctuation_are_sentences_and_blank_lines_are_not() -> None:
+    assert split_sentences("Hi Sam,\n\n\nThanks for waiting\n  \nKind regards") == [
+        "Hi Sam,",
+        "Thanks for waiting",
+        "Kind regards",
+    ]
+
+
+def test_sentence_spans_index_the_draft() -> None:
+    draft = "  First one [1].   Second one.\n\n3. Third [2]"
+
+    spans = sentence_spans(draft)
+
+    assert [draft[a:b] for a, b in spans] == ["First one [1].", "Second one.", "3. Third [2]"]
+
+
+# Verdicts
+
+
+def test_sentence_carried_by_its_cited_source_is_supported() -> None:
+    sentence = judge("We add a £4.99 late-payment fee 7 days after your due date [1].", PASSAGES)
+
+    assert (sentence.verdict, sentence.citations, sentence.reason) == ("supported", [1], "")
+    assert sentence.attributed is False
+
+
+def test_changed_number_is_unsupported_and_the_reason_names_it() -> None:
+    sentence = judge("We add a £5.99 late-payment fee 7 days after your due date [1].", PASSAGES)
+
+    assert sentence.verdict == "unsupported"
+    assert "5.99" in sentence.reason
+
+
+def test_number_from_another_source_is_unsupported() -> None:
+    sentence = judge("The late-payment fee is £49 [1].", PASSAGES)
+
+    assert sentence.verdict == "unsupported"
+    assert "49" in sentence.reason
+
+
+def test_citation_to_a_source_not_given_is_unsupported() -> None:
+    sentence = judge("We add a £4.99 late-payment fee [4].", PASSAGES)
+
+    assert sentence.verdict == "unsupported"
+    assert "4" in sentence.reason and "not given" in sentence.reason
+
+
+def test_source_zero_is_not_given_either() -> None:
+    assert judge("We add a late-payment fee [0].", PASSAGES).verdict == "unsupported"
+
+
+def test_claim_the_cited_passage_does_not_carry_is_unsupported() -> None:
+    sentence = judge("You can cancel your broadband contract without any penalty [3].", PASSAGES)
+
+    assert sentence.verdict == "unsupported"
+    assert "key words" in sentence.reason
+
+
+def test_multiple_citations_pool_their_passages() -> None:
+    sentence = judge("The fee is £4.99 and the screen excess is £49 [1, 2].", PASSAGES)
+
+    assert sentence.verdict == "supported"
+
+
+def test_numbered_steps_are_not_numbers_to_check() -> None:
+    sentences = verify(
+        "2. Open the Northwind app and tap Settings [3].\n10. Choose Reset password [3].", PASSAGES
+    )
+
+    assert [s.verdict for s in sentences] == ["supported", "supported"]
+
+
+def test_step_number_does_not_hide_a_wrong_number() -> None:
+    sentences = verify("1. The excess for a cracked screen is £59 [2].", PASSAGES)
+
+    assert sentences[0].verdict == "unsupported"
+    assert "59" in sentences[0].reason
+
+
+# Attribution of uncited sentences
+
+
+def test_uncited_sentence_is_attributed_to_the_passage_that_carries_it() -> None:
+    [sentence] = verify("A cracked screen claim under Device Cover has a £49 excess.", PASSAGES)
+
+    assert sentence.attributed is True
+    assert sentence.verdict == "supported"
+    assert sentence.citations == [2]
+
+
+def test_uncited_sentence_no_passage_carries_stays_no_citation() -> None:
+    [sentence] = verify("Our shops sell chocolate cake on Fridays.", PASSAGES)
+
+    assert (sentence.verdict, sentence.citations, sentence.attributed) == ("no_citation", [], False)
+    assert sentence.reason
+
+
+def test_uncited_sentence_with_a_changed_number_is_not_attributed() -> None:
+    [sentence] = verify("A cracked screen claim under Device Cover has a £59 excess.", PASSAGES)
+
+    assert sentence.verdict == "no_citation"
+    assert sentence.attributed is False
+
+
+@pytest.mark.parametrize("filler", ["Yes.", "I can do that.", "Thanks!"])
+def test_filler_sentences_are_not_given_a_source(filler: str) -> None:
+    [sentence] = verify(filler, PASSAGES)
+
+    assert sentence.verdict == "no_citation"
+    assert sentence.citations == []
+
+
+def test_nothing_is_attributed_without_passages() -> None:
+    [sentence] = verify("The fee is £4.99.", [])
+
+    assert sentence.verdict == "no_citation"
+
+
+def test_verify_gives_every_sentence_a_verdict() -> None:
+    draft = (
+        "Hi Sam,\nWe add a £4.99 late-payment fee 7 days after your due date [1]. "
+        "The excess is £50 [2]. Open the Northwind app and tap Settings."
+    )
+
+    sentences = verify(draft, PASSAGES)
+
+    assert [(s.verdict, s.attributed) for s in sentences] == [
+        ("no_citation", False),
+        ("supported", False),
+        ("unsupported", False),
+        ("supported", True),
+    ]
+    assert sentences[2].to_json()["reason"] == sentences[2].reason
+
+
+# Writing attributed citations back into the draft
+
+
+def test_with_citations_inserts_markers_after_attributed_sentences_only() -> None:
+    draft = (
+        "Hi Sam,\n\nA cracked screen claim under Device Cover has a £49 excess.  "
+        "We add a £4.99 fee [1].\nOur shops sell chocolate cake.\n"
+    )
+    sentences = verify(draft, PASSAGES)
+
+    result = with_citations(draft, sentences)
+
+    assert result == (
+        "Hi Sam,\n\nA cracked screen claim under Device Cover has a £49 excess. [2]  "
+        "We add a £4.99 fee [1].\nOur shops sell chocolate cake.\n"
+    )
+    # Everything else is byte-identical: taking the inserted marker out gives the draft back.
+    assert result.replace(" [2]", "", 1) == draft
+
+
+def test_with_citations_round_trips_through_verify() -> None:
+    draft = "Open the Northwind app, tap Settings and choose Reset password. Thanks!"
+    sentences = verify(draft, PASSAGES)
+
+    again = verify(with_citations(draft, sentences), PASSAGES)
+
+    assert [(s.verdict, s.citations, s.attributed) for s in again] == [
+        ("supported", [3], False),
+        ("no_citation", [], False),
+    ]
+
+
+def test_with_citations_leaves_an_unattributed_draft_unchanged() -> None:
+    draft = "  Line one [1].\n\n2. Line two.\nTrailing space   \n"
+    sentences = [Sentence(text) for text in split_sentences(draft)]
+
+    assert with_citations(draft, sentences) == draft
+
+
+def test_with_citations_refuses_sentences_that_do_not_match_the_draft() -> None:
+    with pytest.raises(ValueError, match=re.escape("zip()")):
+        with_citations("One. Two.", [Sentence("One.")])
