@@ -19,7 +19,6 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -43,12 +42,11 @@ def dist_name(name: str) -> str:
 
 
 def requires(name: str, extras: frozenset[str] = frozenset()) -> list[tuple[str, frozenset[str]]]:
-    env = default_environment()
     out = []
     for raw in metadata.distribution(name).requires or []:
         req = Requirement(raw)
         if req.marker is not None:
-            ok = any(req.marker.evaluate({**env, "extra": e}) for e in (extras or {""}))
+            ok = any(req.marker.evaluate({"extra": e}) for e in (extras or {""}))
             if not ok:
                 continue
         out.append((dist_name(req.name), frozenset(req.extras)))
@@ -91,12 +89,16 @@ def main() -> int:
         + "\n"
     )
     (REQ / "test.txt").write_text(
-        HEADER.format(what="Test and lint pins: what `make test` / `make lint` add on top of app.txt.")
+        HEADER.format(
+            what="Test and lint pins: what `make test` / `make lint` add on top of app.txt."
+        )
         + "-r app.txt\n\n"
         + "\n".join(pin_lines(test))
         + "\n"
     )
-    print(f"app.txt: {len(app - SPECIAL)} pins, test.txt: {len(test - SPECIAL)} more", file=sys.stderr)
+    print(
+        f"app.txt: {len(app - SPECIAL)} pins, test.txt: {len(test - SPECIAL)} more", file=sys.stderr
+    )
     return 0
 
 

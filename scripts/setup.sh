@@ -47,6 +47,9 @@ APT_QT_OFFSCREEN=(libgl1 libegl1 libopengl0 libxkbcommon0 libfontconfig1 libfree
     libglib2.0-0 libx11-6 fonts-dejavu-core)
 APT_QT_WINDOW=(libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0
     libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1)
+# OCR for scanned PDFs in knowledge packs (optional at run time: without it such PDFs are
+# reported in the build report instead of indexed); the tests exercise both paths.
+APT_OCR=(tesseract-ocr tesseract-ocr-eng)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'setup.sh: warning: %s\n' "$*" >&2; }
@@ -87,11 +90,17 @@ trap on_error ERR
 
 pip_q=(-q)
 if [[ ${DESKMATE_VERBOSE:-0} == 1 ]]; then pip_q=(); fi
-pip_install() { "$PY" -m pip install --disable-pip-version-check "${pip_q[@]}" -c "$CONSTRAINTS" "$@"; }
+# pip's stderr minus one harmless line per package that some machines' global pip config causes
+# (an extra local index folder that lacks the package); everything else is shown.
+PIP_NOISE="^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.$"
+pip_install() {
+    { "$PY" -m pip install --disable-pip-version-check "${pip_q[@]}" -c "$CONSTRAINTS" "$@" \
+        2>&1 1>&3 3>&- | { grep -v -- "$PIP_NOISE" || true; } >&2; } 3>&1
+}
 
 # ---------------------------------------------------------------- system packages (Qt)
 ensure_system_packages() {
-    local pkgs=("${APT_QT_OFFSCREEN[@]}")
+    local pkgs=("${APT_QT_OFFSCREEN[@]}" "${APT_OCR[@]}")
     if [[ $MODE == app ]]; then pkgs+=("${APT_QT_WINDOW[@]}"); fi
     if ! command -v dpkg-query >/dev/null 2>&1; then
         return 0 # not Debian-like: we cannot tell; the Qt check in `verify` will say if it fails
@@ -104,7 +113,7 @@ ensure_system_packages() {
     done
     ((${#missing[@]} == 0)) && return 0
 
-    step "system packages for Qt: ${missing[*]}"
+    step "system packages for Qt and OCR: ${missing[*]}"
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         warn "Qt needs these system packages, which are missing; please install them:"
         warn "    sudo apt-get install --no-install-recommends ${missing[*]}"

@@ -364,7 +364,7 @@ def test_utf16_text_from_windows_is_decoded_not_called_binary(tmp_path: Path) ->
         ("photo.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary"),
         ("only-front-matter.md", b"---\ntitle: Nothing here\n---\n", "no readable text"),
         ("scripts-only.html", b"<html><script>var x = 1;</script></html>", "no readable text"),
-        ("manual.pdf", b"%PDF-1.7 text", "unsupported file type '.pdf'"),
+        ("slides.pptx", b"PK\x03\x04 slides", "unsupported file type '.pptx'"),
         ("archive", b"no suffix at all", "unsupported file type"),
     ],
 )

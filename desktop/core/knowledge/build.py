@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
     from desktop.core.knowledge.embedder import Embedder
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 TABLE = "chunks"
 EMBED_BLOCK = 256  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
@@ -184,6 +184,9 @@ def build_pack(
         chunks = chunk_document(doc, budget, embedder.count_tokens)
         if chunks:
             docs.append((doc, chunks))
+        else:
+            report.skipped.append((doc.source, "no passages of text (only headings or tables "
+                                               "of contents)"))
     if not docs:
         raise KnowledgeError(f"No readable documents in {src}.",
                              "Add Markdown, HTML, text, PDF, Word or spreadsheet files.")
@@ -261,6 +264,7 @@ def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
         "title": [c.title for c in chunks],
         "heading": [c.heading for c in chunks],
         "category": categories,
+        "page": pa.array([c.page for c in chunks], pa.int32()),
         "start": pa.array([c.start for c in chunks], pa.int32()),
         "end": pa.array([c.end for c in chunks], pa.int32()),
         "text": [c.text for c in chunks],

@@ -28,6 +28,7 @@ class Chunk:
     start: int
     end: int
     text: str
+    page: int | None = None
 
     def embedding_text(self) -> str:
         """What is embedded: the passage with its title and section, which carry its topic."""
@@ -80,7 +81,7 @@ def _split_words(text: str, start: int, end: int, budget: int,
 
 def chunk_document(doc: Document, budget: int = 200,
                    count: Callable[[str], int] = estimate_tokens) -> list[Chunk]:
-    """Passages of *doc*, each at most *budget* tokens, grouped within sections."""
+    """Passages of *doc*, each at most *budget* tokens, within one section and one page."""
     heading_starts = {h.start for h in doc.headings}
     spans: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
@@ -96,7 +97,8 @@ def chunk_document(doc: Document, budget: int = 200,
                 current = None
             spans.extend(_split_long(doc.text, start, end, budget, count))
             continue
-        if current and count(doc.text[current[0]:end]) <= budget:
+        same_page = current is None or doc.page_at(current[0]) == doc.page_at(start)
+        if current and same_page and count(doc.text[current[0]:end]) <= budget:
             current = (current[0], end)
         else:
             if current:
@@ -106,7 +108,7 @@ def chunk_document(doc: Document, budget: int = 200,
         spans.append(current)
     return [
         Chunk(doc.source, doc.title, doc.heading_path(start), start, end,
-              doc.text[start:end].strip())
+              doc.text[start:end].strip(), doc.page_at(start))
         for start, end in spans
         if doc.text[start:end].strip()
     ]

@@ -2,8 +2,9 @@
 
 Every format is reduced to the same :class:`Document`: readable plain text (what the source pane
 shows and what chunk offsets point into), a title, metadata and the list of headings with their
-offsets. Formats are Markdown (front matter read as metadata, Hugo/Jekyll shortcodes removed
-without losing their text) and HTML (boilerplate stripped); plain text is taken as it is.
+offsets (and, for PDFs, where each page starts). Formats are Markdown (front matter read as
+metadata, Hugo/Jekyll shortcodes removed without losing their text), HTML (boilerplate stripped)
+and plain text here; PDF, Word and FAQ spreadsheets in :mod:`desktop.core.knowledge.office`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 SUPPORTED_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-                      ".txt": "text"}
+                      ".txt": "text", ".pdf": "pdf", ".docx": "docx", ".csv": "csv",
+                      ".xlsx": "xlsx"}
+BINARY_FORMATS = frozenset({"pdf", "docx", "xlsx"})
+# Text-like files above this are refused with a reason rather than parsed for minutes and
+# indexed as thousands of passages: such files are exports or dumps, not help articles.
+MAX_TEXT_BYTES = 20 * 1024 * 1024
+MAX_BINARY_BYTES = 100 * 1024 * 1024
 SKIPPED_NAMES = {"readme.md", "license.md", "changelog.md"}
 
 
@@ -39,6 +46,16 @@ class Document:
     format: str
     meta: dict[str, Any] = field(default_factory=dict)
     headings: list[Heading] = field(default_factory=list)
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (start offset, page number)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page number (PDF) that *offset* falls on, or None for unpaged documents."""
+        number = None
+        for start, page in self.pages:
+            if start > offset:
+                break
+            number = page
+        return number
 
     def heading_path(self, offset: int) -> str:
         """The section path (e.g. ``Returns > Damaged items``) in force at *offset*."""
@@ -60,47 +77,81 @@ def load_document(path: Path, root: Path) -> Document:
     fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise DocumentError(f"unsupported file type {path.suffix!r}")
-    raw = path.read_bytes()
-    if not raw.strip():
+    size = path.stat().st_size
+    limit = MAX_BINARY_BYTES if fmt in BINARY_FORMATS else MAX_TEXT_BYTES
+    if size > limit:
+        raise DocumentError(f"the file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB "
+                            "limit for this type; split it into smaller documents")
+    if size == 0:
         raise DocumentError("the file is empty")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        content = raw.decode("utf-16", errors="replace")  # Windows "Unicode" text files
-    elif b"\x00" in raw[:8192]:
-        raise DocumentError("the file holds binary data, not text")
+    builder = TextBuilder()
+    if fmt in BINARY_FORMATS:
+        meta = _read_binary(fmt, path, builder)
     else:
-        try:
-            content = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            content = raw.decode("cp1252", errors="replace")
-    source = path.relative_to(root).as_posix()
-    builder = _TextBuilder()
-    if fmt == "markdown":
-        meta, body = split_front_matter(content)
-        _markdown_to_text(body, builder)
-    elif fmt == "html":
-        meta = _html_to_text(content, builder)
-    else:
-        meta = {}
-        for line in content.splitlines():
-            builder.line(line)
+        meta = _read_text_format(fmt, _decode(path.read_bytes()), builder)
     text = builder.text()
     if not text.strip():
         raise DocumentError("no readable text after cleaning")
+    if fmt in ("csv", "xlsx"):  # an FAQ sheet's first heading is its first question
+        meta.setdefault("title", path.stem.replace("_", " ").replace("-", " "))
     title = str(meta.get("title") or _first_heading(builder.headings) or path.stem)
-    return Document(source, title.strip(), text, fmt, meta, builder.headings)
+    source = path.relative_to(root).as_posix()
+    return Document(source, title.strip(), text, fmt, meta, builder.headings, builder.pages)
+
+
+def _decode(raw: bytes) -> str:
+    if not raw.strip():
+        raise DocumentError("the file is empty")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")  # Windows "Unicode" text files
+    if b"\x00" in raw[:8192]:
+        raise DocumentError("the file holds binary data, not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _read_text_format(fmt: str, content: str, builder: TextBuilder) -> dict[str, Any]:
+    if fmt == "markdown":
+        meta, body = split_front_matter(content)
+        _markdown_to_text(body, builder)
+        return meta
+    if fmt == "html":
+        return _html_to_text(content, builder)
+    if fmt == "csv":
+        from desktop.core.knowledge.office import read_csv
+
+        return read_csv(content, builder)
+    for line in content.splitlines():
+        builder.line(line)
+    return {}
+
+
+def _read_binary(fmt: str, path: Path, builder: TextBuilder) -> dict[str, Any]:
+    from desktop.core.knowledge import office
+
+    readers = {"pdf": office.read_pdf, "docx": office.read_docx, "xlsx": office.read_xlsx}
+    return readers[fmt](path, builder)
 
 
 def _first_heading(headings: list[Heading]) -> str | None:
     return headings[0].text if headings else None
 
 
-class _TextBuilder:
+class TextBuilder:
     """Accumulates cleaned lines and records headings at their offsets."""
 
     def __init__(self) -> None:
         self._lines: list[str] = []
         self._length = 0
         self.headings: list[Heading] = []
+        self.pages: list[tuple[int, int]] = []
+
+    def page(self, number: int) -> None:
+        """Mark that the text from here on is on page *number*."""
+        self.blank()
+        self.pages.append((self._length, number))
 
     def line(self, text: str) -> None:
         text = text.rstrip()
@@ -203,7 +254,11 @@ def clean_inline(line: str) -> str:
     return re.sub("\ue000(\\d+)\ue001", lambda m: code[int(m.group(1))], line)
 
 
-def _markdown_to_text(body: str, out: _TextBuilder) -> None:
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _markdown_to_text(body: str, out: TextBuilder) -> None:
+    body = _HTML_COMMENT.sub("", body)  # editors' notes, never meant for readers
     in_fence = False
     for raw_line in body.splitlines():
         stripped = raw_line.strip()
@@ -240,7 +295,7 @@ _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 class _HtmlExtractor(HTMLParser):
     """Collects readable text from HTML, dropping navigation, scripts and other boilerplate."""
 
-    def __init__(self, out: _TextBuilder) -> None:
+    def __init__(self, out: TextBuilder) -> None:
         super().__init__(convert_charrefs=True)
         self.out = out
         self.skip = _SKIP_TAGS
@@ -316,7 +371,7 @@ _META_NAMES = re.compile(r'<meta\s+name="(title)"\s+content="([^"]*)"', re.I)
 _MAIN = re.compile(r"<(main|article)\b.*?</\1>", re.S | re.I)
 
 
-def _html_to_text(content: str, out: _TextBuilder) -> dict[str, Any]:
+def _html_to_text(content: str, out: TextBuilder) -> dict[str, Any]:
     head_end = content.lower().find("</head>")
     head = content[: head_end + 7] if head_end >= 0 else ""
     main = _MAIN.search(content)

@@ -131,7 +131,7 @@ class Pack:
         )
 
 
-_COLUMNS = ["id", "source", "title", "heading", "start", "end", "text"]
+_COLUMNS = ["id", "source", "title", "heading", "category", "page", "start", "end", "text"]
 
 
 def _read_json(file: Path, pack: Path) -> Any:
@@ -194,8 +194,7 @@ def hybrid_search(packs: Iterable[Pack], embedder: Embedder, query: str, *, limi
             continue
         per_doc[doc_key] = per_doc.get(doc_key, 0) + 1
         hits.append(Hit(pack.id, row["source"], row["title"], row["heading"], row["start"],
-                        row["end"], row["text"], similarity,
-                        str(pack.document_meta(row["source"]).get("category", ""))))
+                        row["end"], row["text"], similarity, row["category"], row["page"]))
         if len(hits) >= limit:
             break
     return hits
