@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
-from desktop.core.knowledge.index import Hit, hybrid_search
+from desktop.core.knowledge.index import Hit
+from desktop.core.knowledge.search import hybrid_search
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext

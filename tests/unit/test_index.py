@@ -13,7 +13,8 @@ import pytest
 
 from desktop.core.errors import KnowledgeError
 from desktop.core.knowledge.embedder import Embedder
-from desktop.core.knowledge.index import BuildReport, Hit, Pack, build_pack, hybrid_search
+from desktop.core.knowledge.index import BuildReport, Hit, Pack, build_pack
+from desktop.core.knowledge.search import hybrid_search
 
 LATE_FEES_MD = """\
 ---

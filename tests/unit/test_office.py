@@ -9,7 +9,8 @@ import pytest
 
 from desktop.core.knowledge.chunking import chunk_document
 from desktop.core.knowledge.documents import DocumentError, load_document
-from desktop.core.knowledge.index import Pack, build_pack, hybrid_search
+from desktop.core.knowledge.index import Pack, build_pack
+from desktop.core.knowledge.search import hybrid_search
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
     from desktop.core.knowledge.embedder import Embedder
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 TABLE = "chunks"
 EMBED_BLOCK = 256  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
@@ -257,6 +257,8 @@ def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
 
     chunks = [c for _, cs in docs for c in cs]
     categories = [str(d.meta.get("category") or "") for d, cs in docs for _ in cs]
+    locales = [str(d.meta.get("locale") or d.meta.get("language") or "") for d, cs in docs
+               for _ in cs]
     matrix = np.concatenate(vectors).astype(np.float32)
     table = pa.table({
         "id": pa.array(range(len(chunks)), pa.int32()),
@@ -264,6 +266,7 @@ def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
         "title": [c.title for c in chunks],
         "heading": [c.heading for c in chunks],
         "category": categories,
+        "locale": locales,
         "page": pa.array([c.page for c in chunks], pa.int32()),
         "start": pa.array([c.start for c in chunks], pa.int32()),
         "end": pa.array([c.end for c in chunks], pa.int32()),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +33,6 @@ from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for calle
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
-RRF_K = 60
-CANDIDATES = 40
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -52,12 +48,14 @@ class Hit:
     score: float
     category: str = ""
     page: int | None = None
+    duplicates: tuple[str, ...] = ()  # other documents holding (nearly) the same passage
 
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source, "title": self.title, "heading": self.heading,
             "page": self.page, "start": self.start, "end": self.end, "text": self.text,
             "score": round(self.score, 4), "pack": self.pack, "category": self.category,
+            "duplicates": list(self.duplicates),
         }
 
 
@@ -115,23 +113,26 @@ class Pack:
         entry = self._documents.get(source, {})
         return dict(entry.get("meta", {}))
 
-    def vector_search(self, vector: Any, limit: int) -> list[dict[str, Any]]:
-        return list(
-            self._table.search(vector, query_type="vector").distance_type("cosine")
-            .limit(limit).select([*_COLUMNS, "_distance"]).to_list()
-        )
+    def vector_search(self, vector: Any, limit: int,
+                      where: str | None = None) -> list[dict[str, Any]]:
+        query = self._table.search(vector, query_type="vector").distance_type("cosine")
+        if where:
+            query = query.where(where, prefilter=True)
+        return list(query.limit(limit).select([*_COLUMNS, "_distance"]).to_list())
 
-    def keyword_search(self, query: str, limit: int) -> list[dict[str, Any]]:
-        words = re.findall(r"\w+", query)
+    def keyword_search(self, text: str, limit: int,
+                       where: str | None = None) -> list[dict[str, Any]]:
+        words = re.findall(r"\w+", text)
         if not words:
             return []
-        return list(
-            self._table.search(" ".join(words), query_type="fts", fts_columns="search_text")
-            .limit(limit).select([*_COLUMNS, "vector", "_score"]).to_list()
-        )
+        query = self._table.search(" ".join(words), query_type="fts", fts_columns="search_text")
+        if where:
+            query = query.where(where, prefilter=True)
+        return list(query.limit(limit).select([*_COLUMNS, "_score"]).to_list())
 
 
-_COLUMNS = ["id", "source", "title", "heading", "category", "page", "start", "end", "text"]
+_COLUMNS = ["id", "source", "title", "heading", "category", "locale", "page", "start", "end",
+            "text", "vector"]
 
 
 def _read_json(file: Path, pack: Path) -> Any:
@@ -155,46 +156,3 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise KnowledgeError(f"The knowledge pack at {path} has a malformed manifest.json.",
                              "Rebuild it with `deskmate index rebuild` or reinstall the pack.")
     return manifest
-
-
-def hybrid_search(packs: Iterable[Pack], embedder: Embedder, query: str, *, limit: int = 8,
-                  min_score: float = 0.3, per_document: int = 2) -> list[Hit]:
-    """Vector and keyword results fused by reciprocal rank, floored by semantic similarity.
-
-    The floor uses the cosine similarity between the query and the passage, so a query about
-    something no document covers returns nothing rather than the least bad keyword match.
-    """
-    import numpy as np
-
-    query = query.strip()
-    if not query:
-        return []
-    qvec = embedder.embed([query])[0]
-    fused: dict[tuple[str, int], tuple[float, float, Pack, dict[str, Any]]] = {}
-    for pack in packs:
-        for rank, row in enumerate(pack.vector_search(qvec, CANDIDATES)):
-            similarity = 1.0 - float(row["_distance"])
-            fused[(pack.id, row["id"])] = (1.0 / (RRF_K + rank), similarity, pack, row)
-        for rank, row in enumerate(pack.keyword_search(query, CANDIDATES)):
-            key = (pack.id, row["id"])
-            if key in fused:
-                rrf, similarity, _, kept = fused[key]
-                fused[key] = (rrf + 1.0 / (RRF_K + rank), similarity, pack, kept)
-            else:
-                similarity = float(np.dot(qvec, np.asarray(row["vector"], dtype=np.float32)))
-                fused[key] = (1.0 / (RRF_K + rank), similarity, pack, row)
-    ranked = sorted(fused.values(), key=lambda item: item[0], reverse=True)
-    hits: list[Hit] = []
-    per_doc: dict[tuple[str, str], int] = {}
-    for _, similarity, pack, row in ranked:
-        if similarity < min_score:
-            continue
-        doc_key = (pack.id, row["source"])
-        if per_doc.get(doc_key, 0) >= per_document:
-            continue
-        per_doc[doc_key] = per_doc.get(doc_key, 0) + 1
-        hits.append(Hit(pack.id, row["source"], row["title"], row["heading"], row["start"],
-                        row["end"], row["text"], similarity, row["category"], row["page"]))
-        if len(hits) >= limit:
-            break
-    return hits

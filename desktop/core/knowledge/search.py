@@ -1,0 +1,144 @@
+"""Hybrid search over one or more knowledge packs.
+
+Vector (semantic) and full-text (BM25) candidates are fused by reciprocal rank. A relevance floor
+on the semantic similarity makes "nothing relevant" an answer rather than the least bad match,
+except for passages that contain an exact code from the query (an error code, a model number),
+which are what an agent typed them for. Near-duplicate passages (the same paragraph in several
+articles) are collapsed into the best-ranked one, and each document contributes at most a few
+passages so one long article cannot crowd out the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from desktop.core.knowledge.index import Hit, Pack
+
+if TYPE_CHECKING:
+    from desktop.core.knowledge.embedder import Embedder
+
+RRF_K = 60
+CANDIDATES = 40
+_CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{2,}\b")
+MODES = ("hybrid", "vector", "keyword")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search: result count, floor, per-document cap, filters and ranking mode."""
+
+    limit: int = 8
+    min_score: float = 0.3
+    per_document: int = 2
+    mode: str = "hybrid"
+    categories: tuple[str, ...] = ()
+    locale: str | None = None
+    collapse_above: float = 0.95
+
+
+@dataclass
+class _Candidate:
+    pack: Pack
+    row: dict[str, Any]
+    similarity: float
+    fused: float = 0.0
+    duplicates: list[str] = field(default_factory=list)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def where_clause(options: SearchOptions) -> str | None:
+    """The LanceDB filter for the options' category and locale filters, or None."""
+    parts = []
+    if options.categories:
+        parts.append(f"category IN ({', '.join(_quote(c) for c in options.categories)})")
+    if options.locale:
+        prefix = options.locale.split("-")[0]
+        parts.append(f"(locale = '' OR locale = {_quote(options.locale)} "
+                     f"OR locale LIKE {_quote(prefix + '-%')} OR locale = {_quote(prefix)})")
+    return " AND ".join(parts) or None
+
+
+def _gather(packs: Iterable[Pack], qvec: Any, query: str,
+            options: SearchOptions) -> dict[tuple[str, int], _Candidate]:
+    import numpy as np
+
+    where = where_clause(options)
+    found: dict[tuple[str, int], _Candidate] = {}
+    for pack in packs:
+        if options.mode in ("hybrid", "vector"):
+            for rank, row in enumerate(pack.vector_search(qvec, CANDIDATES, where)):
+                found[(pack.id, row["id"])] = _Candidate(
+                    pack, row, 1.0 - float(row["_distance"]), 1.0 / (RRF_K + rank))
+        if options.mode in ("hybrid", "keyword"):
+            for rank, row in enumerate(pack.keyword_search(query, CANDIDATES, where)):
+                key = (pack.id, row["id"])
+                if key not in found:
+                    vector = np.asarray(row["vector"], dtype=np.float32)
+                    found[key] = _Candidate(pack, row, float(np.dot(qvec, vector)))
+                found[key].fused += 1.0 / (RRF_K + rank)
+    return found
+
+
+def _relevant(candidate: _Candidate, options: SearchOptions, codes: list[str]) -> bool:
+    if candidate.similarity >= options.min_score:
+        return True
+    row = candidate.row
+    text = f"{row['title']} {row['heading']} {row['text']}".lower()
+    return any(code in text for code in codes)
+
+
+def search(packs: Sequence[Pack], embedder: Embedder, query: str,
+           options: SearchOptions | None = None) -> list[Hit]:
+    """The best passages for *query* across *packs*, best first."""
+    import numpy as np
+
+    options = options or SearchOptions()
+    if options.mode not in MODES:
+        raise ValueError(f"unknown search mode {options.mode!r}")
+    query = query.strip()
+    if not query:
+        return []
+    qvec = embedder.embed([query])[0]
+    codes = [code.lower() for code in _CODE.findall(query)]
+    ranked = sorted(_gather(packs, qvec, query, options).values(),
+                    key=lambda c: c.fused, reverse=True)
+    kept: list[_Candidate] = []
+    per_doc: dict[tuple[str, str], int] = {}
+    for candidate in ranked:
+        if not _relevant(candidate, options, codes):
+            continue
+        vector = np.asarray(candidate.row["vector"], dtype=np.float32)
+        twin = next((k for k in kept if k.row["source"] != candidate.row["source"]
+                     and float(np.dot(vector, np.asarray(k.row["vector"], dtype=np.float32)))
+                     > options.collapse_above), None)
+        if twin is not None:
+            twin.duplicates.append(candidate.row["source"])
+            continue
+        doc_key = (candidate.pack.id, candidate.row["source"])
+        if per_doc.get(doc_key, 0) >= options.per_document:
+            continue
+        per_doc[doc_key] = per_doc.get(doc_key, 0) + 1
+        kept.append(candidate)
+        if len(kept) >= options.limit:
+            break
+    return [_hit(c) for c in kept]
+
+
+def _hit(candidate: _Candidate) -> Hit:
+    row = candidate.row
+    hit = Hit(candidate.pack.id, row["source"], row["title"], row["heading"], row["start"],
+              row["end"], row["text"], candidate.similarity, row["category"], row["page"])
+    return replace(hit, duplicates=tuple(candidate.duplicates)) if candidate.duplicates else hit
+
+
+def hybrid_search(packs: Sequence[Pack], embedder: Embedder, query: str, *, limit: int = 8,
+                  min_score: float = 0.3, per_document: int = 2) -> list[Hit]:
+    """:func:`search` with the default hybrid ranking."""
+    return search(packs, embedder, query,
+                  SearchOptions(limit=limit, min_score=min_score, per_document=per_document))
