@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from desktop import __version__
-from desktop.core.errors import UserError
+from desktop.cli.admin import pack
+from desktop.cli.common import EXIT_USER_ERROR, emit_json, json_option, user_errors
 
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_USER_ERROR = 1
 VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation": "NO CITATION"}
-
-
-def user_errors(func: F) -> F:
-    """Turn a UserError into a one-line message and exit code 1; bugs keep their traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except UserError as exc:
-            click.echo(f"deskmate: {exc}", err=True)
-            sys.exit(EXIT_USER_ERROR)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
@@ -49,15 +32,13 @@ def _ensure_demo(context: Any) -> None:
         context.build_demo_pack()
 
 
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 pack_option = click.option(
-    "--pack", "packs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+    "--pack",
+    "packs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
     help="Search this pack folder instead of the installed packs (repeatable).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
 @click.group(invoke_without_command=True)
@@ -75,54 +56,100 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", required=False)
 @pack_option
 @click.option("--limit", type=click.IntRange(1, 100), default=None, help="At most N results.")
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Only passages from documents of this category (repeatable).",
+)
+@click.option("--locale", default=None, help="Only documents in this locale (e.g. en-GB, en).")
+@click.option(
+    "--queries",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Run one search per line of FILE, printing one JSON line per query.",
+)
 @json_option
 @user_errors
-def search(query: str, packs: tuple[Path, ...], limit: int | None, as_json: bool) -> None:
+def search(
+    query: str | None,
+    packs: tuple[Path, ...],
+    limit: int | None,
+    categories: tuple[str, ...],
+    locale: str | None,
+    queries: Any,
+    as_json: bool,
+) -> None:
     """Search the approved knowledge for QUERY."""
     from desktop.core.assist import Assistant
 
+    if (query is None) == (queries is None):
+        raise click.UsageError("Give either a QUERY or --queries FILE.")
     context = _context(packs)
     _ensure_demo(context)
-    hits = Assistant(context).search(query, limit)
+    assistant = Assistant(context)
+    if queries is not None:
+        for line in queries:
+            if line.strip():
+                hits = assistant.search(line.strip(), limit, categories, locale)
+                click.echo(
+                    json.dumps(
+                        {"query": line.strip(), "hits": [h.to_json() for h in hits]},
+                        ensure_ascii=False,
+                    )
+                )
+        return
+    assert query is not None
+    hits = assistant.search(query, limit, categories, locale)
     if as_json:
-        _emit_json([hit.to_json() for hit in hits])
+        emit_json([hit.to_json() for hit in hits])
         return
     if not hits:
         click.echo("No approved source matches this query.")
     for rank, hit in enumerate(hits, start=1):
         where = f" > {hit.heading}" if hit.heading else ""
-        click.echo(click.style(f"{rank}. {hit.title}{where}", bold=True)
-                   + f"  [{hit.pack}:{hit.source}, score {hit.score:.2f}]")
+        page = f", page {hit.page}" if hit.page else ""
+        click.echo(
+            click.style(f"{rank}. {hit.title}{where}", bold=True)
+            + f"  [{hit.pack}:{hit.source}{page}, score {hit.score:.2f}]"
+        )
         click.echo("   " + " ".join(hit.text.split())[:240])
 
 
 @cli.command()
 @click.argument("question")
 @pack_option
-@click.option("--model", type=click.Path(path_type=Path, dir_okay=False),
-              help="Use this GGUF model file for this request.")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Use this GGUF model file for this request.",
+)
 @json_option
 @user_errors
 def ask(question: str, packs: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
     """Draft a grounded, cited reply to QUESTION from the approved knowledge."""
-    from desktop.core.assist import Assistant, Done, Sources, Token
+    from desktop.core.assist import Assistant, Done, Token
 
     context = _context(packs, model)
     _ensure_demo(context)
     answer = None
+    streamed = False
     for event in Assistant(context).ask(question, stop=threading.Event()):
         if isinstance(event, Token) and not as_json:
+            # Header on the first token, not on Sources: asking context.engine() here raised
+            # ModelError for a missing model the assistant had already replaced by an extract.
+            if not streamed:
+                click.echo(click.style("Draft (local model):", bold=True))
+                streamed = True
             click.echo(event.text, nl=False)
-        elif isinstance(event, Sources) and not as_json and context.engine() is not None:
-            click.echo(click.style("Draft (local model):", bold=True))
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
     if as_json:
-        _emit_json(answer.to_json())
+        emit_json(answer.to_json())
         return
     _print_answer(answer)
 
@@ -142,12 +169,14 @@ def _print_answer(answer: Any) -> None:
     click.echo(click.style("Sentences:", bold=True))
     for sentence in answer.sentences:
         mark = VERDICT_MARKS.get(sentence.verdict, sentence.verdict)
-        reason = f" - {sentence.reason}" if sentence.reason and sentence.verdict != "supported" \
-            else ""
+        reason = (
+            f" - {sentence.reason}" if sentence.reason and sentence.verdict != "supported" else ""
+        )
         click.echo(f"  [{mark}] {sentence.text}{reason}")
     click.echo(click.style("Sources:", bold=True))
     for number, hit in enumerate(answer.sources, start=1):
-        click.echo(f"  [{number}] {hit.title} ({hit.pack}:{hit.source}, chars {hit.start}-{hit.end})")
+        where = f"{hit.pack}:{hit.source}, chars {hit.start}-{hit.end}"
+        click.echo(f"  [{number}] {hit.title} ({where})")
 
 
 @cli.command()
@@ -159,8 +188,12 @@ def doctor(as_json: bool) -> None:
     context = _context()
     checks = run_checks(context)
     if as_json:
-        _emit_json({"ok": all(c.status != "error" for c in checks),
-                    "checks": [c.to_json() for c in checks]})
+        emit_json(
+            {
+                "ok": all(c.status != "error" for c in checks),
+                "checks": [c.to_json() for c in checks],
+            }
+        )
     else:
         for check in checks:
             click.echo(f"[{check.status.upper():7}] {check.name}: {check.message}")
@@ -216,10 +249,15 @@ def index_rebuild() -> None:
     """Build the demo knowledge pack from the bundled demo articles."""
     context = _context()
     report = context.build_demo_pack()
-    click.echo(f"Built {report.documents} documents into {report.chunks} passages "
-               f"in {report.seconds:.1f} s at {context.demo_pack_dir}")
+    click.echo(
+        f"Built {report.documents} documents into {report.chunks} passages "
+        f"in {report.seconds:.1f} s at {context.demo_pack_dir}"
+    )
     for source, reason in report.skipped:
         click.echo(f"  skipped {source}: {reason}")
+
+
+cli.add_command(pack)
 
 
 def main() -> None:

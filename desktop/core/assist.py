@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
-from desktop.core.knowledge.search import hybrid_search
+from desktop.core.knowledge.search import SearchOptions, hybrid_search, search
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
@@ -43,8 +43,12 @@ class Answer:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "status": self.status, "question": self.question, "draft": self.draft,
-            "mode": self.mode, "stopped": self.stopped, "notice": self.notice,
+            "status": self.status,
+            "question": self.question,
+            "draft": self.draft,
+            "mode": self.mode,
+            "stopped": self.stopped,
+            "notice": self.notice,
             "sentences": [s.to_json() for s in self.sentences],
             "sources": [{"n": n, **h.to_json()} for n, h in enumerate(self.sources, start=1)],
             "nearest": [h.to_json() for h in self.nearest],
@@ -76,13 +80,21 @@ class Assistant:
     def __init__(self, context: AppContext) -> None:
         self.context = context
 
-    def search(self, query: str, limit: int | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        limit: int | None = None,
+        categories: tuple[str, ...] = (),
+        locale: str | None = None,
+    ) -> list[Hit]:
         settings = self.context.settings
-        return hybrid_search(
-            self.context.packs(), self.context.embedder, query,
+        options = SearchOptions(
             limit=limit or int(settings.get("search.limit")),
             min_score=float(settings.get("search.min_score")),
+            categories=categories,
+            locale=locale,
         )
+        return search(self.context.packs(), self.context.embedder, query, options)
 
     def ask(self, question: str, stop: threading.Event | None = None) -> Iterator[Event]:
         question, notice = _clean_question(question)
@@ -93,8 +105,9 @@ class Assistant:
         if not hits:
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."
-            answer.nearest = hybrid_search(self.context.packs(), self.context.embedder, question,
-                                           limit=3, min_score=0.0)
+            answer.nearest = hybrid_search(
+                self.context.packs(), self.context.embedder, question, limit=3, min_score=0.0
+            )
             yield Done(answer)
             return
         engine = self._engine(answer)
@@ -138,22 +151,27 @@ class Assistant:
             budget -= cost
         return kept or hits[:1]
 
-    def _generate(self, engine: Any, question: str, answer: Answer,
-                  stop: threading.Event | None) -> Iterator[Event]:
+    def _generate(
+        self, engine: Any, question: str, answer: Answer, stop: threading.Event | None
+    ) -> Iterator[Event]:
         settings = self.context.settings
         messages = prompts.reply_messages(question, answer.sources)
         pieces: list[str] = []
         try:
             for piece in engine.stream(
-                messages, max_tokens=int(settings.get("model.max_tokens")),
-                temperature=float(settings.get("model.temperature")), stop=stop,
+                messages,
+                max_tokens=int(settings.get("model.max_tokens")),
+                temperature=float(settings.get("model.temperature")),
+                stop=stop,
                 stop_words=prompts.STOP,
             ):
                 pieces.append(piece)
                 yield Token(piece)
         except (RuntimeError, ValueError, OSError) as exc:
-            raise ModelError(f"The model failed while writing ({exc}).",
-                             "Try again; if it keeps failing, run `deskmate doctor`.") from exc
+            raise ModelError(
+                f"The model failed while writing ({exc}).",
+                "Try again; if it keeps failing, run `deskmate doctor`.",
+            ) from exc
         answer.draft = "".join(pieces).strip()
         answer.stopped = bool(stop is not None and stop.is_set())
         stats = engine.last_stats
@@ -169,12 +187,15 @@ def _join(*parts: str) -> str:
 def _clean_question(question: str) -> tuple[str, str]:
     question = question.strip()
     if not question:
-        raise UserError("The question is empty.",
-                        "Type a question or paste the customer's message.")
+        raise UserError(
+            "The question is empty.", "Type a question or paste the customer's message."
+        )
     if len(question) > MAX_QUESTION_CHARS:
         kept = question[-MAX_QUESTION_CHARS:]
-        return kept, (f"The text was {len(question):,} characters; only the last "
-                      f"{MAX_QUESTION_CHARS:,} were used.")
+        return kept, (
+            f"The text was {len(question):,} characters; only the last "
+            f"{MAX_QUESTION_CHARS:,} were used."
+        )
     return question, ""
 
 
@@ -183,8 +204,12 @@ def extractive_draft(question: str, hits: list[Hit], per_source: int = 2) -> str
     asked = verify.content_words(question)
     lines = []
     for number, hit in enumerate(hits, start=1):
-        candidates = [s for s in verify.split_sentences(hit.text.replace("\n", " ")) if len(s) > 20]
+        candidates = [
+            s
+            for s in verify.split_sentences(hit.text)
+            if len(verify.content_words(s)) >= 3 and not s.rstrip().endswith(":")
+        ]
         ranked = sorted(candidates, key=lambda s: -len(verify.content_words(s) & asked))
         for sentence in ranked[:per_source]:
-            lines.append(f"{sentence.rstrip()} [{number}]")
+            lines.append(f"{verify.strip_list_marker(sentence).rstrip()} [{number}]")
     return " ".join(lines)

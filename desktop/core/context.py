@@ -20,8 +20,9 @@ from desktop.core.settings import Settings
 
 if TYPE_CHECKING:
     from desktop.core.generation.engine import LlamaEngine
+    from desktop.core.knowledge.build import BuildReport
     from desktop.core.knowledge.embedder import Embedder
-    from desktop.core.knowledge.index import BuildReport, Pack
+    from desktop.core.knowledge.index import Pack
 
 DEMO_PACK_ID = "demo"
 
@@ -42,7 +43,7 @@ def demo_source_dir() -> Path:
 
 
 def _tree_hash(root: Path) -> str:
-    from desktop.core.knowledge.index import iter_source_files
+    from desktop.core.knowledge.build import iter_source_files
 
     digest = hashlib.sha256()
     for path in iter_source_files(root):
@@ -54,9 +55,14 @@ def _tree_hash(root: Path) -> str:
 class AppContext:
     """Settings, paths and lazily created heavy components for one Deskmate process."""
 
-    def __init__(self, paths: Paths, settings: Settings,
-                 pack_dirs: list[Path] | None = None, model_path: Path | None = None,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        pack_dirs: list[Path] | None = None,
+        model_path: Path | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.paths = paths
         self.settings = settings
         self._pack_dirs = pack_dirs
@@ -67,8 +73,9 @@ class AppContext:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_env(cls, pack_dirs: list[Path] | None = None,
-                 model_path: Path | None = None) -> AppContext:
+    def from_env(
+        cls, pack_dirs: list[Path] | None = None, model_path: Path | None = None
+    ) -> AppContext:
         paths = Paths.from_env()
         return cls(paths, Settings.load(paths), pack_dirs, model_path)
 
@@ -91,8 +98,11 @@ class AppContext:
         if self._pack_dirs is not None:
             return list(self._pack_dirs)
         root = self.paths.data / "packs"
-        found = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-            if root.is_dir() else []
+        found = (
+            sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if root.is_dir()
+            else []
+        )
         if not self.settings.get("knowledge.demo_enabled"):
             found = [p for p in found if p.name != DEMO_PACK_ID]
         return found
@@ -101,24 +111,31 @@ class AppContext:
         """True when the demo pack is missing or was built from other demo content."""
         import json
 
-        from desktop.core.knowledge.index import BUILDER_VERSION
+        from desktop.core.knowledge.build import BUILDER_VERSION
 
         manifest = self.demo_pack_dir / "manifest.json"
         try:
             built = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return True
-        return bool(built.get("source_hash") != _tree_hash(demo_source_dir())
-                    or built.get("builder_version") != BUILDER_VERSION)
+        return bool(
+            built.get("source_hash") != _tree_hash(demo_source_dir())
+            or built.get("builder_version") != BUILDER_VERSION
+        )
 
     def build_demo_pack(self) -> BuildReport:
-        from desktop.core.knowledge.index import build_pack
+        from desktop.core.knowledge.build import build_pack
 
         src = demo_source_dir()
         with self._lock:
-            report = build_pack(src, self.demo_pack_dir, self.embedder, pack_id=DEMO_PACK_ID,
-                                title="Northwind Mobile help centre (demo)",
-                                extra={"source_hash": _tree_hash(src)})
+            report = build_pack(
+                src,
+                self.demo_pack_dir,
+                self.embedder,
+                pack_id=DEMO_PACK_ID,
+                title="Northwind Mobile help centre (demo)",
+                extra={"source_hash": _tree_hash(src)},
+            )
             self._packs = None
         return report
 
@@ -178,7 +195,8 @@ class AppContext:
                 from desktop.core.generation.engine import LlamaEngine
 
                 self._engine = LlamaEngine(
-                    path, context_cap=int(self.settings.get("model.context_size")),
+                    path,
+                    context_cap=int(self.settings.get("model.context_size")),
                     threads=int(self.settings.get("model.threads")),
                 )
             return self._engine

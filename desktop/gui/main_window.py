@@ -88,8 +88,8 @@ class MainWindow(QMainWindow):
         self.stop_button.setAccessibleName("Stop generating")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
-        QShortcut(QKeySequence("Esc"), self, activated=self.stop)
-        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.question.setFocus)
+        QShortcut(QKeySequence("Esc"), self, self.stop)
+        QShortcut(QKeySequence("Ctrl+L"), self, self.question.setFocus)
 
         self.results = QListWidget()
         self.results.setAccessibleName("Results")
@@ -185,8 +185,12 @@ class MainWindow(QMainWindow):
         self.results.clear()
         self.draft_view.clear()
         stop = self._stop
-        self.ops.run(lambda: self._ask_job(question, stop), self._on_ask_done,
-                     self._on_ask_failed, self._on_ask_event)
+        self.ops.run(
+            lambda: self._ask_job(question, stop),
+            self._on_ask_done,
+            self._on_ask_failed,
+            self._on_ask_event,
+        )
 
     def _ask_job(self, question: str, stop: threading.Event) -> Iterator[Any]:
         yield ("results", self.assistant.search(question))
@@ -242,6 +246,9 @@ class MainWindow(QMainWindow):
         if hits:
             self.results.setCurrentRow(0)
         else:
+            # Clear the previous question's article, or its title would label this message.
+            self.source_title.setText("Source")
+            self.source_view.setExtraSelections([])
             self.source_view.setPlainText("No approved source matches this question.")
         self.results_shown.emit(hits)
 
@@ -255,17 +262,19 @@ class MainWindow(QMainWindow):
         if pack is None:
             return
         text = pack.document_text(hit.source)
-        self.source_title.setText(f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}"
-                                  f" ({html.escape(pack.title)})")
+        self.source_title.setText(
+            f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}"
+            f" ({html.escape(pack.title)})"
+        )
         self.source_view.setPlainText(text)
         cursor = QTextCursor(self.source_view.document())
         cursor.setPosition(_utf16_offset(text, hit.start))
         cursor.setPosition(_utf16_offset(text, hit.end), QTextCursor.MoveMode.KeepAnchor)
         highlight = QTextEdit.ExtraSelection()
-        highlight.cursor = cursor  # type: ignore[attr-defined]
+        highlight.cursor = cursor
         fmt = QTextCharFormat()
         fmt.setBackground(QColor("#fff2a8"))
-        highlight.format = fmt  # type: ignore[attr-defined]
+        highlight.format = fmt
         self.source_view.setExtraSelections([highlight])
         end = QTextCursor(cursor)
         end.setPosition(cursor.selectionEnd())
@@ -278,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def highlighted_text(self) -> str:
         selections = self.source_view.extraSelections()
-        return selections[0].cursor.selectedText() if selections else ""  # type: ignore[attr-defined]
+        return selections[0].cursor.selectedText() if selections else ""
 
     def _on_citation(self, url: QUrl) -> None:
         if url.scheme() != "cite":
@@ -287,8 +296,11 @@ class MainWindow(QMainWindow):
         if not 1 <= number <= len(self.sources):
             return
         hit = self.sources[number - 1]
-        matches = [i for i, h in enumerate(self.hits) if (h.pack, h.source, h.start) ==
-                   (hit.pack, hit.source, hit.start)]
+        matches = [
+            i
+            for i, h in enumerate(self.hits)
+            if (h.pack, h.source, h.start) == (hit.pack, hit.source, hit.start)
+        ]
         if matches:
             self.results.setCurrentRow(matches[0])
         else:
@@ -310,8 +322,10 @@ def render_answer(answer: Answer) -> str:
     """The answer as HTML: verdicts shown inline, citations as links to their sources."""
     if answer.status == "no_source":
         nearest = "".join(f"<li>{html.escape(h.title)}</li>" for h in answer.nearest)
-        return (f"<p><b>{html.escape(answer.draft)}</b></p>"
-                f"<p>Nearest articles (not relevant enough to answer from):</p><ul>{nearest}</ul>")
+        return (
+            f"<p><b>{html.escape(answer.draft)}</b></p>"
+            f"<p>Nearest articles (not relevant enough to answer from):</p><ul>{nearest}</ul>"
+        )
     parts = []
     if answer.notice:
         parts.append(f"<p><i>{html.escape(answer.notice)}</i></p>")
@@ -333,10 +347,14 @@ def render_answer(answer: Answer) -> str:
     parts.append("<p>" + "".join(body) + "</p>")
     flagged = [s for s in answer.sentences if s.verdict != "supported"]
     if flagged:
-        items = "".join(f"<li>{html.escape(s.text[:80])} — {html.escape(s.reason)}</li>"
-                        for s in flagged)
-        parts.append(f"<p><b>Check before sending ({len(flagged)} flagged):</b></p><ul>{items}</ul>")
-    sources = "".join(f'<li><a href="cite:{n}">[{n}]</a> {html.escape(h.title)}</li>'
-                      for n, h in enumerate(answer.sources, start=1))
+        items = "".join(
+            f"<li>{html.escape(s.text[:80])} — {html.escape(s.reason)}</li>" for s in flagged
+        )
+        heading = f"Check before sending ({len(flagged)} flagged):"
+        parts.append(f"<p><b>{heading}</b></p><ul>{items}</ul>")
+    sources = "".join(
+        f'<li><a href="cite:{n}">[{n}]</a> {html.escape(h.title)}</li>'
+        for n, h in enumerate(answer.sources, start=1)
+    )
     parts.append(f"<p><b>Sources</b></p><ul>{sources}</ul>")
     return "".join(parts)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class _Signals(QObject):
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event on purpose
     done = Signal(object)
     failed = Signal(object)
 
@@ -55,9 +55,13 @@ class Ops(QObject):
         self.pool.setMaxThreadCount(2)
         self._live: set[_Signals] = set()
 
-    def run(self, func: Callable[[], Any], on_done: Callable[[Any], None],
-            on_error: Callable[[Exception], None],
-            on_event: Callable[[Any], None] | None = None) -> None:
+    def run(
+        self,
+        func: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[Exception], None],
+        on_event: Callable[[Any], None] | None = None,
+    ) -> None:
         signals = _Signals(self)
         self._live.add(signals)
         if on_event is not None:

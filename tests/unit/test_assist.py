@@ -29,8 +29,10 @@ def test_model_draft_streams_tokens_and_cites_given_sources(context) -> None:
     assert streamed.split()[0] in answer.draft
     assert answer.sources and answer.sources[0].source.startswith("delivery-returns/")
     for sentence in answer.sentences:
-        assert all(1 <= n <= len(answer.sources) for n in sentence.citations) or \
-            sentence.verdict == "unsupported"
+        assert (
+            all(1 <= n <= len(answer.sources) for n in sentence.citations)
+            or sentence.verdict == "unsupported"
+        )
     assert answer.timings["retrieval_s"] > 0 and answer.timings["first_token_s"] > 0
     # Sources events come before the first token so the window can show them at once.
     first_token = next(i for i, e in enumerate(events) if isinstance(e, Token))
@@ -43,7 +45,7 @@ def test_sources_point_at_real_demo_articles_with_exact_offsets(context) -> None
     assert answer.sources[0].source == "billing/late-payment-fees.html"
     for hit in answer.sources:
         assert (DEMO / hit.source).is_file()
-        assert pack.document_text(hit.source)[hit.start:hit.end].strip() == hit.text
+        assert pack.document_text(hit.source)[hit.start : hit.end].strip() == hit.text
 
 
 def test_no_relevant_source_means_no_model_call(context, monkeypatch) -> None:

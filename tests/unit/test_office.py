@@ -63,7 +63,7 @@ def test_pdf_text_layer_with_page_numbers(tmp_path: Path) -> None:
     chunks = chunk_document(doc)
     assert [c.page for c in chunks] == [1, 2]  # a passage never spans two pages
     assert "stays red" in chunks[1].text and "wall socket" in chunks[0].text
-    assert doc.text[chunks[1].start:chunks[1].end].strip() == chunks[1].text
+    assert doc.text[chunks[1].start : chunks[1].end].strip() == chunks[1].text
 
 
 def test_password_protected_pdf_is_refused_with_reason(tmp_path: Path) -> None:
@@ -95,8 +95,10 @@ def test_scanned_pdf_without_tesseract_is_reported_not_indexed_empty(
         load_document(scanned, tmp_path)
 
 
-@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract OCR is not installed "
-                    "(apt-get install tesseract-ocr; .ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("tesseract") is None,
+    reason="Tesseract OCR is not installed (apt-get install tesseract-ocr; .ci/run installs it)",
+)
 def test_scanned_pdf_is_read_by_ocr_when_tesseract_is_installed(tmp_path: Path) -> None:
     scanned = make_scanned_pdf(tmp_path / "scan.pdf", "Refunds reach your card in five days.")
     doc = load_document(scanned, tmp_path)
@@ -143,9 +145,12 @@ def test_corrupt_docx_is_refused_with_reason(tmp_path: Path) -> None:
 
 def test_csv_faq_one_row_one_passage(tmp_path: Path) -> None:
     faq = tmp_path / "billing-faq.csv"
-    faq.write_text("Question,Answer\nHow do I pay?,Pay by Direct Debit or card.\n"
-                   "What is the late fee?,A £4.99 fee is added 7 days after the due date.\n"
-                   ",an answer without a question is ignored\n", encoding="utf-8")
+    faq.write_text(
+        "Question,Answer\nHow do I pay?,Pay by Direct Debit or card.\n"
+        "What is the late fee?,A £4.99 fee is added 7 days after the due date.\n"
+        ",an answer without a question is ignored\n",
+        encoding="utf-8",
+    )
     doc = load_document(faq, tmp_path)
     assert doc.title == "billing faq"
     chunks = chunk_document(doc)
@@ -165,7 +170,8 @@ def test_xlsx_faq_and_semicolon_csv(tmp_path: Path) -> None:
     book.save(str(tmp_path / "roaming.xlsx"))
     chunks = chunk_document(load_document(tmp_path / "roaming.xlsx", tmp_path))
     assert [(c.heading, c.text) for c in chunks] == [
-        ("Can I roam in Europe?", "Yes, in 47 destinations.")]
+        ("Can I roam in Europe?", "Yes, in 47 destinations.")
+    ]
     semi = tmp_path / "semi.csv"
     semi.write_text("question;answer\nIs 5G included?;Yes, on every plan.\n", encoding="utf-8")
     assert chunk_document(load_document(semi, tmp_path))[0].text == "Yes, on every plan."
@@ -195,8 +201,9 @@ def test_pack_build_skips_each_bad_file_and_builds_the_rest(tmp_path: Path, embe
     src.mkdir()
     make_pdf(src / "guide.pdf", GUIDE_PAGES, title="Hub 3 guide")
     make_docx(src / "policy.docx")
-    (src / "faq.csv").write_text("Question,Answer\nWhat is the late fee?,A £4.99 fee.\n",
-                                 encoding="utf-8")
+    (src / "faq.csv").write_text(
+        "Question,Answer\nWhat is the late fee?,A £4.99 fee.\n", encoding="utf-8"
+    )
     (src / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
     (src / "empty.md").write_text("", encoding="utf-8")
     (src / "binary.md").write_bytes(b"\x00\x01\x02 binary \x00")

@@ -41,8 +41,10 @@ def pack(tmp_path_factory: pytest.TempPathFactory, embedder) -> Pack:
     # The same article copied into another section: a near-duplicate passage.
     (src / "returns-copy.md").write_text(RETURNS.format(category="archive", locale="en-GB"))
     (src / "returns-fr.md").write_text(
-        RETURNS.format(category="delivery", locale="fr-FR")
-        .replace("Report damage", "Signalez les dommages"))
+        RETURNS.format(category="delivery", locale="fr-FR").replace(
+            "Report damage", "Signalez les dommages"
+        )
+    )
     (src / "wifi.md").write_text(WIFI)
     dest = tmp_path_factory.mktemp("pack") / "p"
     build_pack(src, dest, embedder, pack_id="p")
@@ -61,7 +63,9 @@ def test_near_duplicate_passages_are_collapsed(pack: Pack, embedder) -> None:
     sources = [h.source for h in hits]
     # Only one of the two identical articles is shown; the other is named as a duplicate.
     assert sorted(set(sources) & {"returns-uk.md", "returns-copy.md"}) in (
-        ["returns-uk.md"], ["returns-copy.md"])
+        ["returns-uk.md"],
+        ["returns-copy.md"],
+    )
     assert {"returns-uk.md", "returns-copy.md"} == {hits[0].source, *hits[0].duplicates}
 
 
@@ -100,7 +104,8 @@ def test_unknown_mode_is_refused(pack: Pack, embedder) -> None:
 
 
 def test_hits_carry_category_and_offsets(pack: Pack, embedder, tmp_path: Path) -> None:
-    hit = search([pack], embedder, QUESTION, SearchOptions(categories=("delivery",),
-                                                           locale="en-GB"))[0]
+    hit = search(
+        [pack], embedder, QUESTION, SearchOptions(categories=("delivery",), locale="en-GB")
+    )[0]
     assert hit.category == "delivery"
-    assert pack.document_text(hit.source)[hit.start:hit.end].strip() == hit.text
+    assert pack.document_text(hit.source)[hit.start : hit.end].strip() == hit.text

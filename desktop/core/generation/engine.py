@@ -87,12 +87,21 @@ class LlamaEngine:
     def load(self) -> None:
         if self._llama is not None:
             return
+        with self._lock:  # the window's start-up load and a first question may race
+            if self._llama is None:
+                self._load()
+
+    def _load(self) -> None:
         from llama_cpp import Llama
 
         try:
             self._llama = Llama(
-                model_path=str(self.path), n_ctx=self.context_size, n_threads=self.threads,
-                n_threads_batch=self.threads, n_batch=512, verbose=False,
+                model_path=str(self.path),
+                n_ctx=self.context_size,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                n_batch=512,
+                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(
@@ -104,9 +113,15 @@ class LlamaEngine:
         self.load()
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int = 320,
-               temperature: float = 0.2, stop: threading.Event | None = None,
-               stop_words: list[str] | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 320,
+        temperature: float = 0.2,
+        stop: threading.Event | None = None,
+        stop_words: list[str] | None = None,
+    ) -> Iterator[str]:
         """Yield the reply's text pieces as they are decoded; stops early when *stop* is set."""
         self.load()
         with self._lock:
@@ -114,8 +129,13 @@ class LlamaEngine:
             first = 0.0
             pieces = 0
             chunks = self._llama.create_chat_completion(
-                messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature,
-                repeat_penalty=1.15, top_p=0.9, stop=stop_words or None,
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                repeat_penalty=1.15,
+                top_p=0.9,
+                stop=stop_words or None,
             )
             try:
                 for chunk in chunks:

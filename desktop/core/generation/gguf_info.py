@@ -14,14 +14,42 @@ from typing import Any, BinaryIO
 
 from desktop.core.errors import ModelError
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
-            11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 # Architectures llama.cpp (as built for Deskmate) loads and that have a chat template we test.
-SUPPORTED_ARCHITECTURES = frozenset({
-    "llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3", "mistral", "granite",
-    "olmo", "olmo2", "stablelm", "starcoder2", "smollm3", "exaone", "deepseek2", "command-r",
-})
+SUPPORTED_ARCHITECTURES = frozenset(
+    {
+        "llama",
+        "qwen2",
+        "qwen3",
+        "phi3",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "mistral",
+        "granite",
+        "olmo",
+        "olmo2",
+        "stablelm",
+        "starcoder2",
+        "smollm3",
+        "exaone",
+        "deepseek2",
+        "command-r",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +122,12 @@ def _parse(handle: BinaryIO, size: int) -> tuple[dict[str, Any], int]:
     if version not in (2, 3):
         raise ValueError(f"GGUF version {version} is not supported")
     n_tensors, n_kv = _unpack(handle, "<Q"), _unpack(handle, "<Q")
-    wanted = ("general.architecture", "general.name", "general.alignment",
-              "tokenizer.chat_template")
+    wanted = (
+        "general.architecture",
+        "general.name",
+        "general.alignment",
+        "tokenizer.chat_template",
+    )
     meta: dict[str, Any] = {}
     for _ in range(n_kv):
         key = _string(handle)
@@ -116,8 +148,10 @@ def _parse(handle: BinaryIO, size: int) -> tuple[dict[str, Any], int]:
 
 def inspect_gguf(path: Path) -> GGUFInfo:
     """Check that *path* is a complete GGUF model file and return its header facts."""
-    fix = "Point the model setting (model.path) at a complete .gguf file, or clear it to use " \
-          "the bundled default model."
+    fix = (
+        "Point the model setting (model.path) at a complete .gguf file, or clear it to use "
+        "the bundled default model."
+    )
     if not path.exists():
         raise ModelError(f"The model file {path} does not exist.", fix)
     if not path.is_file():
@@ -139,10 +173,14 @@ def inspect_gguf(path: Path) -> GGUFInfo:
     if arch not in SUPPORTED_ARCHITECTURES:
         raise ModelError(
             f"The model file {path} holds a {arch or 'unknown'!s} model, which Deskmate does not "
-            "support.", "Use a supported chat model (for example Llama, Qwen2, Phi-3 or Gemma).",
+            "support.",
+            "Use a supported chat model (for example Llama, Qwen2, Phi-3 or Gemma).",
         )
     return GGUFInfo(
-        path=path, architecture=arch, name=str(meta.get("general.name") or path.stem),
+        path=path,
+        architecture=arch,
+        name=str(meta.get("general.name") or path.stem),
         context_length=int(meta.get(f"{arch}.context_length") or 2048),
-        chat_template=meta.get("tokenizer.chat_template"), size=size,
+        chat_template=meta.get("tokenizer.chat_template"),
+        size=size,
     )

@@ -22,17 +22,65 @@ _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # A sentence ends at . ! ? (plus any citation markers after it) before white space, or at a line
 # end; "1." at the start of a list item is a marker, not a sentence.
 _SENTENCE = re.compile(
-    r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s)|(?=\n)|$)"
+    r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?"
+    r"(?:[.!?](?:[ \t]*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|(?=\n)|$)"
 )
 _LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
-STOPWORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
-    "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "please", "so",
-    "that", "the", "their", "then", "there", "this", "to", "was", "we", "were", "what", "when",
-    "where", "which", "will", "with", "you", "your", "yes", "no", "not"
-])
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "so",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "will",
+        "with",
+        "you",
+        "your",
+        "yes",
+        "no",
+        "not",
+    ]
+)
 SUPPORT_THRESHOLD = 0.6
 
 
@@ -47,8 +95,13 @@ class Sentence:
     attributed: bool = False  # the citation was added by Deskmate, not written by the model
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": self.citations, "verdict": self.verdict,
-                "reason": self.reason, "attributed": self.attributed}
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "attributed": self.attributed,
+        }
 
 
 def citations_in(text: str) -> list[int]:
@@ -59,6 +112,11 @@ def citations_in(text: str) -> list[int]:
             if number not in numbers:
                 numbers.append(number)
     return numbers
+
+
+def strip_list_marker(text: str) -> str:
+    """*text* without a leading list marker ("2. ", "- ")."""
+    return _LIST_MARKER.sub("", text)
 
 
 def sentence_spans(draft: str) -> list[tuple[int, int]]:
@@ -135,15 +193,21 @@ def attribute(sentence: Sentence, passages: Sequence[str]) -> Sentence:
     """Give an uncited sentence the source that carries it, if one clearly does."""
     if not content_words(_LIST_MARKER.sub("", sentence.text)):
         return sentence  # "Yes." or "I can do that." is carried by no passage in particular
-    best = max(range(len(passages)), key=lambda i: support(sentence.text, passages[i]),
-               default=None)
+    best = max(
+        range(len(passages)), key=lambda i: support(sentence.text, passages[i]), default=None
+    )
     if best is None:
         return sentence
     judged = judge(f"{sentence.text} [{best + 1}]", passages)
     if judged.verdict != "supported":
         return sentence
-    return Sentence(sentence.text, [best + 1], "supported",
-                    "Deskmate matched this sentence to its source.", attributed=True)
+    return Sentence(
+        sentence.text,
+        [best + 1],
+        "supported",
+        "Deskmate matched this sentence to its source.",
+        attributed=True,
+    )
 
 
 def verify(draft: str, passages: Sequence[str]) -> list[Sentence]:

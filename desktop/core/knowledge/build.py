@@ -61,17 +61,22 @@ class BuildReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "documents": self.documents, "chunks": self.chunks,
-            "embedded_chunks": self.embedded_chunks, "reused_chunks": self.reused_chunks,
-            "unchanged": self.unchanged, "seconds": round(self.seconds, 2),
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "embedded_chunks": self.embedded_chunks,
+            "reused_chunks": self.reused_chunks,
+            "unchanged": self.unchanged,
+            "seconds": round(self.seconds, 2),
             "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
         }
 
 
 def iter_source_files(root: Path) -> list[Path]:
     return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
         and p.name.lower() not in SKIPPED_NAMES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
@@ -82,8 +87,9 @@ def _sha256(data: bytes) -> str:
 
 
 def file_checksums(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): _sha256(p.read_bytes())
-            for p in iter_source_files(root)}
+    return {
+        p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in iter_source_files(root)
+    }
 
 
 class _VectorCache:
@@ -120,8 +126,9 @@ class _VectorCache:
         atomic_write_bytes(self.folder / f"{key}.npy", buffer.getvalue())
 
 
-def _read_documents(root: Path, report: BuildReport,
-                    progress: Progress | None) -> Iterator[Document]:
+def _read_documents(
+    root: Path, report: BuildReport, progress: Progress | None
+) -> Iterator[Document]:
     files = iter_source_files(root)
     for number, path in enumerate(files, start=1):
         source = path.relative_to(root).as_posix()
@@ -133,9 +140,13 @@ def _read_documents(root: Path, report: BuildReport,
             progress("read", number, len(files))
 
 
-def _embed_documents(docs: list[tuple[Document, list[Chunk]]], embedder: Embedder,
-                     cache: _VectorCache, report: BuildReport,
-                     progress: Progress | None) -> list[npt.NDArray[np.float32]]:
+def _embed_documents(
+    docs: list[tuple[Document, list[Chunk]]],
+    embedder: Embedder,
+    cache: _VectorCache,
+    report: BuildReport,
+    progress: Progress | None,
+) -> list[npt.NDArray[np.float32]]:
     """Vectors for every document's chunks, from the cache or embedded in large blocks."""
     keys = [cache.key(chunks) for _, chunks in docs]
     vectors: list[npt.NDArray[np.float32] | None] = [cache.load(k) for k in keys]
@@ -153,8 +164,8 @@ def _embed_documents(docs: list[tuple[Document, list[Chunk]]], embedder: Embedde
         offset = 0
         for i in pending:
             count = len(docs[i][1])
-            vectors[i] = block[offset:offset + count]
-            cache.store(keys[i], block[offset:offset + count])
+            vectors[i] = block[offset : offset + count]
+            cache.store(keys[i], block[offset : offset + count])
             offset += count
         done += len(texts)
         pending = []
@@ -165,8 +176,15 @@ def _embed_documents(docs: list[tuple[Document, list[Chunk]]], embedder: Embedde
 
 
 def build_pack(
-    src: Path, dest: Path, embedder: Embedder, *, pack_id: str, title: str = "",
-    version: str = "1", progress: Progress | None = None, extra: dict[str, Any] | None = None,
+    src: Path,
+    dest: Path,
+    embedder: Embedder,
+    *,
+    pack_id: str,
+    title: str = "",
+    version: str = "1",
+    progress: Progress | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Build the pack for every document below *src* into *dest*, replacing it atomically."""
     started = time.perf_counter()
@@ -185,11 +203,14 @@ def build_pack(
         if chunks:
             docs.append((doc, chunks))
         else:
-            report.skipped.append((doc.source, "no passages of text (only headings or tables "
-                                               "of contents)"))
+            report.skipped.append(
+                (doc.source, "no passages of text (only headings or tables of contents)")
+            )
     if not docs:
-        raise KnowledgeError(f"No readable documents in {src}.",
-                             "Add Markdown, HTML, text, PDF, Word or spreadsheet files.")
+        raise KnowledgeError(
+            f"No readable documents in {src}.",
+            "Add Markdown, HTML, text, PDF, Word or spreadsheet files.",
+        )
     cache = _VectorCache(dest.with_name(f".{dest.name}.vectors"), embedder)
     vectors = _embed_documents(docs, embedder, cache, report, progress)
     staging = dest.with_name(f".{dest.name}.building")
@@ -200,12 +221,20 @@ def build_pack(
     report.documents, report.chunks = len(docs), sum(len(c) for _, c in docs)
     report.seconds = time.perf_counter() - started
     manifest = {
-        "id": pack_id, "title": title or pack_id, "version": version,
+        "id": pack_id,
+        "title": title or pack_id,
+        "version": version,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "schema_version": SCHEMA_VERSION, "builder_version": BUILDER_VERSION,
-        "embedding": {"model": embedder.model_id, "dimension": int(vectors[0].shape[1]),
-                      "weights_sha256": embedder.weights_hash()},
-        "documents": report.documents, "chunks": report.chunks, "files": checksums,
+        "schema_version": SCHEMA_VERSION,
+        "builder_version": BUILDER_VERSION,
+        "embedding": {
+            "model": embedder.model_id,
+            "dimension": int(vectors[0].shape[1]),
+            "weights_sha256": embedder.weights_hash(),
+        },
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "files": checksums,
         **(extra or {}),
     }
     atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
@@ -214,17 +243,31 @@ def build_pack(
     return report
 
 
-def _unchanged(dest: Path, checksums: dict[str, str], pack_id: str, version: str,
-               embedder: Embedder, extra: dict[str, Any] | None) -> bool:
+def _unchanged(
+    dest: Path,
+    checksums: dict[str, str],
+    pack_id: str,
+    version: str,
+    embedder: Embedder,
+    extra: dict[str, Any] | None,
+) -> bool:
     try:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    wanted = {"id": pack_id, "version": version, "builder_version": BUILDER_VERSION,
-              "schema_version": SCHEMA_VERSION, "files": checksums, **(extra or {})}
-    return (all(manifest.get(k) == v for k, v in wanted.items())
-            and manifest.get("embedding", {}).get("model") == embedder.model_id
-            and (dest / "lance" / f"{TABLE}.lance").is_dir())
+    wanted = {
+        "id": pack_id,
+        "version": version,
+        "builder_version": BUILDER_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "files": checksums,
+        **(extra or {}),
+    }
+    return (
+        all(manifest.get(k) == v for k, v in wanted.items())
+        and manifest.get("embedding", {}).get("model") == embedder.model_id
+        and (dest / "lance" / f"{TABLE}.lance").is_dir()
+    )
 
 
 def _previous_report(dest: Path, report: BuildReport) -> BuildReport:
@@ -243,13 +286,21 @@ def _write_documents(staging: Path, documents: list[Document]) -> None:
     for number, doc in enumerate(documents):
         name = f"docs/{number:05d}.txt"
         (staging / name).write_text(doc.text, encoding="utf-8")
-        entries.append({"source": doc.source, "title": doc.title, "format": doc.format,
-                        "meta": json.loads(json.dumps(doc.meta, default=str)), "file": name})
+        entries.append(
+            {
+                "source": doc.source,
+                "title": doc.title,
+                "format": doc.format,
+                "meta": json.loads(json.dumps(doc.meta, default=str)),
+                "file": name,
+            }
+        )
     atomic_write_text(staging / "documents.json", json.dumps(entries, indent=1))
 
 
-def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
-                 vectors: list[npt.NDArray[np.float32]]) -> None:
+def _write_table(
+    staging: Path, docs: list[tuple[Document, list[Chunk]]], vectors: list[npt.NDArray[np.float32]]
+) -> None:
     import lancedb
     import numpy as np
     import pyarrow as pa
@@ -257,29 +308,31 @@ def _write_table(staging: Path, docs: list[tuple[Document, list[Chunk]]],
 
     chunks = [c for _, cs in docs for c in cs]
     categories = [str(d.meta.get("category") or "") for d, cs in docs for _ in cs]
-    locales = [str(d.meta.get("locale") or d.meta.get("language") or "") for d, cs in docs
-               for _ in cs]
+    locales = [
+        str(d.meta.get("locale") or d.meta.get("language") or "") for d, cs in docs for _ in cs
+    ]
     matrix = np.concatenate(vectors).astype(np.float32)
-    table = pa.table({
-        "id": pa.array(range(len(chunks)), pa.int32()),
-        "source": [c.source for c in chunks],
-        "title": [c.title for c in chunks],
-        "heading": [c.heading for c in chunks],
-        "category": categories,
-        "locale": locales,
-        "page": pa.array([c.page for c in chunks], pa.int32()),
-        "start": pa.array([c.start for c in chunks], pa.int32()),
-        "end": pa.array([c.end for c in chunks], pa.int32()),
-        "text": [c.text for c in chunks],
-        "search_text": [f"{c.title} {c.heading} {c.text}" for c in chunks],
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1]),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(range(len(chunks)), pa.int32()),
+            "source": [c.source for c in chunks],
+            "title": [c.title for c in chunks],
+            "heading": [c.heading for c in chunks],
+            "category": categories,
+            "locale": locales,
+            "page": pa.array([c.page for c in chunks], pa.int32()),
+            "start": pa.array([c.start for c in chunks], pa.int32()),
+            "end": pa.array([c.end for c in chunks], pa.int32()),
+            "text": [c.text for c in chunks],
+            "search_text": [f"{c.title} {c.heading} {c.text}" for c in chunks],
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1]),
+        }
+    )
     db = lancedb.connect(str(staging / "lance"))
     tbl = db.create_table(TABLE, table)
     tbl.create_index("search_text", config=FTS())
     if len(chunks) >= VECTOR_INDEX_MIN_ROWS:
-        tbl.create_index(metric="cosine", vector_column_name="vector",
-                         index_type="IVF_HNSW_SQ")
+        tbl.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
     tbl.optimize()
 
 

@@ -46,8 +46,9 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
         yield match.start(), match.end()
 
 
-def _split_long(text: str, start: int, end: int, budget: int,
-                count: Callable[[str], int]) -> Iterator[tuple[int, int]]:
+def _split_long(
+    text: str, start: int, end: int, budget: int, count: Callable[[str], int]
+) -> Iterator[tuple[int, int]]:
     """Cut one oversized block at sentence ends (or words) into spans within *budget*."""
     cuts = [start] + [start + m.end() for m in _SENTENCE_END.finditer(text[start:end])] + [end]
     piece_start = start
@@ -61,8 +62,9 @@ def _split_long(text: str, start: int, end: int, budget: int,
         yield from _split_words(text, piece_start, end, budget, count)
 
 
-def _split_words(text: str, start: int, end: int, budget: int,
-                 count: Callable[[str], int]) -> Iterator[tuple[int, int]]:
+def _split_words(
+    text: str, start: int, end: int, budget: int, count: Callable[[str], int]
+) -> Iterator[tuple[int, int]]:
     if count(text[start:end]) <= budget:
         yield start, end
         return
@@ -73,14 +75,15 @@ def _split_words(text: str, start: int, end: int, budget: int,
         # The word-count guess is only a first try: a real tokenizer may need many tokens for a
         # word (URLs, code, numbers), so shrink the group until it fits (one word always goes).
         size = min(step, len(words) - index)
-        while size > 1 and count(text[words[index][0]:words[index + size - 1][1]]) > budget:
+        while size > 1 and count(text[words[index][0] : words[index + size - 1][1]]) > budget:
             size = max(1, size * 3 // 4)
         yield words[index][0], words[index + size - 1][1]
         index += size
 
 
-def chunk_document(doc: Document, budget: int = 200,
-                   count: Callable[[str], int] = estimate_tokens) -> list[Chunk]:
+def chunk_document(
+    doc: Document, budget: int = 200, count: Callable[[str], int] = estimate_tokens
+) -> list[Chunk]:
     """Passages of *doc*, each at most *budget* tokens, within one section and one page."""
     heading_starts = {h.start for h in doc.headings}
     spans: list[tuple[int, int]] = []
@@ -98,7 +101,7 @@ def chunk_document(doc: Document, budget: int = 200,
             spans.extend(_split_long(doc.text, start, end, budget, count))
             continue
         same_page = current is None or doc.page_at(current[0]) == doc.page_at(start)
-        if current and same_page and count(doc.text[current[0]:end]) <= budget:
+        if current and same_page and count(doc.text[current[0] : end]) <= budget:
             current = (current[0], end)
         else:
             if current:
@@ -107,8 +110,15 @@ def chunk_document(doc: Document, budget: int = 200,
     if current:
         spans.append(current)
     return [
-        Chunk(doc.source, doc.title, doc.heading_path(start), start, end,
-              doc.text[start:end].strip(), doc.page_at(start))
+        Chunk(
+            doc.source,
+            doc.title,
+            doc.heading_path(start),
+            start,
+            end,
+            doc.text[start:end].strip(),
+            doc.page_at(start),
+        )
         for start, end in spans
         if doc.text[start:end].strip()
     ]

@@ -16,9 +16,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-                      ".txt": "text", ".pdf": "pdf", ".docx": "docx", ".csv": "csv",
-                      ".xlsx": "xlsx"}
+SUPPORTED_SUFFIXES = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+}
 BINARY_FORMATS = frozenset({"pdf", "docx", "xlsx"})
 # Text-like files above this are refused with a reason rather than parsed for minutes and
 # indexed as thousands of passages: such files are exports or dumps, not help articles.
@@ -80,8 +88,10 @@ def load_document(path: Path, root: Path) -> Document:
     size = path.stat().st_size
     limit = MAX_BINARY_BYTES if fmt in BINARY_FORMATS else MAX_TEXT_BYTES
     if size > limit:
-        raise DocumentError(f"the file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB "
-                            "limit for this type; split it into smaller documents")
+        raise DocumentError(
+            f"the file is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB "
+            "limit for this type; split it into smaller documents"
+        )
     if size == 0:
         raise DocumentError("the file is empty")
     builder = TextBuilder()
@@ -209,15 +219,15 @@ def split_front_matter(content: str) -> tuple[dict[str, Any], str]:
             meta = yaml.safe_load(match.group(1))
         except yaml.YAMLError:
             meta = None
-        return (meta if isinstance(meta, dict) else {}), content[match.end():]
+        return (meta if isinstance(meta, dict) else {}), content[match.end() :]
     match = _TOML_FRONT_MATTER.match(content)
     if match:
         import tomllib
 
         try:
-            return tomllib.loads(match.group(1)), content[match.end():]
+            return tomllib.loads(match.group(1)), content[match.end() :]
         except tomllib.TOMLDecodeError:
-            return {}, content[match.end():]
+            return {}, content[match.end() :]
     return {}, content
 
 
@@ -225,8 +235,8 @@ def _shortcode_text(match: re.Match[str]) -> str:
     """Keep the human text a shortcode carries (an accordion's title, an image's alt)."""
     texts = [] if match.group(1) else ["".join(t) for t in _ATTR_TEXT.findall(match.group(3))]
     text = " ".join(_ANCHOR.sub("", t).strip() for t in texts if t.strip())
-    before = match.string[match.start() - 1:match.start()]
-    after = match.string[match.end():match.end() + 1]
+    before = match.string[match.start() - 1 : match.start()]
+    after = match.string[match.end() : match.end() + 1]
     gap_before, gap_after = before.strip() != "", after.strip() != ""
     if not text:
         return " " if gap_before and gap_after else ""
@@ -285,10 +295,44 @@ def _markdown_to_text(body: str, out: TextBuilder) -> None:
 
 # --- HTML -----------------------------------------------------------------------------------
 
-_SKIP_TAGS = frozenset({"head", "script", "style", "nav", "header", "footer", "aside", "form",
-                        "noscript", "template", "svg", "button", "iframe"})
-_BLOCK_TAGS = {"p", "div", "section", "article", "main", "ul", "ol", "table", "tr", "br",
-               "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "hr", "body"}
+_SKIP_TAGS = frozenset(
+    {
+        "head",
+        "script",
+        "style",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "noscript",
+        "template",
+        "svg",
+        "button",
+        "iframe",
+    }
+)
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "br",
+    "blockquote",
+    "pre",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "hr",
+    "body",
+}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 

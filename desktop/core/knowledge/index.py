@@ -52,9 +52,16 @@ class Hit:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": self.source, "title": self.title, "heading": self.heading,
-            "page": self.page, "start": self.start, "end": self.end, "text": self.text,
-            "score": round(self.score, 4), "pack": self.pack, "category": self.category,
+            "source": self.source,
+            "title": self.title,
+            "heading": self.heading,
+            "page": self.page,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "pack": self.pack,
+            "category": self.category,
             "duplicates": list(self.duplicates),
         }
 
@@ -113,15 +120,17 @@ class Pack:
         entry = self._documents.get(source, {})
         return dict(entry.get("meta", {}))
 
-    def vector_search(self, vector: Any, limit: int,
-                      where: str | None = None) -> list[dict[str, Any]]:
+    def vector_search(
+        self, vector: Any, limit: int, where: str | None = None
+    ) -> list[dict[str, Any]]:
         query = self._table.search(vector, query_type="vector").distance_type("cosine")
         if where:
             query = query.where(where, prefilter=True)
         return list(query.limit(limit).select([*_COLUMNS, "_distance"]).to_list())
 
-    def keyword_search(self, text: str, limit: int,
-                       where: str | None = None) -> list[dict[str, Any]]:
+    def keyword_search(
+        self, text: str, limit: int, where: str | None = None
+    ) -> list[dict[str, Any]]:
         words = re.findall(r"\w+", text)
         if not words:
             return []
@@ -131,8 +140,19 @@ class Pack:
         return list(query.limit(limit).select([*_COLUMNS, "_score"]).to_list())
 
 
-_COLUMNS = ["id", "source", "title", "heading", "category", "locale", "page", "start", "end",
-            "text", "vector"]
+_COLUMNS = [
+    "id",
+    "source",
+    "title",
+    "heading",
+    "category",
+    "locale",
+    "page",
+    "start",
+    "end",
+    "text",
+    "vector",
+]
 
 
 def _read_json(file: Path, pack: Path) -> Any:
@@ -153,6 +173,8 @@ def _read_json(file: Path, pack: Path) -> Any:
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest = _read_json(path / "manifest.json", path)
     if not isinstance(manifest, dict):
-        raise KnowledgeError(f"The knowledge pack at {path} has a malformed manifest.json.",
-                             "Rebuild it with `deskmate index rebuild` or reinstall the pack.")
+        raise KnowledgeError(
+            f"The knowledge pack at {path} has a malformed manifest.json.",
+            "Rebuild it with `deskmate index rebuild` or reinstall the pack.",
+        )
     return manifest

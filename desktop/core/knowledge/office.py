@@ -26,6 +26,7 @@ OCR_DPI_SCALE = 300 / 72
 
 # --- PDF ------------------------------------------------------------------------------------
 
+
 def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -35,7 +36,7 @@ def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("the PDF is password-protected; save an unprotected copy")
         texts = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: Any = reader.metadata or {}
     except DocumentError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -89,11 +90,14 @@ def _ocr_pdf(path: Path, pages: int) -> list[str]:
 
 # --- Word -----------------------------------------------------------------------------------
 
+
 def read_docx(path: Path, out: TextBuilder) -> dict[str, Any]:
     import zipfile
 
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
@@ -103,9 +107,9 @@ def read_docx(path: Path, out: TextBuilder) -> dict[str, Any]:
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            _docx_paragraph(docx.text.paragraph.Paragraph(child, document), out)
+            _docx_paragraph(Paragraph(child, document), out)
         elif tag == "tbl":
-            table = docx.table.Table(child, document)
+            table = Table(child, document)
             for row in table.rows:
                 out.line(" | ".join(cell.text.strip() for cell in row.cells))
             out.blank()
@@ -134,6 +138,7 @@ def _docx_paragraph(paragraph: Any, out: TextBuilder) -> None:
 
 
 # --- FAQ spreadsheets -----------------------------------------------------------------------
+
 
 def _faq_columns(header: list[str]) -> tuple[int, int] | None:
     names = [h.strip().lower() for h in header]
@@ -174,7 +179,7 @@ def read_csv(raw: str, out: TextBuilder) -> dict[str, Any]:
     try:
         dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     rows = list(csv.reader(io.StringIO(raw), dialect))
     return _write_faq(rows, out)
 
@@ -191,8 +196,9 @@ def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
         raise DocumentError(f"the spreadsheet is damaged or not an .xlsx file ({exc})") from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = [["" if v is None else str(v) for v in row]
-                for row in sheet.iter_rows(values_only=True)]
+        rows = [
+            ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
+        ]
     finally:
         workbook.close()
     return _write_faq(rows, out)

@@ -59,13 +59,16 @@ def where_clause(options: SearchOptions) -> str | None:
         parts.append(f"category IN ({', '.join(_quote(c) for c in options.categories)})")
     if options.locale:
         prefix = options.locale.split("-")[0]
-        parts.append(f"(locale = '' OR locale = {_quote(options.locale)} "
-                     f"OR locale LIKE {_quote(prefix + '-%')} OR locale = {_quote(prefix)})")
+        parts.append(
+            f"(locale = '' OR locale = {_quote(options.locale)} "
+            f"OR locale LIKE {_quote(prefix + '-%')} OR locale = {_quote(prefix)})"
+        )
     return " AND ".join(parts) or None
 
 
-def _gather(packs: Iterable[Pack], qvec: Any, query: str,
-            options: SearchOptions) -> dict[tuple[str, int], _Candidate]:
+def _gather(
+    packs: Iterable[Pack], qvec: Any, query: str, options: SearchOptions
+) -> dict[tuple[str, int], _Candidate]:
     import numpy as np
 
     where = where_clause(options)
@@ -74,7 +77,8 @@ def _gather(packs: Iterable[Pack], qvec: Any, query: str,
         if options.mode in ("hybrid", "vector"):
             for rank, row in enumerate(pack.vector_search(qvec, CANDIDATES, where)):
                 found[(pack.id, row["id"])] = _Candidate(
-                    pack, row, 1.0 - float(row["_distance"]), 1.0 / (RRF_K + rank))
+                    pack, row, 1.0 - float(row["_distance"]), 1.0 / (RRF_K + rank)
+                )
         if options.mode in ("hybrid", "keyword"):
             for rank, row in enumerate(pack.keyword_search(query, CANDIDATES, where)):
                 key = (pack.id, row["id"])
@@ -93,8 +97,9 @@ def _relevant(candidate: _Candidate, options: SearchOptions, codes: list[str]) -
     return any(code in text for code in codes)
 
 
-def search(packs: Sequence[Pack], embedder: Embedder, query: str,
-           options: SearchOptions | None = None) -> list[Hit]:
+def search(
+    packs: Sequence[Pack], embedder: Embedder, query: str, options: SearchOptions | None = None
+) -> list[Hit]:
     """The best passages for *query* across *packs*, best first."""
     import numpy as np
 
@@ -106,17 +111,25 @@ def search(packs: Sequence[Pack], embedder: Embedder, query: str,
         return []
     qvec = embedder.embed([query])[0]
     codes = [code.lower() for code in _CODE.findall(query)]
-    ranked = sorted(_gather(packs, qvec, query, options).values(),
-                    key=lambda c: c.fused, reverse=True)
+    ranked = sorted(
+        _gather(packs, qvec, query, options).values(), key=lambda c: c.fused, reverse=True
+    )
     kept: list[_Candidate] = []
     per_doc: dict[tuple[str, str], int] = {}
     for candidate in ranked:
         if not _relevant(candidate, options, codes):
             continue
         vector = np.asarray(candidate.row["vector"], dtype=np.float32)
-        twin = next((k for k in kept if k.row["source"] != candidate.row["source"]
-                     and float(np.dot(vector, np.asarray(k.row["vector"], dtype=np.float32)))
-                     > options.collapse_above), None)
+        twin = next(
+            (
+                k
+                for k in kept
+                if k.row["source"] != candidate.row["source"]
+                and float(np.dot(vector, np.asarray(k.row["vector"], dtype=np.float32)))
+                > options.collapse_above
+            ),
+            None,
+        )
         if twin is not None:
             twin.duplicates.append(candidate.row["source"])
             continue
@@ -132,13 +145,34 @@ def search(packs: Sequence[Pack], embedder: Embedder, query: str,
 
 def _hit(candidate: _Candidate) -> Hit:
     row = candidate.row
-    hit = Hit(candidate.pack.id, row["source"], row["title"], row["heading"], row["start"],
-              row["end"], row["text"], candidate.similarity, row["category"], row["page"])
+    hit = Hit(
+        candidate.pack.id,
+        row["source"],
+        row["title"],
+        row["heading"],
+        row["start"],
+        row["end"],
+        row["text"],
+        candidate.similarity,
+        row["category"],
+        row["page"],
+    )
     return replace(hit, duplicates=tuple(candidate.duplicates)) if candidate.duplicates else hit
 
 
-def hybrid_search(packs: Sequence[Pack], embedder: Embedder, query: str, *, limit: int = 8,
-                  min_score: float = 0.3, per_document: int = 2) -> list[Hit]:
+def hybrid_search(
+    packs: Sequence[Pack],
+    embedder: Embedder,
+    query: str,
+    *,
+    limit: int = 8,
+    min_score: float = 0.3,
+    per_document: int = 2,
+) -> list[Hit]:
     """:func:`search` with the default hybrid ranking."""
-    return search(packs, embedder, query,
-                  SearchOptions(limit=limit, min_score=min_score, per_document=per_document))
+    return search(
+        packs,
+        embedder,
+        query,
+        SearchOptions(limit=limit, min_score=min_score, per_document=per_document),
+    )

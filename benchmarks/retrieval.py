@@ -1,0 +1,75 @@
+"""Retrieval quality on the labelled Rackspace questions: keyword-only, vector-only and hybrid.
+
+    .venv/bin/python benchmarks/retrieval.py
+
+Builds (once) a pack of the whole ../shared/corpora/rackspace-how-to corpus, runs every labelled
+question in each ranking mode and writes Recall@1, Recall@5, MRR and nDCG@10 (document level) to
+benchmarks/results/retrieval.{json,md}. The relevance floor is off here (min_score 0) so that the
+modes are compared on ranking alone, and near-duplicate collapse is off so that every relevant
+document can be counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from common import load_questions, rackspace_pack, write_result
+
+from desktop.core.knowledge.embedder import Embedder
+from desktop.core.knowledge.index import Pack
+from desktop.core.knowledge.search import MODES, SearchOptions, search
+
+
+def metrics(ranked: list[str], relevant: set[str]) -> dict[str, float]:
+    first = next((i for i, s in enumerate(ranked) if s in relevant), None)
+    dcg = sum(1 / math.log2(i + 2) for i, s in enumerate(ranked[:10]) if s in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(relevant))))
+    return {
+        "recall@1": len(set(ranked[:1]) & relevant) / len(relevant),
+        "recall@5": len(set(ranked[:5]) & relevant) / len(relevant),
+        "hit@5": float(first is not None and first < 5),
+        "mrr": 0.0 if first is None else 1 / (first + 1),
+        "ndcg@10": dcg / ideal,
+    }
+
+
+def main() -> None:
+    embedder = Embedder()
+    pack = Pack(rackspace_pack(embedder), embedder)
+    questions = load_questions()
+    results = {}
+    for mode in MODES:
+        options = SearchOptions(
+            limit=10, min_score=0.0, per_document=1, mode=mode, collapse_above=1.01
+        )
+        totals: dict[str, float] = {}
+        started = time.perf_counter()
+        for question in questions:
+            ranked = [h.source for h in search([pack], embedder, question["question"], options)]
+            for name, value in metrics(ranked, set(question["relevant"])).items():
+                totals[name] = totals.get(name, 0.0) + value
+        results[mode] = {k: round(v / len(questions), 4) for k, v in totals.items()}
+        results[mode]["seconds"] = round(time.perf_counter() - started, 1)
+    names = ["recall@1", "recall@5", "hit@5", "mrr", "ndcg@10"]
+    lines = [
+        f"Retrieval on {len(questions)} labelled questions over "
+        f"{pack.manifest['documents']} Rackspace articles ({pack.manifest['chunks']} chunks)",
+        "",
+        "| mode | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for mode in ("keyword", "vector", "hybrid"):
+        lines.append(f"| {mode} | " + " | ".join(f"{results[mode][n]:.3f}" for n in names) + " |")
+    best = {n: max(("keyword", "vector"), key=lambda m, n=n: results[m][n]) for n in names}
+    wins = [n for n in names if results["hybrid"][n] > results[best[n]][n]]
+    lines += ["", f"Hybrid beats both single signals on: {', '.join(wins) or 'nothing'}"]
+    write_result(
+        "retrieval",
+        {"questions": len(questions), "modes": results, "hybrid_beats_both_on": wins},
+        "\n".join(lines),
+    )
+
+
+if __name__ == "__main__":
+    main()

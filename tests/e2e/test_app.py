@@ -1,0 +1,103 @@
+"""The composition root: ``run_gui`` opens the real window, offscreen, in a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs the real run_gui(); a timer inspects the window once start-up has settled, then quits.
+SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from desktop.app import run_gui
+    from desktop.gui.main_window import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    seen = {}
+    started = time.monotonic()
+
+    def poll():
+        windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
+        if not windows:
+            return
+        window = windows[0]
+        seen.setdefault("status", window.statusBar().currentMessage())
+        busy = window.packs_label.text().endswith("…") or \\
+            window.model_label.text().endswith("…")
+        if not busy or time.monotonic() - started > 150:
+            seen.update(title=window.windowTitle(), visible=window.isVisible(),
+                        packs=window.packs_label.text(), model=window.model_label.text(),
+                        draft=window.draft_view.toPlainText(),
+                        offline=window.offline_label.text())
+            app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(50)
+    code = run_gui()
+    print(json.dumps({"code": code, **seen}))
+""")
+
+
+def run_window(tmp_path: Path, policy: dict[str, Any]) -> dict[str, Any]:
+    policy_file = Path(os.environ["DESKMATE_POLICY"])
+    policy_file.write_text(json.dumps(policy), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_window_opens_and_reports_problems_without_a_pack(tmp_path: Path) -> None:
+    seen = run_window(
+        tmp_path,
+        {
+            "settings": {
+                "knowledge.demo_enabled": False,
+                "generation.enabled": False,
+                "model.bogus": 1,
+            }
+        },
+    )
+
+    assert seen["code"] == 0
+    assert seen["title"] == "Deskmate"
+    assert seen["visible"] is True
+    assert "Offline" in seen["offline"]
+    # Policy problems are shown in the status bar, naming the key.
+    assert "model.bogus" in seen["status"]
+    # No pack installed: guidance in the draft pane, not a traceback.
+    assert seen["packs"] == "Knowledge: unavailable"
+    assert "No knowledge pack is installed" in seen["draft"]
+    assert "index rebuild" in seen["draft"]
+    # Generation turned off by policy: no model is loaded.
+    assert "extractive" in seen["model"]
+
+
+@pytest.mark.slow
+def test_window_builds_the_demo_pack_on_first_run(tmp_path: Path, deskmate_home: Path) -> None:
+    seen = run_window(tmp_path, {"settings": {"generation.enabled": False}})
+
+    assert seen["code"] == 0
+    assert seen["visible"] is True
+    assert seen["packs"].startswith("Knowledge: Northwind Mobile help centre (demo) v")
+    assert seen["model"] == "Model: none — extractive drafts"
+    assert seen["draft"] == "Type a question and press Enter."
+    assert (deskmate_home / "data" / "packs" / "demo" / "manifest.json").is_file()
