@@ -41,7 +41,7 @@ SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
 BUILDER_VERSION = 5
 TABLE = "chunks"
-EMBED_BLOCK = 256  # passages per encode call: large enough for length-sorted batching
+EMBED_BLOCK = 1024  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
 
 Progress = Callable[[str, int, int], None]
@@ -58,6 +58,7 @@ class BuildReport:
     unchanged: bool = False
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class BuildReport:
             "unchanged": self.unchanged,
             "seconds": round(self.seconds, 2),
             "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+            "phases": {k: round(v, 2) for k, v in self.phases.items()},
         }
 
 
@@ -211,8 +213,10 @@ def build_pack(
             f"No readable documents in {src}.",
             "Add Markdown, HTML, text, PDF, Word or spreadsheet files.",
         )
+    report.phases["read_and_chunk_s"] = time.perf_counter() - started
     cache = _VectorCache(dest.with_name(f".{dest.name}.vectors"), embedder)
     vectors = _embed_documents(docs, embedder, cache, report, progress)
+    report.phases["embed_s"] = time.perf_counter() - started - report.phases["read_and_chunk_s"]
     staging = dest.with_name(f".{dest.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "docs").mkdir(parents=True)
@@ -220,6 +224,7 @@ def build_pack(
     _write_table(staging, docs, vectors)
     report.documents, report.chunks = len(docs), sum(len(c) for _, c in docs)
     report.seconds = time.perf_counter() - started
+    report.phases["write_and_index_s"] = report.seconds - sum(report.phases.values())
     manifest = {
         "id": pack_id,
         "title": title or pack_id,
@@ -304,7 +309,6 @@ def _write_table(
     import lancedb
     import numpy as np
     import pyarrow as pa
-    from lancedb.index import FTS
 
     chunks = [c for _, cs in docs for c in cs]
     categories = [str(d.meta.get("category") or "") for d, cs in docs for _ in cs]
@@ -329,9 +333,15 @@ def _write_table(
         }
     )
     db = lancedb.connect(str(staging / "lance"))
-    tbl = db.create_table(TABLE, table)
+    index_table(db.create_table(TABLE, table), len(chunks))
+
+
+def index_table(tbl: Any, rows: int) -> None:
+    """Full-text index always; a vector index once exhaustive search gets slow; then compact."""
+    from lancedb.index import FTS
+
     tbl.create_index("search_text", config=FTS())
-    if len(chunks) >= VECTOR_INDEX_MIN_ROWS:
+    if rows >= VECTOR_INDEX_MIN_ROWS:
         tbl.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
     tbl.optimize()
 

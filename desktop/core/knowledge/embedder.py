@@ -43,6 +43,7 @@ class Embedder:
         self.model_dir = model_dir or default_model_dir()
         self.model_id = model_id
         self._model: Any = None
+        self._weights_hash: str | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -98,6 +99,11 @@ class Embedder:
 
     def weights_hash(self) -> str:
         """SHA-256 of the weight file, so a pack built with other weights can be refused."""
+        if self._weights_hash is None:
+            self._weights_hash = self._hash_weights()
+        return self._weights_hash
+
+    def _hash_weights(self) -> str:
         if self.model_dir is None:
             raise EmbeddingModelMissing("The embedding model is not installed.", "")
         weights = self.model_dir / "model.safetensors"

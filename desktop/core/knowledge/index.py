@@ -101,6 +101,14 @@ class Pack:
                 f"this Deskmate uses {embedder.model_id!r}.",
                 "Rebuild the pack with this Deskmate's embedding model.",
             )
+        weights = embedding.get("weights_sha256") if isinstance(embedding, dict) else None
+        if weights and weights != embedder.weights_hash():
+            raise KnowledgeError(
+                f"The knowledge pack {self.id!r} was built with different weights of the "
+                f"embedding model {model!r} (weights {weights[:12]}…, local "
+                f"{embedder.weights_hash()[:12]}…).",
+                "Rebuild the pack with this Deskmate's embedding model.",
+            )
 
     @property
     def title(self) -> str:

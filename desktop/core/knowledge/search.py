@@ -1,6 +1,9 @@
 """Hybrid search over one or more knowledge packs.
 
-Vector (semantic) and full-text (BM25) candidates are fused by reciprocal rank. A relevance floor
+Vector (semantic) and full-text (BM25) candidates are fused by a weighted sum: the cosine
+similarity plus a small share of the query's normalised BM25 score (CombSUM). On the labelled
+Rackspace questions (benchmarks/retrieval.py) this beat reciprocal-rank fusion, which let the much
+weaker keyword ranking pull good semantic matches down. A relevance floor
 on the semantic similarity makes "nothing relevant" an answer rather than the least bad match,
 except for passages that contain an exact code from the query (an error code, a model number),
 which are what an agent typed them for. Near-duplicate passages (the same paragraph in several
@@ -20,8 +23,10 @@ from desktop.core.knowledge.index import Hit, Pack
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
-RRF_K = 60
 CANDIDATES = 40
+# Weight of the normalised BM25 score next to cosine similarity. Chosen on the even-numbered
+# labelled questions, checked on the odd-numbered ones (benchmarks/results/retrieval.md).
+KEYWORD_WEIGHT = 0.05
 _CODE = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{2,}\b")
 MODES = ("hybrid", "vector", "keyword")
 
@@ -44,6 +49,7 @@ class _Candidate:
     pack: Pack
     row: dict[str, Any]
     similarity: float
+    keyword: float = 0.0  # BM25 score / the best BM25 score for this query in this pack
     fused: float = 0.0
     duplicates: list[str] = field(default_factory=list)
 
@@ -75,18 +81,28 @@ def _gather(
     found: dict[tuple[str, int], _Candidate] = {}
     for pack in packs:
         if options.mode in ("hybrid", "vector"):
-            for rank, row in enumerate(pack.vector_search(qvec, CANDIDATES, where)):
-                found[(pack.id, row["id"])] = _Candidate(
-                    pack, row, 1.0 - float(row["_distance"]), 1.0 / (RRF_K + rank)
-                )
+            for row in pack.vector_search(qvec, CANDIDATES, where):
+                found[(pack.id, row["id"])] = _Candidate(pack, row, 1.0 - float(row["_distance"]))
         if options.mode in ("hybrid", "keyword"):
-            for rank, row in enumerate(pack.keyword_search(query, CANDIDATES, where)):
+            rows = pack.keyword_search(query, CANDIDATES, where)
+            best = max((float(r["_score"]) for r in rows), default=0.0) or 1.0
+            for row in rows:
                 key = (pack.id, row["id"])
                 if key not in found:
                     vector = np.asarray(row["vector"], dtype=np.float32)
                     found[key] = _Candidate(pack, row, float(np.dot(qvec, vector)))
-                found[key].fused += 1.0 / (RRF_K + rank)
+                found[key].keyword = float(row["_score"]) / best
+    for candidate in found.values():
+        candidate.fused = _fused(candidate, options.mode)
     return found
+
+
+def _fused(candidate: _Candidate, mode: str) -> float:
+    if mode == "keyword":
+        return candidate.keyword
+    if mode == "vector":
+        return candidate.similarity
+    return candidate.similarity + KEYWORD_WEIGHT * candidate.keyword
 
 
 def _relevant(candidate: _Candidate, options: SearchOptions, codes: list[str]) -> bool:
