@@ -23,7 +23,8 @@ def _write_articles(folder: Path, count: int, words: int = 120) -> None:
     for number in range(count):
         body = " ".join(f"topic{number} detail{i % 17} word{i}" for i in range(words // 3))
         (folder / f"article-{number:03d}.md").write_text(
-            f"---\ntitle: Article {number}\n---\n# Article {number}\n\n{body}.\n", encoding="utf-8")
+            f"---\ntitle: Article {number}\n---\n# Article {number}\n\n{body}.\n", encoding="utf-8"
+        )
 
 
 def test_manifest_records_model_counts_and_file_checksums(tmp_path: Path, embedder) -> None:
@@ -41,7 +42,10 @@ def test_manifest_records_model_counts_and_file_checksums(tmp_path: Path, embedd
     assert manifest["files"]["article-001.md"] == expected
     saved = json.loads((tmp_path / "pack" / "build-report.json").read_text())
     assert saved["chunks"] == report.chunks and set(saved["phases"]) == {
-        "read_and_chunk_s", "embed_s", "write_and_index_s"}
+        "read_and_chunk_s",
+        "embed_s",
+        "write_and_index_s",
+    }
 
 
 def test_unchanged_rebuild_does_no_work_and_changed_file_alone_is_embedded(
@@ -93,8 +97,19 @@ def test_pack_build_cli_reports_skipped_files_and_is_fast_when_unchanged(tmp_pat
     src = tmp_path / "src"
     _write_articles(src, 2)
     (src / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
-    command = [sys.executable, "-m", "desktop", "pack", "build", str(src), "--out",
-               str(tmp_path / "out"), "--title", "Test pack", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "desktop",
+        "pack",
+        "build",
+        str(src),
+        "--out",
+        str(tmp_path / "out"),
+        "--title",
+        "Test pack",
+        "--json",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr
@@ -104,8 +119,13 @@ def test_pack_build_cli_reports_skipped_files_and_is_fast_when_unchanged(tmp_pat
     assert "damaged" in report["skipped"][0]["reason"]
     second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert json.loads(second.stdout)["unchanged"] is True
-    info = subprocess.run([sys.executable, "-m", "desktop", "pack", "info", str(tmp_path / "out")],
-                          capture_output=True, text=True, env=env, timeout=60)
+    info = subprocess.run(
+        [sys.executable, "-m", "desktop", "pack", "info", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert json.loads(info.stdout)["title"] == "Test pack"
 
 
