@@ -90,8 +90,9 @@ def _raw(src: str, out: mp.Queue) -> None:
 
 
 def _child(target, *args):  # type: ignore[no-untyped-def]
-    queue: mp.Queue = mp.Queue()
-    process = mp.get_context("spawn").Process(target=target, args=(*args, queue))
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()

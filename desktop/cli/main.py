@@ -155,6 +155,12 @@ def ask(question: str, packs: tuple[Path, ...], model: Path | None, as_json: boo
 
 
 def _print_answer(answer: Any) -> None:
+    if answer.status == "route_to_human":
+        click.echo(click.style(f"ROUTE TO A PERSON ({answer.route['topic']})", bold=True))
+        click.echo(f"Why: {answer.route['reason']}")
+        click.echo(f"Company rule: {answer.route['rule']}")
+        click.echo(f"Handling article: {answer.route['title']} [{answer.route['source']}]")
+        return
     if answer.status == "no_source":
         click.echo(answer.draft)
         for hit in answer.nearest:

@@ -18,6 +18,7 @@ from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
 from desktop.core.knowledge.search import SearchOptions, hybrid_search, search
+from desktop.core.sensitive import Detection, handling_hit
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
@@ -30,7 +31,7 @@ PROMPT_OVERHEAD_TOKENS = 320
 class Answer:
     """The outcome of one request: status, draft, verified sentences, sources and timings."""
 
-    status: str  # "answered" | "no_source"
+    status: str  # "answered" | "no_source" | "route_to_human"
     question: str
     draft: str = ""
     mode: str = "model"  # "model" | "extractive"
@@ -40,6 +41,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     stopped: bool = False
+    route: dict[str, str] = field(default_factory=dict)  # topic, reason, rule, source
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class Answer:
             "sources": [{"n": n, **h.to_json()} for n, h in enumerate(self.sources, start=1)],
             "nearest": [h.to_json() for h in self.nearest],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "route": self.route or None,
         }
 
 
@@ -100,6 +103,11 @@ class Assistant:
         question, notice = _clean_question(question)
         answer = Answer(status="answered", question=question, notice=notice)
         started = time.perf_counter()
+        detection = self.context.sensitive_detector().detect(question)
+        answer.timings["sensitive_check_s"] = time.perf_counter() - started
+        if detection is not None:
+            yield from _route_to_human(answer, detection)
+            return
         hits = self.search(question)
         answer.timings["retrieval_s"] = time.perf_counter() - started
         if not hits:
@@ -178,6 +186,25 @@ class Assistant:
         if stats is not None:
             answer.timings["first_token_s"] = stats.first_token_s
             answer.timings["tokens_per_s"] = stats.tokens_per_s
+
+
+def _route_to_human(answer: Answer, detection: Detection) -> Iterator[Event]:
+    """Sensitive case: no draft; the company's rule and its article instead."""
+    topic = detection.topic
+    answer.status = "route_to_human"
+    answer.mode = "none"
+    answer.draft = f"Route to a person ({topic.label}): do not send a drafted reply. {topic.rule}"
+    answer.route = {
+        "topic": topic.name,
+        "reason": detection.reason,
+        "rule": topic.rule,
+        "source": topic.source,
+        "title": topic.title,
+    }
+    hit = handling_hit(topic)
+    answer.sources = [hit] if hit is not None else []
+    yield Sources(answer.sources)
+    yield Done(answer)
 
 
 def _join(*parts: str) -> str:

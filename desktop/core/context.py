@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from desktop.core.knowledge.build import BuildReport
     from desktop.core.knowledge.embedder import Embedder
     from desktop.core.knowledge.index import Pack
+    from desktop.core.sensitive import SensitiveDetector
 
 DEMO_PACK_ID = "demo"
 
@@ -70,6 +71,7 @@ class AppContext:
         self._embedder: Embedder | None = embedder
         self._packs: list[Pack] | None = None
         self._engine: LlamaEngine | None = None
+        self._sensitive: SensitiveDetector | None = None
         self._lock = threading.RLock()
 
     @classmethod
@@ -128,6 +130,7 @@ class AppContext:
 
         src = demo_source_dir()
         with self._lock:
+            self._sensitive = None
             report = build_pack(
                 src,
                 self.demo_pack_dir,
@@ -167,6 +170,21 @@ class AppContext:
     def reload_packs(self) -> None:
         with self._lock:
             self._packs = None
+            self._sensitive = None
+
+    def sensitive_detector(self) -> SensitiveDetector:
+        """Sensitive topics from the installed packs and the machine policy."""
+        from desktop.core.sensitive import SensitiveDetector, pack_topics, policy_topics
+
+        with self._lock:
+            if self._sensitive is None:
+                try:
+                    packs = self.packs()
+                except KnowledgeError:
+                    packs = []  # no usable pack: search will say so; policy topics still apply
+                topics = pack_topics(packs) + policy_topics(self.paths.policy)
+                self._sensitive = SensitiveDetector(topics, self.embedder, packs)
+            return self._sensitive
 
     # --- model ----------------------------------------------------------------------------
 

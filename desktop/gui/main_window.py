@@ -311,6 +311,8 @@ class MainWindow(QMainWindow):
     def _show_answer(self, answer: Answer) -> None:
         self.sources = list(answer.sources)
         self.draft_view.setHtml(render_answer(answer))
+        if answer.status == "route_to_human" and answer.sources:
+            self.show_source(answer.sources[0])  # the company's rule for this case
         self.draft_finished.emit(answer)
 
 
@@ -320,6 +322,16 @@ def _cite_links(text: str) -> str:
 
 def render_answer(answer: Answer) -> str:
     """The answer as HTML: verdicts shown inline, citations as links to their sources."""
+    if answer.status == "route_to_human":
+        route = {k: html.escape(v) for k, v in answer.route.items()}
+        return (
+            '<div style="background-color:#fde2c8; padding:8px;">'
+            f"<h3>Route to a person: {route['topic'].replace('_', ' ')}</h3>"
+            "<p>Deskmate does not draft replies for this kind of case.</p>"
+            f"<p><b>Why:</b> {route['reason']}</p>"
+            f"<p><b>Company rule:</b> {route['rule']}</p>"
+            f'<p><b>Handling article:</b> <a href="cite:1">[1] {route["title"]}</a></p></div>'
+        )
     if answer.status == "no_source":
         nearest = "".join(f"<li>{html.escape(h.title)}</li>" for h in answer.nearest)
         return (

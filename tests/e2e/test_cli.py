@@ -360,3 +360,18 @@ def test_help_works_without_heavy_imports(deskmate: Any, command: list[str]) -> 
     }
     assert "click" in imported, "importtime output not captured"
     assert not imported & set(HEAVY), f"--help imported {imported & set(HEAVY)}"
+
+
+def test_ask_json_routes_a_sensitive_case_to_a_person(deskmate: Any, demo_pack: Path) -> None:
+    result = deskmate(
+        "ask", "I'm going to take you to court over this bill", "--json", "--pack", str(demo_pack)
+    )
+
+    assert result.returncode == 0, result.stderr
+    answer = load_json(result.stdout)
+    assert answer["status"] == "route_to_human"
+    assert answer["route"]["topic"] == "legal_threat"
+    assert "take you to court" in answer["route"]["reason"]
+    assert answer["route"]["rule"].startswith("Rule:")
+    assert answer["sources"][0]["source"] == "sensitive/legal-threats-and-formal-complaints.md"
+    assert answer["sentences"] == []

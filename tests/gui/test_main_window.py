@@ -280,3 +280,22 @@ def test_question_without_a_source_clears_the_source_pane(
         assert hit.title not in window.source_title.text()
         assert hit.source not in window.source_title.text()
     assert window.highlighted_text() == ""
+
+
+def test_sensitive_message_is_routed_to_a_person_not_drafted(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    window = make_window(context)
+    start(qtbot, window)
+    events = record_events(window)
+
+    _, answer = ask(qtbot, window, "My husband passed away last week, can you close his account?")
+
+    assert answer.status == "route_to_human"
+    assert not [e for e in events if isinstance(e, Token)]  # nothing was drafted
+    pane = window.draft_view.toPlainText()
+    assert "Route to a person: bereavement" in pane
+    assert "passed away" in pane and "extension 4410" in pane
+    # The company's handling article is open in the source pane, its rule highlighted.
+    assert "sensitive/bereavement.md" in window.source_title.text()
+    assert norm(window.highlighted_text()).startswith("Rule: Agents must not draft")

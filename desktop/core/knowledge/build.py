@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
-BUILDER_VERSION = 5
+BUILDER_VERSION = 6
 TABLE = "chunks"
 EMBED_BLOCK = 1024  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
@@ -298,6 +298,8 @@ def _write_documents(staging: Path, documents: list[Document]) -> None:
                 "format": doc.format,
                 "meta": json.loads(json.dumps(doc.meta, default=str)),
                 "file": name,
+                "headings": [[h.level, h.text, h.start] for h in doc.headings],
+                "pages": [list(p) for p in doc.pages],
             }
         )
     atomic_write_text(staging / "documents.json", json.dumps(entries, indent=1))

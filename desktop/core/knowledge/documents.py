@@ -431,6 +431,7 @@ def _html_to_text(content: str, out: TextBuilder) -> dict[str, Any]:
     h1 = next((h.text for h in out.headings if h.level == 1), None)
     if h1 and "title" not in {k.lower() for k, _ in _META_NAMES.findall(head)}:
         meta["title"] = h1  # <title> often carries the site name; the article's h1 does not
-    if isinstance(meta.get("tags"), str):
-        meta["tags"] = [t.strip() for t in meta["tags"].split(",") if t.strip()]
+    for key in ("tags", "triggers"):  # comma-separated lists in <meta content="a, b">
+        if isinstance(meta.get(key), str):
+            meta[key] = [t.strip() for t in meta[key].split(",") if t.strip()]
     return meta

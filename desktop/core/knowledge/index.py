@@ -124,6 +124,18 @@ class Pack:
             raise KnowledgeError(f"No document {source!r} in pack {self.id!r}.", "")
         return (self.path / str(entry["file"])).read_text(encoding="utf-8")
 
+    def document_headings(self, source: str) -> list[tuple[int, str, int]]:
+        """(level, text, offset) of every heading of a document."""
+        entry = self._documents.get(source, {})
+        return [(int(h[0]), str(h[1]), int(h[2])) for h in entry.get("headings", [])]
+
+    def documents_meta(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every document's source and metadata (with its title)."""
+        return [
+            (source, {**entry.get("meta", {}), "title": entry.get("title", source)})
+            for source, entry in self._documents.items()
+        ]
+
     def document_meta(self, source: str) -> dict[str, Any]:
         entry = self._documents.get(source, {})
         return dict(entry.get("meta", {}))
