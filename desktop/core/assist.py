@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from desktop.core.context import AppContext
 
 MAX_QUESTION_CHARS = 4000
+CLOSE_TO_BEST = 0.12
 PROMPT_OVERHEAD_TOKENS = 320
 
 
@@ -110,14 +111,19 @@ class Assistant:
             return
         hits = self.search(question)
         answer.timings["retrieval_s"] = time.perf_counter() - started
-        if not hits:
+        floor = float(self.context.settings.get("answer.min_score"))
+        if not hits or max(hit.rank_score for hit in hits) < floor:
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."
-            answer.nearest = hybrid_search(
+            answer.nearest = hits[:3] or hybrid_search(
                 self.context.packs(), self.context.embedder, question, limit=3, min_score=0.0
             )
             yield Done(answer)
             return
+        best = max(hit.rank_score for hit in hits)
+        # Only passages nearly as relevant as the best one ground the draft: weaker ones mostly
+        # lead a small model astray and earn citations to the wrong article.
+        hits = [hit for hit in hits if hit.rank_score >= max(floor, best - CLOSE_TO_BEST)]
         engine = self._engine(answer)
         if engine is not None:
             try:

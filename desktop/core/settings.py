@@ -202,6 +202,19 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=1.0,
     ),
     Setting(
+        key="answer.min_score",
+        type=float,
+        default=0.45,
+        label="Relevance needed to draft",
+        description=(
+            "A reply is drafted only when the best passage is at least this relevant (0 to 1); "
+            "below it the answer is 'no approved source covers this'. Calibrated in "
+            "benchmarks/grounding.py."
+        ),
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
         key="knowledge.demo_enabled",
         type=bool,
         default=True,

@@ -161,6 +161,19 @@ def support(sentence: str, passage: str) -> float:
     return len(words & passage_words) / len(words)
 
 
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+
+
+def _unknown_name(sentence: str, passage: str) -> str:
+    """Names (teams, products, menus) in the claim must be the source's names."""
+    words = {_stem(w) for w in content_words(passage)}
+    for name in _NAME.findall(_CITATION.sub(" ", sentence).strip()):
+        missing = [w for w in name.lower().split() if w not in STOPWORDS and _stem(w) not in words]
+        if missing:
+            return f'"{name}" does not appear in the cited source.'
+    return ""
+
+
 def judge(text: str, passages: Sequence[str]) -> Sentence:
     """The verdict for one sentence; ``passages[n-1]`` is source ``[n]``."""
     cited = citations_in(text)
@@ -179,6 +192,11 @@ def judge(text: str, passages: Sequence[str]) -> Sentence:
     if absent:
         sentence.verdict = "unsupported"
         sentence.reason = f"{absent[0]} does not appear in the cited source."
+        return sentence
+    problem = _unknown_name(body, cited_text)
+    if problem:
+        sentence.verdict = "unsupported"
+        sentence.reason = problem
         return sentence
     score = support(body, cited_text)  # "[1, 2]" claims the cited sources together
     if score < SUPPORT_THRESHOLD:

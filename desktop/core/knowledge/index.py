@@ -49,6 +49,7 @@ class Hit:
     category: str = ""
     page: int | None = None
     duplicates: tuple[str, ...] = ()  # other documents holding (nearly) the same passage
+    rank_score: float = 0.0  # what results are ordered by: similarity plus keyword evidence
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class Hit:
             "pack": self.pack,
             "category": self.category,
             "duplicates": list(self.duplicates),
+            "rank_score": round(self.rank_score, 4),
         }
 
 

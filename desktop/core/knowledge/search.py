@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.knowledge.index import Hit, Pack
@@ -168,7 +168,7 @@ def search(
 
 def _hit(candidate: _Candidate) -> Hit:
     row = candidate.row
-    hit = Hit(
+    return Hit(
         candidate.pack.id,
         row["source"],
         row["title"],
@@ -179,8 +179,9 @@ def _hit(candidate: _Candidate) -> Hit:
         candidate.similarity,
         row["category"],
         row["page"],
+        tuple(candidate.duplicates),
+        candidate.fused,
     )
-    return replace(hit, duplicates=tuple(candidate.duplicates)) if candidate.duplicates else hit
 
 
 def hybrid_search(
