@@ -120,27 +120,79 @@ def search(
 
 
 @cli.command()
-@click.argument("question")
+@click.argument("question", required=False)
 @pack_option
 @click.option(
     "--model",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Use this GGUF model file for this request.",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["reply", "wrapup", "rewrite"]),
+    default="reply",
+    show_default=True,
+    help="reply: answer from the knowledge; wrapup: wrap-up note of a pasted conversation; "
+    "rewrite: your own text, rephrased.",
+)
+@click.option(
+    "--tone",
+    type=click.Choice(["shorter", "friendlier", "formal"]),
+    default="shorter",
+    show_default=True,
+    help="For --task rewrite.",
+)
+@click.option(
+    "--questions",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Answer one question per line of FILE, printing one JSON object per line.",
+)
 @json_option
 @user_errors
-def ask(question: str, packs: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
-    """Draft a grounded, cited reply to QUESTION from the approved knowledge."""
-    from desktop.core.assist import Assistant, Done, Token
+def ask(
+    question: str | None,
+    packs: tuple[Path, ...],
+    model: Path | None,
+    task: str,
+    tone: str,
+    questions: Any,
+    as_json: bool,
+) -> None:
+    """Draft a grounded, cited reply to QUESTION from the approved knowledge.
 
+    QUESTION may be "-" to read it (for example a pasted conversation) from standard input.
+    """
+    from desktop.core.assist import Assistant
+
+    if (question is None) == (questions is None):
+        raise click.UsageError("Give either a QUESTION or --questions FILE.")
     context = _context(packs, model)
     _ensure_demo(context)
+    assistant = Assistant(context)
+    if questions is not None:
+        for line in questions:
+            if line.strip():
+                answer = _run_ask(assistant, line.strip(), task, tone, stream=False)
+                click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        return
+    assert question is not None
+    text = sys.stdin.read() if question == "-" else question
+    answer = _run_ask(assistant, text, task, tone, stream=not as_json)
+    if as_json:
+        emit_json(answer.to_json())
+        return
+    _print_answer(answer)
+
+
+def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> Any:
+    from desktop.core.assist import Done, Token
+
     answer = None
     streamed = False
-    for event in Assistant(context).ask(question, stop=threading.Event()):
-        if isinstance(event, Token) and not as_json:
-            # Header on the first token, not on Sources: asking context.engine() here raised
-            # ModelError for a missing model the assistant had already replaced by an extract.
+    for event in assistant.ask(text, stop=threading.Event(), task=task, tone=tone):
+        if isinstance(event, Token) and stream:
+            # Header on the first token: a missing model is replaced by an extract silently.
             if not streamed:
                 click.echo(click.style("Draft (local model):", bold=True))
                 streamed = True
@@ -148,10 +200,7 @@ def ask(question: str, packs: tuple[Path, ...], model: Path | None, as_json: boo
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
-    if as_json:
-        emit_json(answer.to_json())
-        return
-    _print_answer(answer)
+    return answer
 
 
 def _print_answer(answer: Any) -> None:

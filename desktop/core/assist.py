@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from desktop.core import tasks
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
@@ -43,10 +44,12 @@ class Answer:
     notice: str = ""
     stopped: bool = False
     route: dict[str, str] = field(default_factory=dict)  # topic, reason, rule, source
+    task: str = "reply"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "task": self.task,
             "question": self.question,
             "draft": self.draft,
             "mode": self.mode,
@@ -100,14 +103,31 @@ class Assistant:
         )
         return search(self.context.packs(), self.context.embedder, query, options)
 
-    def ask(self, question: str, stop: threading.Event | None = None) -> Iterator[Event]:
+    def ask(
+        self,
+        question: str,
+        stop: threading.Event | None = None,
+        task: str = "reply",
+        tone: str = "shorter",
+    ) -> Iterator[Event]:
+        """Run *task* (reply, wrapup or rewrite) on *question*, as a stream of events."""
+        if task not in tasks.TASKS or tone not in tasks.TONES:
+            raise UserError(
+                f"Unknown task {task!r} or tone {tone!r}.",
+                f"Use one of {', '.join(tasks.TASKS)}; tones {', '.join(tasks.TONES)}.",
+            )
         question, notice = _clean_question(question)
-        answer = Answer(status="answered", question=question, notice=notice)
+        answer = Answer(status="answered", question=question, notice=notice, task=task)
         started = time.perf_counter()
         detection = self.context.sensitive_detector().detect(question)
         answer.timings["sensitive_check_s"] = time.perf_counter() - started
         if detection is not None:
             yield from _route_to_human(answer, detection)
+            return
+        if task != "reply":
+            yield from self._transform(question, answer, stop, tone)
+            answer.timings["total_s"] = time.perf_counter() - started
+            yield Done(answer)
             return
         hits = self.search(question)
         answer.timings["retrieval_s"] = time.perf_counter() - started
@@ -143,6 +163,42 @@ class Assistant:
         answer.timings["total_s"] = time.perf_counter() - started
         yield Done(answer)
 
+    def _transform(
+        self, text: str, answer: Answer, stop: threading.Event | None, tone: str
+    ) -> Iterator[Event]:
+        """Wrap-up or rewrite: the supplied text is the only source."""
+        answer.sources = [Hit("input", "input", "Your text", "", 0, len(text), text, 1.0)]
+        yield Sources(answer.sources)
+        engine = self._engine(answer)
+        if engine is not None:
+            messages = (
+                tasks.wrapup_messages(text)
+                if answer.task == "wrapup"
+                else tasks.rewrite_messages(text, tone)
+            )
+            try:
+                yield from self._generate_messages(engine, messages, answer, stop, stop_words=[])
+            except ModelError as exc:
+                answer.notice = _join(answer.notice, str(exc))
+                engine = None
+        if engine is not None and answer.task == "wrapup" and not tasks.is_wrapup(answer.draft):
+            answer.notice = _join(
+                answer.notice,
+                "The model did not write the wrap-up fields; "
+                "this note is assembled from the conversation's own lines.",
+            )
+            engine = None
+        if engine is None:
+            answer.mode = "extractive"
+            if answer.task == "wrapup":
+                answer.draft = tasks.extractive_wrapup(text)
+            else:
+                answer.draft = text
+                answer.notice = _join(
+                    answer.notice, "No language model is available, so the text is unchanged."
+                )
+        answer.sentences = tasks.check_against(answer.draft, text)
+
     def _engine(self, answer: Answer) -> Any:
         """The model, or None (extractive mode); a broken model is reported, not fatal."""
         try:
@@ -168,8 +224,18 @@ class Assistant:
     def _generate(
         self, engine: Any, question: str, answer: Answer, stop: threading.Event | None
     ) -> Iterator[Event]:
-        settings = self.context.settings
         messages = prompts.reply_messages(question, answer.sources)
+        yield from self._generate_messages(engine, messages, answer, stop, prompts.STOP)
+
+    def _generate_messages(
+        self,
+        engine: Any,
+        messages: list[dict[str, str]],
+        answer: Answer,
+        stop: threading.Event | None,
+        stop_words: list[str],
+    ) -> Iterator[Event]:
+        settings = self.context.settings
         pieces: list[str] = []
         try:
             for piece in engine.stream(
@@ -177,7 +243,7 @@ class Assistant:
                 max_tokens=int(settings.get("model.max_tokens")),
                 temperature=float(settings.get("model.temperature")),
                 stop=stop,
-                stop_words=prompts.STOP,
+                stop_words=stop_words,
             ):
                 pieces.append(piece)
                 yield Token(piece)

@@ -210,8 +210,11 @@ class AppContext:
                 path = self.model_path()
                 if path is None:
                     return None
-                from desktop.core.generation.engine import LlamaEngine
+                from desktop.core.generation.engine import LlamaEngine, check_allowed
 
+                allowed = str(self.settings.get("model.allowed_sha256"))
+                if allowed and path.is_file():
+                    check_allowed(path, allowed, self.paths.cache / "model-sha256.json")
                 self._engine = LlamaEngine(
                     path,
                     context_cap=int(self.settings.get("model.context_size")),

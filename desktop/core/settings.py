@@ -140,6 +140,16 @@ SCHEMA: tuple[Setting, ...] = (
         description="Path to the GGUF language model file. Empty means the bundled default model.",
     ),
     Setting(
+        key="model.allowed_sha256",
+        type=str,
+        default="",
+        label="Allowed models (SHA-256)",
+        description=(
+            "Comma-separated SHA-256 digests of the GGUF files that may be used; empty allows "
+            "any. Set by IT in machine policy to pin approved models."
+        ),
+    ),
+    Setting(
         key="model.context_size",
         type=int,
         default=4096,

@@ -76,3 +76,26 @@ def test_doctor_all_ok_over_demo_pack(context) -> None:
     checks = {c.name: c for c in run_checks(context)}
     assert checks["model"].status == "ok" and "llama" in checks["model"].message
     assert checks["knowledge"].status == "ok" and "passages" in checks["knowledge"].message
+
+
+def test_policy_allow_list_refuses_other_models_and_accepts_listed_ones(
+    tmp_path, monkeypatch, smollm2_path
+) -> None:
+    from desktop.core.generation.engine import file_sha256
+
+    policy = tmp_path / "policy.json"
+    monkeypatch.setenv("DESKMATE_POLICY", str(policy))
+    policy.write_text(json.dumps({"settings": {"model.allowed_sha256": "ab" * 32}}))
+    refused = _context()
+    with pytest.raises(ModelError, match="not one of the models your IT department allows"):
+        refused.engine()
+    checks = {c.name: c for c in run_checks(refused)}
+    assert checks["model"].status == "error" and "model.allowed_sha256" in checks["model"].fix
+
+    digest = file_sha256(smollm2_path)
+    policy.write_text(json.dumps({"settings": {"model.allowed_sha256": f"ab{'0' * 62}, {digest}"}}))
+    allowed = _context()
+    assert allowed.engine() is not None
+    # The digest is remembered, so a 1 GB model is not hashed on every start.
+    cache = json.loads((allowed.paths.cache / "model-sha256.json").read_text())
+    assert digest in cache.values()

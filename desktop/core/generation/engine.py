@@ -32,6 +32,48 @@ def default_model_path() -> Path | None:
     return None
 
 
+def file_sha256(path: Path, cache_file: Path | None = None) -> str:
+    """SHA-256 of a (large) model file, remembered by path, size and modification time."""
+    import hashlib
+    import json
+
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache: dict[str, str] = {}
+    if cache_file is not None:
+        try:
+            cache = dict(json.loads(cache_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            cache = {}
+        if key in cache:
+            return cache[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    if cache_file is not None:
+        from desktop.core.fileio import atomic_write_text
+
+        cache[key] = digest.hexdigest()
+        atomic_write_text(cache_file, json.dumps(cache, indent=1))
+    return digest.hexdigest()
+
+
+def check_allowed(path: Path, allowed: str, cache_file: Path | None = None) -> None:
+    """Refuse a model file whose SHA-256 is not on the policy's allow-list (if there is one)."""
+    digests = {d.strip().lower() for d in allowed.split(",") if d.strip()}
+    if not digests:
+        return
+    digest = file_sha256(path, cache_file)
+    if digest not in digests:
+        raise ModelError(
+            f"The model {path} (SHA-256 {digest[:16]}…) is not one of the models your IT "
+            "department allows.",
+            "Use an approved model, or ask IT to add this file's SHA-256 to "
+            "model.allowed_sha256 in the machine policy.",
+        )
+
+
 def physical_cores() -> int:
     """Physical cores, which is what llama.cpp decode speed scales with (not SMT threads)."""
     try:
