@@ -34,6 +34,15 @@ from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
 DATA = ROOT / "benchmarks" / "data"
+METRICS = (
+    "answer_rate",
+    "refusal_accuracy",
+    "route_accuracy",
+    "false_route_rate",
+    "citation_precision",
+    "supported_share",
+    "fact_recall",
+)
 
 
 def contexts(generation: bool) -> dict[str, AppContext]:
@@ -56,18 +65,7 @@ def ask(context: AppContext, question: str) -> Answer:
 
 
 def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
-    counts: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "answer_rate",
-            "refusal_accuracy",
-            "route_accuracy",
-            "false_route_rate",
-            "citation_precision",
-            "supported_share",
-            "fact_recall",
-        )
-    }
+    counts: dict[str, list[float]] = {name: [] for name in METRICS}
     for case, answer in zip(cases, answers, strict=True):
         expect = case["expect"]
         routed = answer.status == "route_to_human"
@@ -132,15 +130,7 @@ def main() -> None:
     if "--skip-model" not in sys.argv:
         modes["SmolLM2-135M"] = run_cases(cases, generation=True)
     checks = planted()
-    names = [
-        "answer_rate",
-        "refusal_accuracy",
-        "route_accuracy",
-        "false_route_rate",
-        "citation_precision",
-        "supported_share",
-        "fact_recall",
-    ]
+    names = list(METRICS)
     lines = [
         f"Grounding on {len(cases)} labelled cases "
         f"({sum(c['expect'] == 'answered' for c in cases)} answerable, "
