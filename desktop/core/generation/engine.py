@@ -143,6 +143,9 @@ class LlamaEngine:
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
                 n_batch=512,
+                # llama.cpp's own default on CPU; llama-cpp-python turns it off. Prefill (time to
+                # first token) matches raw llama.cpp only with it (benchmarks/generation_speed.py).
+                flash_attn=True,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
