@@ -7,7 +7,6 @@ first use, so building a context is instant and the window can appear before any
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -41,16 +40,6 @@ def resources_dir() -> Path:
 
 def demo_source_dir() -> Path:
     return resources_dir() / "demo"
-
-
-def _tree_hash(root: Path) -> str:
-    from desktop.core.knowledge.build import iter_source_files
-
-    digest = hashlib.sha256()
-    for path in iter_source_files(root):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 class AppContext:
@@ -113,7 +102,7 @@ class AppContext:
         """True when the demo pack is missing or was built from other demo content."""
         import json
 
-        from desktop.core.knowledge.build import BUILDER_VERSION
+        from desktop.core.knowledge.build import BUILDER_VERSION, file_checksums
 
         manifest = self.demo_pack_dir / "manifest.json"
         try:
@@ -121,7 +110,7 @@ class AppContext:
         except (OSError, ValueError):
             return True
         return bool(
-            built.get("source_hash") != _tree_hash(demo_source_dir())
+            built.get("files") != file_checksums(demo_source_dir())
             or built.get("builder_version") != BUILDER_VERSION
         )
 
@@ -137,7 +126,6 @@ class AppContext:
                 self.embedder,
                 pack_id=DEMO_PACK_ID,
                 title="Northwind Mobile help centre (demo)",
-                extra={"source_hash": _tree_hash(src)},
             )
             self._packs = None
         return report

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.generation import verify
+from desktop.core.knowledge.search import sql_quote
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
@@ -156,7 +157,7 @@ class SensitiveDetector:
         self.floor = floor
         self.margin = margin
         sources = sorted({t.source for t in self.topics if t.source})
-        quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in sources)
+        quoted = ", ".join(sql_quote(source) for source in sources)
         self._ordinary_where = f"source NOT IN ({quoted})" if sources else None
         self._examples = [(t, e) for t in self.topics for e in t.examples]
         self._matrix: Any = None

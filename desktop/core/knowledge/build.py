@@ -186,7 +186,6 @@ def build_pack(
     title: str = "",
     version: str = "1",
     progress: Progress | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Build the pack for every document below *src* into *dest*, replacing it atomically."""
     started = time.perf_counter()
@@ -194,7 +193,7 @@ def build_pack(
         raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
     report = BuildReport()
     checksums = file_checksums(src)
-    if _unchanged(dest, checksums, pack_id, version, embedder, extra):
+    if _unchanged(dest, checksums, pack_id, version, embedder):
         report.unchanged = True
         report.seconds = time.perf_counter() - started
         return _previous_report(dest, report)
@@ -240,7 +239,6 @@ def build_pack(
         "documents": report.documents,
         "chunks": report.chunks,
         "files": checksums,
-        **(extra or {}),
     }
     atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
     atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
@@ -254,7 +252,6 @@ def _unchanged(
     pack_id: str,
     version: str,
     embedder: Embedder,
-    extra: dict[str, Any] | None,
 ) -> bool:
     try:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
@@ -266,7 +263,6 @@ def _unchanged(
         "builder_version": BUILDER_VERSION,
         "schema_version": SCHEMA_VERSION,
         "files": checksums,
-        **(extra or {}),
     }
     return (
         all(manifest.get(k) == v for k, v in wanted.items())

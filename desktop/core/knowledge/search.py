@@ -59,7 +59,8 @@ class _Candidate:
     duplicates: list[str] = field(default_factory=list)
 
 
-def _quote(value: str) -> str:
+def sql_quote(value: str) -> str:
+    """*value* as a LanceDB (SQL) string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -67,12 +68,12 @@ def where_clause(options: SearchOptions) -> str | None:
     """The LanceDB filter for the options' category and locale filters, or None."""
     parts = []
     if options.categories:
-        parts.append(f"category IN ({', '.join(_quote(c) for c in options.categories)})")
+        parts.append(f"category IN ({', '.join(sql_quote(c) for c in options.categories)})")
     if options.locale:
         prefix = options.locale.split("-")[0]
         parts.append(
-            f"(locale = '' OR locale = {_quote(options.locale)} "
-            f"OR locale LIKE {_quote(prefix + '-%')} OR locale = {_quote(prefix)})"
+            f"(locale = '' OR locale = {sql_quote(options.locale)} "
+            f"OR locale LIKE {sql_quote(prefix + '-%')} OR locale = {sql_quote(prefix)})"
         )
     return " AND ".join(parts) or None
 
