@@ -15,7 +15,8 @@ _SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,30}?)\s*:\s*(.*)$")
 CUSTOMER = frozenset({"customer", "caller", "client", "user", "cust", "c"})
 AGENT = frozenset({"agent", "advisor", "adviser", "me", "rep", "a", "you"})
 MAX_QUERY_CHARS = 600
-LATEST_TURNS = 2
+ENOUGH_WORDS = 6  # a latest turn shorter than this is read with the one before
+MAX_TURNS = 3
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,25 @@ def turns(conversation: str) -> list[Turn]:
     return [turn for turn in out if turn.text]
 
 
-def customer_need(conversation: str, latest: int = LATEST_TURNS) -> Need:
-    """The search query for what the customer needs now: their latest turns, newest last.
+def customer_need(conversation: str, enough_words: int = ENOUGH_WORDS) -> Need:
+    """The search query for what the customer needs now: their latest turn.
 
-    With no labelled customer turns, the latest lines of whatever was pasted are used.
+    A short latest turn ("yes, that one", "and how long?") is read together with the turns
+    before it, up to about *enough_words* words. With no labelled customer turns, the latest
+    lines of whatever was pasted are used the same way.
     """
     all_turns = turns(conversation)
     theirs = [t for t in all_turns if t.speaker == "customer"]
     if not theirs:
         theirs = [t for t in all_turns if t.speaker == "unknown"]
-    chosen = tuple(theirs[-latest:])
+    chosen: list[Turn] = []
+    words = 0
+    for turn in reversed(theirs[-MAX_TURNS:]):
+        chosen.insert(0, turn)
+        words += len(re.findall(r"\w+", turn.text))
+        if words >= enough_words:
+            break
     query = " ".join(t.text for t in chosen)
     if len(query) > MAX_QUERY_CHARS:
         query = query[-MAX_QUERY_CHARS:].split(" ", 1)[-1]
-    return Need(query.strip(), chosen)
+    return Need(query.strip(), tuple(chosen))

@@ -48,7 +48,7 @@ WELCOME = (
 SHORTCUTS = (
     ("Ctrl+K", "focus the search box", "focus_search"),
     ("Ctrl+L", "focus the search box", "focus_search"),
-    ("Ctrl+Return", "draft (the selected task)", "draft"),
+    ("Ctrl+Return", "draft (the selected task)", "draft_task"),
     ("Ctrl+D", "focus the draft", "focus_draft"),
     ("Esc", "stop the draft", "stop"),
     ("Ctrl+Shift+C", "copy the draft", "copy_draft"),
@@ -356,13 +356,20 @@ class MainWindow(QMainWindow):
         self.results_shown.emit(hits)
 
     def _show_suggestions(self, query: str, hits: list[Hit]) -> None:
+        seen: set[tuple[str, str]] = set()
+        articles = []  # one entry per article: the agent wants to know what to read
+        for hit in hits:
+            if (hit.pack, hit.source) not in seen:
+                seen.add((hit.pack, hit.source))
+                articles.append(hit)
+        hits = articles[:5]
         self._listened.hits = hits
         self._listened.shown = query
         titles = {k: p.title for k, p in self.packs.items()}
-        self.listen.suggestions.show_hits(hits[:5], query, titles)
+        self.listen.suggestions.show_hits(hits, query, titles)
         if not hits:
             self.listen.suggestions.show_message("No approved article matches yet.")
-        self.suggestions_shown.emit(hits[:5])
+        self.suggestions_shown.emit(hits)
 
     def _on_result_selected(self, row: int) -> None:
         if 0 <= row < len(self._typed.hits):

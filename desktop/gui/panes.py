@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -132,6 +133,8 @@ class SearchPane(QWidget):
         )
         self.box.setPlaceholderText("Search knowledge, or type the customer's question…")
         self.box.setClearButtonEnabled(True)
+        for button in self.box.findChildren(QToolButton):
+            _named(button, "Clear search")
         self.pack_filter = _named(QComboBox(), "Pack filter", "Search only this pack")
         self.pack_filter.addItem("All packs", "")
         self.category_filter = _named(QComboBox(), "Category filter", "Search only this category")
