@@ -23,7 +23,7 @@ from desktop import APP_NAME
 from desktop.core import assist, feedback, listen, render
 from desktop.core.assist import Answer, Assistant, Done, Sources, Token
 from desktop.core.context import DEMO_PACK_ID, AppContext, demo_source_dir
-from desktop.core.errors import UserError
+from desktop.core.errors import KnowledgeError, UserError
 from desktop.core.knowledge.index import Hit, Pack
 from desktop.gui.panes import (
     DraftPane,
@@ -230,7 +230,6 @@ class MainWindow(QMainWindow):
         self.context.ensure_demo_pack()
         packs = self.context.packs()
         self.context.embedder.embed(["warm up"])
-        self.context.sensitive_detector()
         return packs
 
     def _on_prepared(self, packs: list[Pack]) -> None:
@@ -253,6 +252,8 @@ class MainWindow(QMainWindow):
         self._search_typed()
         self._search_listened()
         self._load_model()
+        # Ready the sensitive-topic check now, so the first draft does not wait for it.
+        self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
 
     def _on_prepare_failed(self, exc: Exception) -> None:
         self.packs_label.setText("Knowledge: unavailable")
@@ -388,8 +389,16 @@ class MainWindow(QMainWindow):
             return
         try:
             text = pack.document_text(hit.source)
-        except (UserError, OSError) as exc:
-            self.source.show_message(hit.title, self._problem_html(exc))
+        except OSError as exc:
+            missing = KnowledgeError(
+                f"The pack {pack.title!r} has no readable copy of {hit.source} ({exc}).",
+                "The passage is shown below; rebuild or reinstall the pack to restore the "
+                "document.",
+            )
+            self.source.show_message(hit.title, self._problem_html(missing) + _passage(hit))
+            return
+        except UserError as exc:
+            self.source.show_message(hit.title, self._problem_html(exc) + _passage(hit))
             return
         self.current_hit = hit
         self.source.title.setText(f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}")
@@ -691,6 +700,10 @@ class MainWindow(QMainWindow):
         self.stop()
         self._watch_clipboard(False)
         super().closeEvent(event)
+
+
+def _passage(hit: Hit) -> str:
+    return f"<blockquote>{html.escape(hit.text)}</blockquote>"
 
 
 _BASE_POINT_SIZE: list[float] = []

@@ -332,6 +332,41 @@ def test_no_source_is_shown_as_such(qtbot: Any, make_window: Any, context: Any) 
     assert not window.draft.copy_button.isEnabled()
 
 
+def test_rewrite_uses_the_current_draft_and_tone(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    context.settings.set("generation.enabled", False)
+    window = make_window(context)
+    start(qtbot, window)
+    type_search(qtbot, window, QUESTION)
+    first = draft(qtbot, window)
+    window.draft.task.setCurrentIndex(window.draft.task.findData("rewrite"))
+    assert window.draft.tone.isEnabled()
+    window.draft.tone.setCurrentIndex(window.draft.tone.findData("formal"))
+    with qtbot.waitSignal(window.draft_finished, timeout=LONG) as finished:
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    answer = finished.args[0]
+    assert answer.task == "rewrite"
+    assert answer.question == first.draft  # the draft is what gets rewritten
+    assert "text is unchanged" in window.draft.view.toPlainText()  # no model: said, not faked
+
+
+def test_missing_document_text_shows_guidance_and_the_passage(
+    qtbot: Any, make_window: Any, pack_copy: Path, embedder: Any
+) -> None:
+    entries = json.loads((pack_copy / "documents.json").read_text(encoding="utf-8"))
+    entry = next(e for e in entries if e["source"] == DAMAGED)
+    (pack_copy / entry["file"]).unlink()
+    window = make_window(context_with(embedder, pack_dirs=[pack_copy]))
+    start(qtbot, window)
+    hits = type_search(qtbot, window, "return a damaged item")
+    assert hits[0].source == DAMAGED
+    text = window.source.view.toPlainText()
+    assert "no readable copy" in text and "reinstall the pack" in text
+    assert norm(hits[0].text) in norm(text)
+    assert "Traceback" not in text
+
+
 # --- listen panel -------------------------------------------------------------------------------
 
 
