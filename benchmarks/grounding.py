@@ -30,6 +30,7 @@ os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-poli
 from desktop.core.assist import Answer, Assistant, Done
 from desktop.core.context import AppContext
 from desktop.core.generation import verify
+from desktop.core.knowledge.embedder import Embedder
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
@@ -104,8 +105,9 @@ def run_cases(cases: list[dict[str, Any]], generation: bool) -> tuple[dict[str, 
 def planted() -> dict[str, Any]:
     rows = [json.loads(line) for line in (DATA / "planted_claims.jsonl").read_text().splitlines()]
     flagged: dict[str, list[float]] = {}
+    meaning = verify.EmbeddingMeaning(Embedder().embed)  # as Assistant.ask verifies
     for row in rows:
-        verdict = verify.judge(f"{row['sentence']} [1]", [row["passage"]]).verdict
+        verdict = verify.judge(f"{row['sentence']} [1]", [row["passage"]], meaning).verdict
         key = "supported" if row["label"] == "supported" else f"unsupported:{row['kind']}"
         flagged.setdefault(key, []).append(float(verdict != "supported"))
     unsupported = [v for k, vs in flagged.items() if k != "supported" for v in vs]

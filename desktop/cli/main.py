@@ -186,7 +186,7 @@ def ask(
 
 
 def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> Any:
-    from desktop.core.assist import Done, Token
+    from desktop.core.assist import Done, Error, Token
 
     answer = None
     streamed = False
@@ -197,6 +197,9 @@ def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> A
                 click.echo(click.style("Draft (local model):", bold=True))
                 streamed = True
             click.echo(event.text, nl=False)
+        elif isinstance(event, Error) and streamed:
+            click.echo(click.style(f"\n[discarded: {event.message}]", fg="red"))
+            streamed = False
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None

@@ -4,13 +4,19 @@
 reply or, when generation is off or no model is available, assembles an extractive reply from the
 passages' own sentences. Every sentence of the result carries a verdict. Nothing here knows about
 Qt: the window iterates the generator on a worker thread, the CLI prints it.
+
+The events, in order: one :class:`Sources` (the passages the draft may cite); while the model
+writes, :class:`Token` pieces, and a :class:`Verdict` as soon as each sentence is complete; an
+:class:`Error` when the model fails part-way (the tokens so far are void, and an extractive draft
+follows); a :class:`Verdict` for each sentence not yet judged; and last, :class:`Done` with the
+whole :class:`Answer`, whose sentences are the final verdicts.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,11 +80,27 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """The verdict on sentence *index* of the draft, sent as soon as that sentence is complete."""
+
+    index: int
+    sentence: verify.Sentence
+
+
+@dataclass(frozen=True)
+class Error:
+    """The model failed part-way: discard the tokens so far; a fallback draft follows."""
+
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class Done:
     answer: Answer
 
 
-Event = Sources | Token | Done
+Event = Sources | Token | Verdict | Error | Done
 
 
 class Assistant:
@@ -145,21 +167,27 @@ class Assistant:
         # lead a small model astray and earn citations to the wrong article.
         hits = [hit for hit in hits if hit.rank_score >= max(floor, best - CLOSE_TO_BEST)]
         engine = self._engine(answer)
+        meaning = verify.EmbeddingMeaning(self.context.embedder.embed)
+        judged = 0
         if engine is not None:
             try:
                 answer.sources = self._fit_context(engine, question, hits)
                 yield Sources(answer.sources)
-                yield from self._generate(engine, question, answer, stop)
+                judged = yield from self._generate(engine, question, answer, stop, meaning)
             except ModelError as exc:
                 answer.notice = _join(answer.notice, f"{exc} Showing an extractive draft instead.")
-                engine = None
+                yield Error(exc.message, exc.fix)
+                engine, judged = None, 0
         if engine is None:
             answer.mode = "extractive"
             answer.sources = hits[:3]
             answer.draft = extractive_draft(question, answer.sources)
             yield Sources(answer.sources)
-        answer.sentences = verify.verify(answer.draft, [h.text for h in answer.sources])
+        passages = [prompts.passage(hit) for hit in answer.sources]
+        answer.sentences = verify.verify(answer.draft, passages, meaning)
         answer.draft = verify.with_citations(answer.draft, answer.sentences)
+        for index in range(judged, len(answer.sentences)):
+            yield Verdict(index, answer.sentences[index])
         answer.timings["total_s"] = time.perf_counter() - started
         yield Done(answer)
 
@@ -222,10 +250,33 @@ class Assistant:
         return kept or hits[:1]
 
     def _generate(
-        self, engine: Any, question: str, answer: Answer, stop: threading.Event | None
-    ) -> Iterator[Event]:
+        self,
+        engine: Any,
+        question: str,
+        answer: Answer,
+        stop: threading.Event | None,
+        meaning: verify.Meaning,
+    ) -> Generator[Event, None, int]:
+        """Stream the model's reply, judging each sentence once the next one has begun.
+
+        Returns how many sentences were judged while streaming.
+        """
         messages = prompts.reply_messages(question, answer.sources)
-        yield from self._generate_messages(engine, messages, answer, stop, prompts.STOP)
+        passages = [prompts.passage(hit) for hit in answer.sources]
+        text, judged = "", 0
+        for event in self._generate_messages(engine, messages, answer, stop, prompts.STOP):
+            yield event
+            if not isinstance(event, Token):
+                continue
+            text += event.text
+            spans = verify.sentence_spans(text.strip())
+            # The last sentence may still grow (its citation often comes after the full stop).
+            while judged < len(spans) - 1:
+                start, end = spans[judged]
+                sentence = verify.check(text.strip()[start:end], passages, meaning)
+                yield Verdict(judged, sentence)
+                judged += 1
+        return judged
 
     def _generate_messages(
         self,
@@ -305,8 +356,10 @@ def extractive_draft(question: str, hits: list[Hit], per_source: int = 2) -> str
     for number, hit in enumerate(hits, start=1):
         candidates = [
             s
-            for s in verify.split_sentences(hit.text)
-            if len(verify.content_words(s)) >= 3 and not s.rstrip().endswith(":")
+            for s in verify.split_sentences(prompts.passage(hit))
+            if len(verify.content_words(s)) >= 3
+            and not s.rstrip().endswith(":")
+            and s.strip() != prompts.REMOVED
         ]
         ranked = sorted(candidates, key=lambda s: -len(verify.content_words(s) & asked))
         for sentence in ranked[:per_source]:
