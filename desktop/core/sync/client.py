@@ -222,7 +222,7 @@ def _explain(exc: Exception) -> str:
     """A tuf error in words: what it means for the packs (and which attack it may be)."""
     from tuf.api import exceptions as tx
 
-    detail = str(exc) or type(exc).__name__
+    detail = (str(exc) or type(exc).__name__).rstrip(".")
     if isinstance(exc, tx.ExpiredMetadataError):
         return (
             f"the signed metadata has expired (a freeze attack or an un-re-signed source): {detail}"

@@ -301,8 +301,12 @@ def install_archive(
     if not final.is_dir():
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=versions))
         try:
+            # The signed metadata bounds the unpacked pack: a bomb stops at the size it claimed.
             size, count = safe_extract(
-                archive, staging, min(max_bytes, info.unpacked_size), MAX_FILES
+                archive,
+                staging,
+                min(max_bytes, info.unpacked_size),
+                min(MAX_FILES, info.file_count),
             )
             _check_extracted(staging, info, size, count)
             try:

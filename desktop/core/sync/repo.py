@@ -352,8 +352,8 @@ class Repository:
         """
         if role not in TOP_ROLES:
             raise SyncError(f"There is no role {role!r}.", f"Use one of {', '.join(TOP_ROLES)}.")
+        previous: Root = self.root().signed
         root_md = self.root()
-        old_root = root_md.to_dict()
         root = root_md.signed
         current = list(root.roles[role].keyids)
         wanted = list(remove)
@@ -370,9 +370,6 @@ class Repository:
             root.revoke_key(keyid, role)
         root.version += 1
         root.expires = _expiry("root")
-        from tuf.api.metadata import Metadata
-
-        previous: Root = Metadata.from_dict(old_root).signed
         self._sign_and_write(root_md, root, extra_roots=[previous])
         self.keys.retire(drop)
         if role == "targets":
