@@ -15,6 +15,18 @@ from synckit import Server, Workstation, build_pack_version
 from desktop.core.sync.repo import Repository
 
 
+@pytest.fixture(autouse=True)
+def no_keyring() -> Iterator[None]:
+    """No keyring, as on a headless machine, unless a test sets one (whatever this PC has)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
 @pytest.fixture(scope="session")
 def packs(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> dict[str, Path]:
     """Pack "northwind" built twice: v1 (code word MARIGOLD), v2 (TANGERINE, plus an article)."""
