@@ -343,7 +343,12 @@ def _sync(
     refused_ids = {t.pack for t in report.targets if t.status == "refused"}
     for pack in installed_packs(packs_root(paths)):
         if pack.id not in names and pack.id not in refused_ids:
-            uninstall(packs_root(paths), pack.id)
+            try:
+                uninstall(packs_root(paths), pack.id)
+            except OSError as exc:  # e.g. Windows: a file of the pack is open
+                reason = f"no longer published, but could not be removed ({exc})"
+                report.targets.append(TargetResult("", pack.id, pack.version, "refused", reason))
+                continue
             report.targets.append(
                 TargetResult("", pack.id, pack.version, "retired", "no longer published")
             )
