@@ -13,6 +13,8 @@ import click
 from desktop import __version__
 from desktop.cli.admin import pack
 from desktop.cli.common import EXIT_USER_ERROR, emit_json, json_option, user_errors
+from desktop.cli.repo import pack_publish, pack_retire, repo
+from desktop.cli.sync import pack_rollback, sync
 
 VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation": "NO CITATION"}
 
@@ -316,6 +318,10 @@ def index_rebuild() -> None:
 
 
 cli.add_command(pack)
+for command in (pack_publish, pack_retire, pack_rollback):
+    pack.add_command(command)
+cli.add_command(repo)
+cli.add_command(sync)
 
 
 def main() -> None:
