@@ -43,6 +43,8 @@ METRICS = (
     "citation_precision",
     "supported_share",
     "fact_recall",
+    "model_draft_kept",
+    "model_own_supported",
 )
 
 
@@ -82,6 +84,12 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
             counts["false_route_rate"].append(float(routed))
         if answer.status != "answered":
             continue
+        if answer.mode == "model" or answer.replaced:
+            # Drafts the model wrote: kept (at least answer.min_supported of them supported) or
+            # replaced by an extractive draft; and the supported share of its own sentences.
+            counts["model_draft_kept"].append(float(answer.mode == "model"))
+            own = answer.replaced.get("sentences") or [s.to_json() for s in answer.sentences]
+            counts["model_own_supported"] += [float(s["verdict"] == "supported") for s in own]
         relevant = set(case["relevant"])
         for sentence in answer.sentences:
             counts["supported_share"].append(float(sentence.verdict == "supported"))

@@ -7,7 +7,8 @@ Qt: the window iterates the generator on a worker thread, the CLI prints it.
 
 The events, in order: one :class:`Sources` (the passages the draft may cite); while the model
 writes, :class:`Token` pieces, and a :class:`Verdict` as soon as each sentence is complete; an
-:class:`Error` when the model fails part-way (the tokens so far are void, and an extractive draft
+:class:`Error` when the model fails part-way, or :class:`Replaced` when too few of its sentences
+are supported (either way the tokens and verdicts so far are void, and an extractive draft
 follows); a :class:`Verdict` for each sentence not yet judged; and last, :class:`Done` with the
 whole :class:`Answer`, whose sentences are the final verdicts.
 """
@@ -51,6 +52,8 @@ class Answer:
     stopped: bool = False
     route: dict[str, str] = field(default_factory=dict)  # topic, reason, rule, source
     task: str = "reply"
+    # A model draft replaced for lack of support: {"draft", "supported", "sentences"}.
+    replaced: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Answer:
             "nearest": [h.to_json() for h in self.nearest],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "route": self.route or None,
+            "replaced": self.replaced or None,
         }
 
 
@@ -96,11 +100,18 @@ class Error:
 
 
 @dataclass(frozen=True)
+class Replaced:
+    """Too little of the model's draft is supported: discard it; an extractive draft follows."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Done:
     answer: Answer
 
 
-Event = Sources | Token | Verdict | Error | Done
+Event = Sources | Token | Verdict | Error | Replaced | Done
 
 
 class Assistant:
@@ -178,6 +189,14 @@ class Assistant:
                 answer.notice = _join(answer.notice, f"{exc} Showing an extractive draft instead.")
                 yield Error(exc.message, exc.fix)
                 engine, judged = None, 0
+        if engine is not None:
+            passages = [prompts.passage(hit) for hit in answer.sources]
+            answer.sentences = verify.verify(answer.draft, passages, meaning)
+            reason = self._too_little_support(answer)
+            if reason:
+                answer.notice = _join(answer.notice, reason)
+                yield Replaced(reason)
+                engine, judged = None, 0
         if engine is None:
             answer.mode = "extractive"
             answer.sources = hits[:3]
@@ -226,6 +245,24 @@ class Assistant:
                     answer.notice, "No language model is available, so the text is unchanged."
                 )
         answer.sentences = tasks.check_against(answer.draft, text)
+
+    def _too_little_support(self, answer: Answer) -> str:
+        """Why the model's draft should not be shown, or "" to keep it."""
+        if answer.stopped or not answer.sentences:
+            return ""  # the agent stopped it and sees what was written, verdicts and all
+        supported = sum(s.verdict == "supported" for s in answer.sentences)
+        share = supported / len(answer.sentences)
+        if share >= float(self.context.settings.get("answer.min_supported")):
+            return ""
+        answer.replaced = {
+            "draft": answer.draft,
+            "supported": round(share, 3),
+            "sentences": [s.to_json() for s in answer.sentences],
+        }
+        return (
+            f"Only {supported} of the model's {len(answer.sentences)} sentences were supported "
+            "by the sources, so this reply is made of the sources' own sentences instead."
+        )
 
     def _engine(self, answer: Answer) -> Any:
         """The model, or None (extractive mode); a broken model is reported, not fatal."""

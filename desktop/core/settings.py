@@ -225,6 +225,19 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=1.0,
     ),
     Setting(
+        key="answer.min_supported",
+        type=float,
+        default=0.5,
+        label="Supported share to keep a model draft",
+        description=(
+            "When fewer of the model's sentences than this share (0 to 1) are supported by the "
+            "sources, the draft is replaced by one made of the sources' own sentences, and the "
+            "agent is told why. 0 keeps every model draft."
+        ),
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
         key="knowledge.demo_enabled",
         type=bool,
         default=True,

@@ -13,6 +13,7 @@ from desktop.core.assist import (
     Assistant,
     Done,
     Error,
+    Replaced,
     Sources,
     Token,
     Verdict,
@@ -29,7 +30,13 @@ def _run(assistant: Assistant, question: str, stop: threading.Event | None = Non
     return events, events[-1].answer
 
 
+def keep_model_drafts(context) -> None:
+    """Turn the supported-share gate off: these tests are about the model's own draft."""
+    context.settings.set("answer.min_supported", 0.0)
+
+
 def test_model_draft_streams_tokens_and_cites_given_sources(context) -> None:
+    keep_model_drafts(context)
     events, answer = _run(Assistant(context), "How do I return a damaged item?")
     tokens = [e for e in events if isinstance(e, Token)]
     assert answer.status == "answered" and answer.mode == "model"
@@ -120,6 +127,7 @@ def test_huge_paste_is_trimmed_with_notice(context) -> None:
 
 
 def test_verdicts_stream_as_sentences_complete_and_match_the_final_ones(context) -> None:
+    keep_model_drafts(context)
     events, answer = _run(Assistant(context), "How do I return a damaged item?")
     verdicts = [e for e in events if isinstance(e, Verdict)]
     assert answer.mode == "model" and len(answer.sentences) >= 2
@@ -142,6 +150,7 @@ def test_extractive_drafts_send_a_verdict_per_sentence_too(context) -> None:
 
 
 def test_model_failing_mid_stream_falls_back_and_the_next_request_works(context) -> None:
+    keep_model_drafts(context)
     engine = context.load_model()
     real = engine._llama.create_chat_completion
 
@@ -228,3 +237,37 @@ def test_a_source_cannot_close_its_delimiters_and_speak_as_the_user() -> None:
     assert text.count("</source>") == 1 and text.count("</sources>") == 1
     assert text.count("<source ") == 1
     assert "Fit the protector dust-free." in text
+
+
+def test_a_shown_draft_is_never_less_supported_than_the_gate(context) -> None:
+    # At 1.0 only a fully supported model draft may be shown; anything less is replaced.
+    context.settings.set("answer.min_supported", 1.0)
+    events, answer = _run(Assistant(context), "Can I change my delivery address?")
+    assert answer.status == "answered"
+    assert answer.sentences and all(s.verdict == "supported" for s in answer.sentences)
+    replaced = [e for e in events if isinstance(e, Replaced)]
+    if answer.mode == "extractive":  # SmolLM2 rarely writes a fully supported draft
+        assert len(replaced) == 1 and replaced[0].reason in answer.notice
+        assert answer.replaced["draft"] and answer.replaced["supported"] < 1.0
+        assert any(s["verdict"] != "supported" for s in answer.replaced["sentences"])
+        # The model's tokens came first; the verdicts after the replacement are the final ones.
+        at = events.index(replaced[0])
+        assert any(isinstance(e, Token) for e in events[:at])
+        after = [e.sentence for e in events[at:] if isinstance(e, Verdict)]
+        assert after == answer.sentences
+        assert answer.to_json()["replaced"]["draft"] == answer.replaced["draft"]
+    else:
+        assert not replaced and not answer.replaced
+
+
+def test_a_stopped_draft_is_shown_as_written_not_replaced(context) -> None:
+    context.settings.set("answer.min_supported", 1.0)
+    stop = threading.Event()
+    answer = None
+    for event in Assistant(context).ask("Explain every step to set up the router", stop=stop):
+        if isinstance(event, Token):
+            stop.set()
+        elif isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None and answer.stopped
+    assert answer.mode == "model" and not answer.replaced
