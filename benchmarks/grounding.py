@@ -30,6 +30,7 @@ os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-poli
 from desktop.core.assist import Answer, Assistant, Done
 from desktop.core.context import AppContext
 from desktop.core.generation import verify
+from desktop.core.knowledge.embedder import Embedder
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
@@ -42,6 +43,8 @@ METRICS = (
     "citation_precision",
     "supported_share",
     "fact_recall",
+    "model_draft_kept",
+    "model_own_supported",
 )
 
 
@@ -81,6 +84,12 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
             counts["false_route_rate"].append(float(routed))
         if answer.status != "answered":
             continue
+        if answer.mode == "model" or answer.replaced:
+            # Drafts the model wrote: kept (at least answer.min_supported of them supported) or
+            # replaced by an extractive draft; and the supported share of its own sentences.
+            counts["model_draft_kept"].append(float(answer.mode == "model"))
+            own = answer.replaced.get("sentences") or [s.to_json() for s in answer.sentences]
+            counts["model_own_supported"] += [float(s["verdict"] == "supported") for s in own]
         relevant = set(case["relevant"])
         for sentence in answer.sentences:
             counts["supported_share"].append(float(sentence.verdict == "supported"))
@@ -104,8 +113,9 @@ def run_cases(cases: list[dict[str, Any]], generation: bool) -> tuple[dict[str, 
 def planted() -> dict[str, Any]:
     rows = [json.loads(line) for line in (DATA / "planted_claims.jsonl").read_text().splitlines()]
     flagged: dict[str, list[float]] = {}
+    meaning = verify.EmbeddingMeaning(Embedder().embed)  # as Assistant.ask verifies
     for row in rows:
-        verdict = verify.judge(f"{row['sentence']} [1]", [row["passage"]]).verdict
+        verdict = verify.judge(f"{row['sentence']} [1]", [row["passage"]], meaning).verdict
         key = "supported" if row["label"] == "supported" else f"unsupported:{row['kind']}"
         flagged.setdefault(key, []).append(float(verdict != "supported"))
     unsupported = [v for k, vs in flagged.items() if k != "supported" for v in vs]

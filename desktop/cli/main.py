@@ -13,6 +13,8 @@ import click
 from desktop import __version__
 from desktop.cli.admin import pack
 from desktop.cli.common import EXIT_USER_ERROR, emit_json, json_option, user_errors
+from desktop.cli.repo import pack_publish, pack_retire, repo
+from desktop.cli.sync import pack_rollback, sync
 
 VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation": "NO CITATION"}
 
@@ -186,7 +188,7 @@ def ask(
 
 
 def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> Any:
-    from desktop.core.assist import Done, Token
+    from desktop.core.assist import Done, Error, Token
 
     answer = None
     streamed = False
@@ -197,6 +199,9 @@ def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> A
                 click.echo(click.style("Draft (local model):", bold=True))
                 streamed = True
             click.echo(event.text, nl=False)
+        elif isinstance(event, Error) and streamed:
+            click.echo(click.style(f"\n[discarded: {event.message}]", fg="red"))
+            streamed = False
         elif isinstance(event, Done):
             answer = event.answer
     assert answer is not None
@@ -313,6 +318,10 @@ def index_rebuild() -> None:
 
 
 cli.add_command(pack)
+for command in (pack_publish, pack_retire, pack_rollback):
+    pack.add_command(command)
+cli.add_command(repo)
+cli.add_command(sync)
 
 
 def main() -> None:

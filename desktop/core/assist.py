@@ -4,13 +4,20 @@
 reply or, when generation is off or no model is available, assembles an extractive reply from the
 passages' own sentences. Every sentence of the result carries a verdict. Nothing here knows about
 Qt: the window iterates the generator on a worker thread, the CLI prints it.
+
+The events, in order: one :class:`Sources` (the passages the draft may cite); while the model
+writes, :class:`Token` pieces, and a :class:`Verdict` as soon as each sentence is complete; an
+:class:`Error` when the model fails part-way, or :class:`Replaced` when too few of its sentences
+are supported (either way the tokens and verdicts so far are void, and an extractive draft
+follows); a :class:`Verdict` for each sentence not yet judged; and last, :class:`Done` with the
+whole :class:`Answer`, whose sentences are the final verdicts.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +52,8 @@ class Answer:
     stopped: bool = False
     route: dict[str, str] = field(default_factory=dict)  # topic, reason, rule, source
     task: str = "reply"
+    # A model draft replaced for lack of support: {"draft", "supported", "sentences"}.
+    replaced: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +69,7 @@ class Answer:
             "nearest": [h.to_json() for h in self.nearest],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "route": self.route or None,
+            "replaced": self.replaced or None,
         }
 
 
@@ -74,11 +84,34 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """The verdict on sentence *index* of the draft, sent as soon as that sentence is complete."""
+
+    index: int
+    sentence: verify.Sentence
+
+
+@dataclass(frozen=True)
+class Error:
+    """The model failed part-way: discard the tokens so far; a fallback draft follows."""
+
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Too little of the model's draft is supported: discard it; an extractive draft follows."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Done:
     answer: Answer
 
 
-Event = Sources | Token | Done
+Event = Sources | Token | Verdict | Error | Replaced | Done
 
 
 class Assistant:
@@ -145,21 +178,35 @@ class Assistant:
         # lead a small model astray and earn citations to the wrong article.
         hits = [hit for hit in hits if hit.rank_score >= max(floor, best - CLOSE_TO_BEST)]
         engine = self._engine(answer)
+        meaning = verify.EmbeddingMeaning(self.context.embedder.embed)
+        judged = 0
         if engine is not None:
             try:
                 answer.sources = self._fit_context(engine, question, hits)
                 yield Sources(answer.sources)
-                yield from self._generate(engine, question, answer, stop)
+                judged = yield from self._generate(engine, question, answer, stop, meaning)
             except ModelError as exc:
                 answer.notice = _join(answer.notice, f"{exc} Showing an extractive draft instead.")
-                engine = None
+                yield Error(exc.message, exc.fix)
+                engine, judged = None, 0
+        if engine is not None:
+            passages = [prompts.passage(hit) for hit in answer.sources]
+            answer.sentences = verify.verify(answer.draft, passages, meaning)
+            reason = self._too_little_support(answer)
+            if reason:
+                answer.notice = _join(answer.notice, reason)
+                yield Replaced(reason)
+                engine, judged = None, 0
         if engine is None:
             answer.mode = "extractive"
             answer.sources = hits[:3]
             answer.draft = extractive_draft(question, answer.sources)
             yield Sources(answer.sources)
-        answer.sentences = verify.verify(answer.draft, [h.text for h in answer.sources])
+        passages = [prompts.passage(hit) for hit in answer.sources]
+        answer.sentences = verify.verify(answer.draft, passages, meaning)
         answer.draft = verify.with_citations(answer.draft, answer.sentences)
+        for index in range(judged, len(answer.sentences)):
+            yield Verdict(index, answer.sentences[index])
         answer.timings["total_s"] = time.perf_counter() - started
         yield Done(answer)
 
@@ -199,6 +246,24 @@ class Assistant:
                 )
         answer.sentences = tasks.check_against(answer.draft, text)
 
+    def _too_little_support(self, answer: Answer) -> str:
+        """Why the model's draft should not be shown, or "" to keep it."""
+        if answer.stopped or not answer.sentences:
+            return ""  # the agent stopped it and sees what was written, verdicts and all
+        supported = sum(s.verdict == "supported" for s in answer.sentences)
+        share = supported / len(answer.sentences)
+        if share >= float(self.context.settings.get("answer.min_supported")):
+            return ""
+        answer.replaced = {
+            "draft": answer.draft,
+            "supported": round(share, 3),
+            "sentences": [s.to_json() for s in answer.sentences],
+        }
+        return (
+            f"Only {supported} of the model's {len(answer.sentences)} sentences were supported "
+            "by the sources, so this reply is made of the sources' own sentences instead."
+        )
+
     def _engine(self, answer: Answer) -> Any:
         """The model, or None (extractive mode); a broken model is reported, not fatal."""
         try:
@@ -222,10 +287,33 @@ class Assistant:
         return kept or hits[:1]
 
     def _generate(
-        self, engine: Any, question: str, answer: Answer, stop: threading.Event | None
-    ) -> Iterator[Event]:
+        self,
+        engine: Any,
+        question: str,
+        answer: Answer,
+        stop: threading.Event | None,
+        meaning: verify.Meaning,
+    ) -> Generator[Event, None, int]:
+        """Stream the model's reply, judging each sentence once the next one has begun.
+
+        Returns how many sentences were judged while streaming.
+        """
         messages = prompts.reply_messages(question, answer.sources)
-        yield from self._generate_messages(engine, messages, answer, stop, prompts.STOP)
+        passages = [prompts.passage(hit) for hit in answer.sources]
+        text, judged = "", 0
+        for event in self._generate_messages(engine, messages, answer, stop, prompts.STOP):
+            yield event
+            if not isinstance(event, Token):
+                continue
+            text += event.text
+            spans = verify.sentence_spans(text.strip())
+            # The last sentence may still grow (its citation often comes after the full stop).
+            while judged < len(spans) - 1:
+                start, end = spans[judged]
+                sentence = verify.check(text.strip()[start:end], passages, meaning)
+                yield Verdict(judged, sentence)
+                judged += 1
+        return judged
 
     def _generate_messages(
         self,
@@ -305,8 +393,10 @@ def extractive_draft(question: str, hits: list[Hit], per_source: int = 2) -> str
     for number, hit in enumerate(hits, start=1):
         candidates = [
             s
-            for s in verify.split_sentences(hit.text)
-            if len(verify.content_words(s)) >= 3 and not s.rstrip().endswith(":")
+            for s in verify.split_sentences(prompts.passage(hit))
+            if len(verify.content_words(s)) >= 3
+            and not s.rstrip().endswith(":")
+            and s.strip() != prompts.REMOVED
         ]
         ranked = sorted(candidates, key=lambda s: -len(verify.content_words(s) & asked))
         for sentence in ranked[:per_source]:

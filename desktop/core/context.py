@@ -59,6 +59,7 @@ class AppContext:
         self._model_override = model_path
         self._embedder: Embedder | None = embedder
         self._packs: list[Pack] | None = None
+        self._packs_from: list[Path] = []  # the folders self._packs were opened from
         self._engine: LlamaEngine | None = None
         self._sensitive: SensitiveDetector | None = None
         self._lock = threading.RLock()
@@ -96,7 +97,10 @@ class AppContext:
         )
         if not self.settings.get("knowledge.demo_enabled"):
             found = [p for p in found if p.name != DEMO_PACK_ID]
-        return found
+        from desktop.core.sync.install import resolve_pack_dir
+
+        # A synced pack's folder names its current version in a pointer file (see sync.install).
+        return [d for d in map(resolve_pack_dir, found) if d is not None]
 
     def demo_pack_stale(self) -> bool:
         """True when the demo pack is missing or was built from other demo content."""
@@ -142,10 +146,11 @@ class AppContext:
     def packs(self) -> list[Pack]:
         """The installed packs, opened. Raises KnowledgeError when none can be used."""
         with self._lock:
-            if self._packs is None:
+            dirs = self.pack_dirs()
+            if self._packs is None or dirs != self._packs_from:
                 from desktop.core.knowledge.index import Pack
 
-                dirs = self.pack_dirs()
+                self._sensitive = None  # a sync switched a pack: its topics may differ
                 if not dirs:
                     raise KnowledgeError(
                         "No knowledge pack is installed.",
@@ -153,6 +158,7 @@ class AppContext:
                         "knowledge admin to publish one.",
                     )
                 self._packs = [Pack(d, self.embedder) for d in dirs]
+                self._packs_from = dirs
             return self._packs
 
     def reload_packs(self) -> None:
@@ -165,11 +171,11 @@ class AppContext:
         from desktop.core.sensitive import SensitiveDetector, pack_topics, policy_topics
 
         with self._lock:
+            try:
+                packs = self.packs()  # first, so that a pack a sync switched is noticed
+            except KnowledgeError:
+                packs = []  # no usable pack: search will say so; policy topics still apply
             if self._sensitive is None:
-                try:
-                    packs = self.packs()
-                except KnowledgeError:
-                    packs = []  # no usable pack: search will say so; policy topics still apply
                 topics = pack_topics(packs) + policy_topics(self.paths.policy)
                 self._sensitive = SensitiveDetector(topics, self.embedder, packs)
             return self._sensitive

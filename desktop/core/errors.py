@@ -29,3 +29,7 @@ class KnowledgeError(UserError):
 
 class SettingError(UserError):
     """A setting value is invalid or locked by machine policy."""
+
+
+class SyncError(UserError):
+    """A knowledge-pack sync or pack-repository operation was refused or failed."""

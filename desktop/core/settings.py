@@ -225,11 +225,83 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=1.0,
     ),
     Setting(
+        key="answer.min_supported",
+        type=float,
+        default=0.5,
+        label="Supported share to keep a model draft",
+        description=(
+            "When fewer of the model's sentences than this share (0 to 1) are supported by the "
+            "sources, the draft is replaced by one made of the sources' own sentences, and the "
+            "agent is told why. 0 keeps every model draft."
+        ),
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
         key="knowledge.demo_enabled",
         type=bool,
         default=True,
         label="Demo articles",
         description="Index and show the demo knowledge articles bundled with Deskmate.",
+    ),
+    Setting(
+        key="sync.url",
+        type=str,
+        default="",
+        label="Pack source",
+        description=(
+            "Where signed knowledge packs are fetched from: an https:// address, a file:// "
+            "folder (a mounted share) or http://127.0.0.1 (tests). Empty turns pack sync off."
+        ),
+    ),
+    Setting(
+        key="sync.root",
+        type=str,
+        default="",
+        label="Trusted root metadata",
+        description=(
+            "Path to the pack source's trusted root.json. Empty means root.json beside the "
+            "machine policy file, else resources/sync/root.json of the installation. Sync "
+            "refuses to run without one: the first root is never taken from the network."
+        ),
+    ),
+    Setting(
+        key="sync.interval_minutes",
+        type=int,
+        default=240,
+        label="Sync every (minutes)",
+        description="How often packs are synced in the background. 0 means only on demand.",
+        minimum=0,
+        maximum=10080,
+    ),
+    Setting(
+        key="sync.warn_after_days",
+        type=int,
+        default=7,
+        label="Warn after (days) without sync",
+        description="Show a warning when packs have not been refreshed for this many days.",
+        minimum=1,
+        maximum=365,
+    ),
+    Setting(
+        key="sync.max_pack_mb",
+        type=int,
+        default=500,
+        label="Largest pack (MB)",
+        description=(
+            "Largest pack download, and largest unpacked pack, that sync accepts (megabytes)."
+        ),
+        minimum=1,
+        maximum=20000,
+    ),
+    Setting(
+        key="sync.timeout_s",
+        type=int,
+        default=30,
+        label="Download timeout (seconds)",
+        description="Longest wait for a connection or between received bytes during sync.",
+        minimum=1,
+        maximum=600,
     ),
     Setting(
         key="ui.font_scale",

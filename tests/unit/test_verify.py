@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from desktop.core.generation import verify as verify_module
 from desktop.core.generation.verify import (
     Sentence,
     citations_in,
@@ -260,3 +261,53 @@ def test_with_citations_leaves_an_unattributed_draft_unchanged() -> None:
 def test_with_citations_refuses_sentences_that_do_not_match_the_draft() -> None:
     with pytest.raises(ValueError, match=re.escape("zip()")):
         with_citations("One. Two.", [Sentence("One.")])
+
+
+# --- the meaning signal (a real embedding model) ---------------------------------------------
+
+ROUTER = (
+    "Routers are supplied for your broadband plan and can't be exchanged for a different model. "
+    "If your router is faulty, we'll send a replacement."
+)
+REPAIR = (
+    "If your phone is being repaired, your plan continues as normal. You can use your SIM in "
+    "another phone. For broadband faults, we'll send a replacement Northwind Hub 3 by next-day "
+    "delivery, free of charge, instead of repairing the old one."
+)
+
+
+def test_meaning_vetoes_a_sentence_made_of_the_sources_words(embedder) -> None:
+    # An invented step from the planted claims: the words are the passage's, the promise is not.
+    meaning = verify_module.EmbeddingMeaning(embedder.embed)
+    claim = "While your phone is being repaired, we'll send you a free loan phone to use [1]."
+    assert verify_module.judge(claim, [REPAIR]).verdict == "supported"  # lexically it passes
+    judged = verify_module.judge(claim, [REPAIR], meaning)
+    assert judged.verdict == "unsupported" and "meaning" in judged.reason
+
+
+def test_meaning_keeps_a_faithful_sentence_supported(embedder) -> None:
+    meaning = verify_module.EmbeddingMeaning(embedder.embed)
+    claim = "If your router is faulty, we'll send a replacement [1]."
+    assert meaning.similarity(claim, ROUTER) > 0.9  # the closest window is that very sentence
+    assert verify_module.judge(claim, [ROUTER], meaning).verdict == "supported"
+
+
+def test_meaning_never_rescues_a_wrong_number(embedder) -> None:
+    meaning = verify_module.EmbeddingMeaning(embedder.embed)
+    passage = "Redelivery is free. We keep the parcel for 7 days."
+    judged = verify_module.judge("We keep the parcel for 14 days [1].", [passage], meaning)
+    assert judged.verdict == "unsupported" and "14" in judged.reason
+
+
+def test_meaning_caches_passage_windows(embedder) -> None:
+    calls: list[int] = []
+
+    def embed(texts: list[str]):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return embedder.embed(texts)
+
+    meaning = verify_module.EmbeddingMeaning(embed)
+    meaning.similarity("Routers can't be exchanged.", ROUTER)
+    meaning.similarity("We send a replacement.", ROUTER)
+    # Two sentences of the passage plus one pair, once; then one call per new sentence.
+    assert calls == [1, 3, 1]

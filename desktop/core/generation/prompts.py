@@ -3,10 +3,17 @@
 The fixed part (instructions and a worked example) comes first and never changes between
 requests, so llama.cpp can reuse its evaluated prefix; the retrieved passages and the question
 come last. Passages are wrapped in delimiters and described as data, never as instructions.
+
+Two defences do not rely on the model obeying that: text in a passage that looks like our
+delimiters is defused, so a document cannot close its ``<source>`` and speak as the user; and a
+line that addresses AI assistants ("ignore previous instructions", "note to AI assistants") is
+replaced by a marker before the model, the extractive drafter or the verifier sees the passage, so
+an injected claim can neither be written from it nor verified against it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from desktop.core.knowledge.index import Hit
@@ -38,12 +45,34 @@ _EXAMPLE_ANSWER = (
 
 STOP = ["</source>", "<source", "<sources", "Question:"]
 
+REMOVED = "[Deskmate removed an instruction addressed to AI assistants from this source.]"
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|system|original)\s+(?:instructions?|prompts?|rules)"
+    r"|\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:all\s+)?"
+    r"(?:ai|llms?|chatbots?|language models?|(?:ai\s+)?assistants?|copilots?)\b"
+    r"|\b(?:system prompt|you are now|new instructions)\b",
+    re.IGNORECASE,
+)
+_DELIMITER = re.compile(r"<(/?)(sources?\b)", re.IGNORECASE)
+
+
+def defuse(text: str) -> str:
+    """*text* as passage data: delimiter look-alikes and lines instructing AI models removed."""
+    lines = [REMOVED if _INJECTION.search(line) else line for line in text.splitlines()]
+    return _DELIMITER.sub(r"‹\1\2", "\n".join(lines))
+
+
+def passage(hit: Hit) -> str:
+    """What the model, the extractive drafter and the verifier see of *hit*."""
+    return defuse(hit.text.strip())
+
 
 def format_sources(hits: Sequence[Hit]) -> str:
     parts = ["<sources>"]
     for number, hit in enumerate(hits, start=1):
-        title = hit.title.replace('"', "'")
-        parts.append(f'<source n="{number}" title="{title}">\n{hit.text.strip()}\n</source>')
+        title = defuse(hit.title.replace('"', "'"))
+        parts.append(f'<source n="{number}" title="{title}">\n{passage(hit)}\n</source>')
     parts.append("</sources>")
     return "\n".join(parts)
 

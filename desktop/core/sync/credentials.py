@@ -1,0 +1,111 @@
+"""Credentials for a pack source, kept in the OS keyring (never in settings or plain files).
+
+A source that needs none works without a keyring. A keyring backend that stores secrets in plain
+text (keyrings.alt's ``PlaintextKeyring`` and anything keyring itself ranks as unsuitable) is
+refused; the ``fail`` backend means "no keyring here", so no credentials are available.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from desktop.core.errors import SyncError
+
+SERVICE = "deskmate pack source"
+INSECURE_BACKENDS = frozenset(
+    {
+        "keyrings.alt.file.PlaintextKeyring",
+        "keyrings.alt.file.EncryptedKeyring",
+        "keyring.backends.null.Keyring",
+    }
+)
+
+
+class CredentialError(SyncError):
+    """The keyring cannot be used for pack-source credentials."""
+
+
+def source_key(url: str) -> str:
+    """The keyring user name for *url*: its scheme, host and port."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+
+
+def _name(backend: Any) -> str:
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def _usable_backend() -> Any | None:
+    """The keyring backend, None when there is none, CredentialError when it is insecure."""
+    import keyring
+
+    backend = keyring.get_keyring()
+    members = list(getattr(backend, "backends", None) or [backend])
+    if _name(backend).startswith("keyring.backends.chainer") and not members:
+        return None
+    for member in members:
+        name = _name(member)
+        if name.startswith("keyring.backends.fail"):
+            continue
+        try:
+            priority = float(member.priority)
+        except Exception:  # a backend that cannot even rank itself is not usable
+            priority = 0.0
+        if name in INSECURE_BACKENDS or priority < 1:
+            raise CredentialError(
+                f"The keyring backend {name} stores secrets without protection; Deskmate "
+                "refuses to keep pack-source credentials in it.",
+                "Uninstall keyrings.alt (or the plain-text backend) and use the system keyring "
+                "(Secret Service, macOS Keychain or Windows Credential Locker).",
+            )
+    usable = [m for m in members if not _name(m).startswith("keyring.backends.fail")]
+    return backend if usable else None
+
+
+def store(url: str, *, user: str = "", password: str = "", token: str = "") -> None:
+    """Keep HTTP basic (*user*/*password*) or bearer (*token*) credentials for *url*."""
+    backend = _usable_backend()
+    if backend is None:
+        raise CredentialError(
+            "No system keyring is available to keep the pack source's credentials.",
+            "Install and unlock a Secret Service keyring (e.g. GNOME Keyring), or use the "
+            "macOS Keychain or Windows Credential Locker.",
+        )
+    secret = {"token": token} if token else {"user": user, "password": password}
+    backend.set_password(SERVICE, source_key(url), json.dumps(secret))
+
+
+def forget(url: str) -> None:
+    backend = _usable_backend()
+    if backend is not None:
+        import keyring.errors
+
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+            backend.delete_password(SERVICE, source_key(url))
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """The Authorization header for *url* from the keyring, {} when it has none."""
+    if urlsplit(url).scheme not in {"http", "https"}:
+        return {}
+    backend = _usable_backend()
+    if backend is None:
+        return {}
+    raw = backend.get_password(SERVICE, source_key(url))
+    if not raw:
+        return {}
+    try:
+        secret = json.loads(raw)
+    except ValueError:
+        raise CredentialError(
+            f"The keyring entry for {source_key(url)} is not one Deskmate wrote.",
+            f"Run `deskmate sync login {source_key(url)}` again.",
+        ) from None
+    if secret.get("token"):
+        return {"Authorization": f"Bearer {secret['token']}"}
+    pair = f"{secret.get('user', '')}:{secret.get('password', '')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}

@@ -1,0 +1,71 @@
+"""One sync at a time per machine: an OS file lock that dies with its process (no stale locks)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from desktop.core.errors import SyncError
+
+
+class SyncBusyError(SyncError):
+    """Another sync holds the lock."""
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def sync_lock(path: Path) -> Iterator[None]:
+    """Hold the machine's sync lock at *path*, or fail at once with SyncBusyError.
+
+    The lock is the operating system's (``flock``/``msvcrt.locking``), so it is released when
+    the process ends, even if it crashes: a lock file left behind is never "stale".
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+            raise SyncBusyError(
+                f"Another pack sync is already running on this machine (process {holder}).",
+                "Wait for it to finish, then sync again if you still need to.",
+            )
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
