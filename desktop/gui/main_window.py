@@ -20,8 +20,8 @@ from PySide6.QtGui import QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QPushButton, QSplitter, QWidget
 
 from desktop import APP_NAME
-from desktop.core import assist, feedback, listen, render
-from desktop.core.assist import Answer, Assistant, Done, Sources, Token
+from desktop.core import feedback, listen, render
+from desktop.core.assist import Answer, Assistant, Done, Error, Replaced, Sources, Token, Verdict
 from desktop.core.context import DEMO_PACK_ID, AppContext, demo_source_dir
 from desktop.core.errors import KnowledgeError, UserError
 from desktop.core.knowledge.index import Hit, Pack
@@ -38,8 +38,6 @@ from desktop.gui.settings_dialog import SettingsDialog
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
-# The streaming Verdict event is new in assist; until it exists, Done carries every verdict.
-VerdictEvent: Any = getattr(assist, "Verdict", None)
 WELCOME = (
     "<h3>Welcome to Deskmate</h3><p>Type in the search box: results appear as you type. "
     "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
@@ -100,6 +98,7 @@ class MainWindow(QMainWindow):
         self._busy = False
         self._last_request: tuple[str, str, str] | None = None
         self._streamed = ""
+        self._banner = ""
         self._verdicts: dict[int, Any] = {}
         self._watching = False
         self._typed = _Lane()
@@ -213,6 +212,28 @@ class MainWindow(QMainWindow):
         self.sync_label.setText(("⚠ " if warning else "") + text)
         self.sync_label.setStyleSheet("color:#b00020; font-weight:bold;" if warning else "")
 
+    def refresh_sync_status(self) -> None:
+        """Read the pack-sync state on a worker and show it (hidden when sync is off)."""
+        paths, settings = self.context.paths, self.context.settings
+
+        def read() -> Any:
+            from desktop.core.sync.state import sync_status  # imported off the UI thread
+
+            return sync_status(paths, settings)
+
+        self.ops.run(read, self._on_sync_status, self._on_sync_error)
+
+    def _on_sync_status(self, status: Any) -> None:
+        if status.warning:
+            self.set_sync_status(status.warning, warning=True)
+        elif status.enabled and status.last_success is not None:
+            self.set_sync_status(f"Knowledge synced {status.last_success:%Y-%m-%d %H:%M}")
+        else:
+            self.set_sync_status("")
+
+    def _on_sync_error(self, exc: Exception) -> None:
+        self.set_sync_status(f"Knowledge sync state unreadable: {exc}", warning=True)
+
     def _set_model_state(self, text: str, tip: str = "") -> None:
         self.model_label.setText(f"Model: {text}")
         self.model_label.setToolTip(tip)
@@ -252,6 +273,7 @@ class MainWindow(QMainWindow):
         self._search_typed()
         self._search_listened()
         self._load_model()
+        self.refresh_sync_status()
         # Ready the sensitive-topic check now, so the first draft does not wait for it.
         self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
 
@@ -496,6 +518,7 @@ class MainWindow(QMainWindow):
         self._stop = threading.Event()
         self._streamed = ""
         self._verdicts = {}
+        self._banner = ""
         self.answer = None
         self.sources = []
         self.draft.set_running(True)
@@ -522,12 +545,23 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Token):
             self._streamed += event.text
             self.draft.append(event.text)
-        elif VerdictEvent is not None and isinstance(event, VerdictEvent):
+        elif isinstance(event, Verdict):
             self._verdicts[event.index] = event.sentence
-            judged = [self._verdicts.get(i) for i in range(max(self._verdicts) + 1)]
-            self.draft.view.setHtml(render.draft_html(self._streamed, judged))
+            self._render_streamed()
+        elif isinstance(event, (Error, Replaced)):
+            # The model's text so far is discarded; say why, and the fallback draft follows.
+            why = event.reason if isinstance(event, Replaced) else f"{event.message} {event.fix}"
+            self._banner = f"<p><i>{html.escape(why)} Building an extractive draft…</i></p>"
+            self._streamed, self._verdicts = "", {}
+            self._render_streamed()
         elif isinstance(event, Done):
             self._show_answer(event.answer)
+
+    def _render_streamed(self) -> None:
+        judged = [self._verdicts.get(i) for i in range(max(self._verdicts, default=-1) + 1)]
+        body = render.draft_html(self._streamed, judged) if self._streamed else ""
+        self.draft.view.setHtml(self._banner + body)
+        self.draft.append("")  # the cursor back at the end, where the next token goes
 
     def _on_ask_done(self, _: Any) -> None:
         self._finish()
