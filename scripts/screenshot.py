@@ -36,13 +36,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from desktop.core.assist import Done, Replaced  # noqa: E402
 from desktop.core.context import AppContext  # noqa: E402
 from desktop.gui.main_window import MainWindow  # noqa: E402
 
 CONVERSATION = (
     "Customer: Hi, my new phone arrived yesterday\n"
     "Agent: Thanks for getting in touch, how can I help?\n"
-    "Customer: The screen is cracked and the box was crushed. Can I get a replacement?"
+    "Customer: It arrived damaged, the screen is cracked. Can I send it back for a new one?"
 )
 # A step does something to the window and returns the signal that says it is done (or None),
 # then the screen is saved under the name it gives.
@@ -60,6 +61,7 @@ def main() -> int:
     window.setGeometry(0, 0, 1280, 860)
     window.show()
     holder: dict[str, Any] = {"window": window}
+    grabbed: set[str] = set()
 
     def type_query(text: str) -> Any:
         window.search.box.setText(text)
@@ -70,9 +72,25 @@ def main() -> int:
         window.draft_reply()
         return window.draft_finished
 
+    def stream() -> Any:
+        """Grab the streamed draft with its verdicts before a weak draft would be replaced."""
+        handle = window._on_ask_event
+
+        def spy(event: Any) -> None:
+            if isinstance(event, (Replaced, Done)) and "draft" not in grabbed:
+                grabbed.add("draft")
+                app.primaryScreen().grabWindow(0).save(str(out / "screenshot-draft.png"))
+                shutil.copy(out / "screenshot-draft.png", out / "screenshot-main.png")
+                print("saved draft", flush=True)
+            handle(event)
+
+        window._on_ask_event = spy
+        return ask("How do I return a damaged item?")
+
     def listen() -> Any:
         window.search.box.clear()
         window.listen.conversation.setPlainText(CONVERSATION)
+        window.suggestions_shown.connect(lambda _: window.listen.suggestions.setCurrentRow(0))
         return window.suggestions_shown
 
     def settings() -> Any:
@@ -93,7 +111,7 @@ def main() -> int:
 
     steps: list[Step] = [
         ("search", lambda: type_query("return a damaged item")),
-        ("draft", lambda: ask("How do I return a damaged item?")),
+        ("draft-final", stream),
         ("route", lambda: ask("My husband passed away last week, can you close his account?")),
         ("no-source", lambda: ask("What is the capital of France?")),
         ("listen", listen),
@@ -103,10 +121,9 @@ def main() -> int:
     sequence: Iterator[Step] = iter(steps)
 
     def grab(name: str) -> None:
-        app.primaryScreen().grabWindow(0).save(str(out / f"screenshot-{name}.png"))
-        print("saved", name, flush=True)
-        if name == "draft":
-            shutil.copy(out / "screenshot-draft.png", out / "screenshot-main.png")
+        if name != "draft-final":  # the draft was grabbed while it streamed
+            app.primaryScreen().grabWindow(0).save(str(out / f"screenshot-{name}.png"))
+            print("saved", name, flush=True)
         advance()
 
     def advance() -> None:

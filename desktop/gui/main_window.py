@@ -43,6 +43,10 @@ WELCOME = (
     "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
     "conversation into <b>Listen</b> for suggestions.</p>"
 )
+EXTRACTIVE = (
+    "Until then, drafts are built from the approved sources' own sentences (extractive mode); "
+    "search, sources and checks work as usual."
+)
 SHORTCUTS = (
     ("Ctrl+K", "focus the search box", "focus_search"),
     ("Ctrl+L", "focus the search box", "focus_search"),
@@ -150,6 +154,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.draft.view.setHtml(WELCOME)
+        self.search.results.show_message("Results appear here as you type.")
         self.source.show_message("Source", "<p>Select a result to read its source here.</p>")
 
     def _build_status_bar(self) -> None:
@@ -289,17 +294,29 @@ class MainWindow(QMainWindow):
         self.ops.run(self.context.load_model, self._on_model_loaded, self._on_model_failed)
 
     def _on_model_loaded(self, engine: Any) -> None:
-        if engine is None:
-            self._set_model_state(
-                "none — extractive mode",
-                "No language model: drafts are built from the sources' own sentences.",
+        if engine is not None:
+            self._set_model_state(f"{engine.info.name} ready")
+            return
+        self._set_model_state("none — extractive mode", EXTRACTIVE)
+        if self.context.settings.get("generation.enabled"):
+            why = (
+                "<p><b>No language model is installed.</b> Set <i>Model file</i> in Settings "
+                "(model.path) to a .gguf file, or reinstall Deskmate with its default model.</p>"
             )
         else:
-            self._set_model_state(f"{engine.info.name} ready")
+            where = (
+                "your IT department"
+                if self.context.settings.is_locked("generation.enabled")
+                else "Settings"
+            )
+            why = f"<p><b>Drafting with a model is turned off</b> (by {where}).</p>"
+        if self.answer is None and not self._busy and self.knowledge_ready:
+            self.draft.view.setHtml(WELCOME + why + f"<p>{EXTRACTIVE}</p>")
 
     def _on_model_failed(self, exc: Exception) -> None:
         self._set_model_state("unavailable — extractive mode", str(exc))
         self._show_problem(exc)
+        self.draft.view.append(EXTRACTIVE)
 
     # --- search as you type -----------------------------------------------------------------
 
@@ -314,7 +331,7 @@ class MainWindow(QMainWindow):
         if not query:
             self._typed.pending = None
             self._typed.hits = []
-            self.search.results.clear()
+            self.search.results.show_message("Results appear here as you type.")
             return
         self._run_search(self._typed, (query, *self._filters()), self._show_results)
 

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QTextCursor
+from PySide6.QtGui import QColor, QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -84,7 +84,7 @@ class HitList(QListWidget):
             label = QLabel(
                 f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
                 f"{render.snippet_html(hit.text, query)}<br>"
-                f'<span style="color:#777777;">{html.escape(origin + page)}</span>'
+                f"<i>{html.escape(origin + page)}</i>"
             )
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
@@ -95,7 +95,20 @@ class HitList(QListWidget):
             item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
             self.addItem(item)
             self.setItemWidget(item, label)
-            item.setSizeHint(QSize(100, label.sizeHint().height() + 4))
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Each row as tall as its wrapped text at the list's current width."""
+        width = max(120, self.viewport().width() - 4)
+        for row in range(self.count()):
+            item = self.item(row)
+            label = self.itemWidget(item)
+            if isinstance(label, QLabel):
+                item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
 
     def show_message(self, text: str) -> None:
         self.clear()
@@ -169,7 +182,9 @@ class SourcePane(QWidget):
         self.open_button.setEnabled(False)
         self.view = _named(QTextBrowser(), "Source document")
         self.view.setOpenLinks(False)
-        box, layout = _column(_row(self.title, None, self.open_button), self.meta, self.view)
+        head = _row(self.title, self.open_button)
+        head.setStretch(0, 1)
+        box, layout = _column(head, self.meta, self.view)
         layout.setStretch(2, 1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -230,11 +245,12 @@ class DraftPane(QWidget):
         self.with_sources = _named(
             QCheckBox("with source titles"), "Copy with source titles", "Append the sources"
         )
-        self.thumbs_up = _named(QPushButton("👍"), "Good draft", "This draft was useful")
-        self.thumbs_down = _named(QPushButton("👎"), "Bad draft", "This draft was not useful")
+        self.thumbs_up = _named(QPushButton("✓ Useful"), "Good draft", "This draft was useful")
+        self.thumbs_down = _named(
+            QPushButton("✗ Not useful"), "Bad draft", "This draft was not useful"
+        )
         for button in (self.thumbs_up, self.thumbs_down):
             button.setEnabled(False)
-            button.setFixedWidth(button.fontMetrics().horizontalAdvance("👍") * 3)
         self.view = _named(QTextBrowser(), "Draft reply")
         self.view.setOpenLinks(False)
         top = _row(self.task, self.tone, self.draft_button, self.stop_button, None)

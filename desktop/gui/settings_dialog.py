@@ -125,7 +125,11 @@ class SettingsDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(640, 560)
+        self.resize(680, 700)
+        if self.locked_labels:  # show what IT has fixed first, rather than leave it below the fold
+            first = next(iter(self.locked_labels))
+            scroll.ensureWidgetVisible(self.editors[first], 0, 120)
+        self.scroll_area = scroll
 
     def changes(self) -> dict[str, Any]:
         """Settings whose control differs from the effective value (locked ones never do)."""

@@ -567,12 +567,27 @@ def test_missing_model_shows_guidance_and_still_drafts(
         window.start()
     assert "unavailable — extractive mode" in window.model_label.text()
     assert str(missing) in window.draft.view.toPlainText()
+    assert "extractive mode" in window.draft.view.toPlainText()
     assert "Traceback" not in window.draft.view.toPlainText()
 
     type_search(qtbot, window, QUESTION)
     answer = draft(qtbot, window)
     assert answer.status == "answered" and answer.mode == "extractive"
     assert str(missing) in window.draft.view.toPlainText()
+
+
+def test_model_turned_off_by_policy_shows_guidance(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any
+) -> None:
+    Paths.from_env().policy.write_text(
+        json.dumps({"settings": {"generation.enabled": False}}), encoding="utf-8"
+    )
+    window = make_window(context_with(embedder, pack_dirs=[demo_pack]))
+    with qtbot.waitSignal(window.model_state, timeout=LONG, check_params_cb=lambda s: "none" in s):
+        window.start()
+    assert window.model_label.text() == "Model: none — extractive mode"
+    pane = window.draft.view.toPlainText()
+    assert "turned off (by your IT department)" in pane and "extractive mode" in pane
 
 
 def test_missing_pack_shows_guidance(
@@ -591,7 +606,10 @@ def test_missing_pack_shows_guidance(
     # Typing does not hang or crash: nothing is searched, the guidance stays.
     qtbot.keyClicks(window.search.box, "refund")
     qtbot.wait(500)
-    assert window.search.results.count() == 0
+    assert window._typed.hits == []
+    assert [window.search.results.item(i).text() for i in range(window.search.results.count())] == [
+        "Results appear here as you type."
+    ]
 
 
 def test_refused_pack_says_why(
