@@ -43,7 +43,7 @@ from desktop.gui.main_window import MainWindow  # noqa: E402
 CONVERSATION = (
     "Customer: Hi, my new phone arrived yesterday\n"
     "Agent: Thanks for getting in touch, how can I help?\n"
-    "Customer: It arrived damaged, the screen is cracked. Can I send it back for a new one?"
+    "Customer: It arrived with a cracked screen, can I send it back?"
 )
 # A step does something to the window and returns the signal that says it is done (or None),
 # then the screen is saved under the name it gives.

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self._banner = ""
         self._verdicts: dict[int, Any] = {}
         self._watching = False
+        self._pinned_query = ""  # the source pane shows a draft's source for this search text
         self._typed = _Lane()
         self._listened = _Lane()
         self.setWindowTitle(APP_NAME)
@@ -389,7 +390,10 @@ class MainWindow(QMainWindow):
         self.search.results.show_hits(hits, query, {k: p.title for k, p in self.packs.items()})
         if hits:
             self.search.status.setText(f"{len(hits)} results")
-            self.search.results.setCurrentRow(0)
+            # A finished draft for this same text chose what the source pane shows (for a
+            # sensitive case, the company's rule): results arriving later must not replace it.
+            if query != self._pinned_query:
+                self.search.results.setCurrentRow(0)
         else:
             self.search.status.setText("")
             self.search.results.show_message("No approved source matches this search.")
@@ -600,10 +604,10 @@ class MainWindow(QMainWindow):
         self.draft.copy_button.setEnabled(drafted)
         self.draft.thumbs_up.setEnabled(True)
         self.draft.thumbs_down.setEnabled(True)
-        if answer.status == "route_to_human" and answer.sources:
-            self.show_source(answer.sources[0])  # the company's rule for this case
-        elif answer.sources and answer.sources[0].pack in self.packs:
+        if answer.sources and answer.sources[0].pack in self.packs:
+            # The first source; for a sensitive case, the company's rule.
             self.show_source(answer.sources[0])
+            self._pinned_query = self.search.box.text().strip()
         self.draft_finished.emit(answer)
 
     def copy_draft(self) -> None:

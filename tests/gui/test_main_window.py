@@ -326,12 +326,13 @@ def test_stop_ends_the_draft_at_once(qtbot: Any, make_window: Any, context: Any)
 def test_sensitive_message_is_routed_to_a_person_not_drafted(
     qtbot: Any, make_window: Any, context: Any
 ) -> None:
+    # Search only after the routing is done, as when the agent presses Enter straight away.
+    context.settings.set("ui.search_delay_ms", 1500)
     window = make_window(context)
     start(qtbot, window)
     events = record_events(window)
-    qtbot.keyClicks(
-        window.search.box, "My husband passed away last week, can you close his account?"
-    )
+    message = "My husband passed away last week, can you close his account?"
+    qtbot.keyClicks(window.search.box, message)
 
     answer = draft(qtbot, window)
 
@@ -341,6 +342,9 @@ def test_sensitive_message_is_routed_to_a_person_not_drafted(
     assert "Route to a person: bereavement" in pane
     assert "passed away" in pane and "extension 4410" in pane
     assert not window.draft.copy_button.isEnabled(), "there is no draft to copy"
+    # The search for the typed text may finish after the routing: it must not replace the rule.
+    qtbot.waitUntil(lambda: window._typed.shown == message, timeout=LONG)
+    QApplication.processEvents()
     assert "sensitive/bereavement.md" in window.source.title.text()
     assert norm(window.highlighted_text()).startswith("Rule: Agents must not draft")
 
