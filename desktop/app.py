@@ -12,12 +12,13 @@ def run_gui(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.core.context import AppContext
-    from desktop.gui.main_window import MainWindow
+    from desktop.gui.main_window import MainWindow, apply_font_scale
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     context = AppContext.from_env()
+    apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
     window.show()
     for problem in context.settings.problems:

@@ -1,52 +1,159 @@
-"""Take screenshots of the real Deskmate window for the README (run under Xvfb).
+"""Take screenshots of the real Deskmate window's main states for the README (run under Xvfb).
 
     xvfb-run -s "-screen 0 1280x860x24" .venv/bin/python scripts/screenshot.py docs/
 
-Starts the window with the embedded defaults, asks a question, waits for the streamed draft and
-grabs the whole X screen, so what is saved is what a person would see.
+Runs the real window over the demo pack (built on first use in a scratch Deskmate home) with the
+default model, with a machine policy that locks "Follow the clipboard" off, and grabs the whole X
+screen after each step, so what is saved is what a person would see:
+
+    screenshot-search.png     search results and the highlighted source passage
+    screenshot-draft.png      a streamed draft with its sentence verdicts (also screenshot-main.png)
+    screenshot-route.png      a sensitive message routed to a person
+    screenshot-no-source.png  a question no approved source covers
+    screenshot-listen.png     the listen panel suggesting articles from a conversation
+    screenshot-settings.png   the settings dialog with a value locked by policy
+    screenshot-no-model.png   the guidance when the model file is missing
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+HOME = Path(tempfile.gettempdir()) / "deskmate-screenshots"
+os.environ.setdefault("DESKMATE_HOME", str(HOME / "home"))
+os.environ["DESKMATE_POLICY"] = str(HOME / "policy.json")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from desktop.core.context import AppContext
-from desktop.gui.main_window import MainWindow
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
-QUESTION = "How do I return a damaged item?"
+from desktop.core.assist import Done, Replaced  # noqa: E402
+from desktop.core.context import AppContext  # noqa: E402
+from desktop.gui.main_window import MainWindow  # noqa: E402
+
+CONVERSATION = (
+    "Customer: Hi, my new phone arrived yesterday\n"
+    "Agent: Thanks for getting in touch, how can I help?\n"
+    "Customer: It arrived with a cracked screen, can I send it back?"
+)
+# A step does something to the window and returns the signal that says it is done (or None),
+# then the screen is saved under the name it gives.
+Step = tuple[str, Callable[[], Any]]
 
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
     out.mkdir(parents=True, exist_ok=True)
+    HOME.mkdir(parents=True, exist_ok=True)
+    policy = {"settings": {"listen.follow_clipboard": False}}
+    (HOME / "policy.json").write_text(json.dumps(policy), encoding="utf-8")
     app = QApplication(sys.argv[:1])
     window = MainWindow(AppContext.from_env())
     window.setGeometry(0, 0, 1280, 860)
     window.show()
-    window.start()
+    holder: dict[str, Any] = {"window": window}
+    grabbed: set[str] = set()
 
-    def ask() -> None:
-        window.question.setText(QUESTION)
-        window.ask()
+    def type_query(text: str) -> Any:
+        window.search.box.setText(text)
+        return window.results_shown
 
-    def shoot(_: object) -> None:
-        def grab() -> None:
-            screen = app.primaryScreen()
-            screen.grabWindow(0).save(str(out / "screenshot-main.png"))
+    def ask(text: str) -> Any:
+        window.search.box.setText(text)
+        window.draft_reply()
+        return window.draft_finished
+
+    def stream() -> Any:
+        """Grab the streamed draft with its verdicts before a weak draft would be replaced."""
+        handle = window._on_ask_event
+
+        def spy(event: Any) -> None:
+            if isinstance(event, (Replaced, Done)) and "draft" not in grabbed:
+                grabbed.add("draft")
+                app.primaryScreen().grabWindow(0).save(str(out / "screenshot-draft.png"))
+                shutil.copy(out / "screenshot-draft.png", out / "screenshot-main.png")
+                print("saved draft", flush=True)
+            handle(event)
+
+        window._on_ask_event = spy
+        return ask("How do I return a damaged item?")
+
+    def listen() -> Any:
+        window.search.box.clear()
+        window.listen.conversation.setPlainText(CONVERSATION)
+        window.suggestions_shown.connect(lambda _: window.listen.suggestions.setCurrentRow(0))
+        return window.suggestions_shown
+
+    def settings() -> Any:
+        holder["dialog"] = window.open_settings()
+        holder["dialog"].move(320, 120)
+        return None
+
+    def no_model() -> Any:
+        holder["dialog"].reject()
+        window.close()
+        broken = MainWindow(AppContext.from_env(model_path=HOME / "missing-model.gguf"))
+        broken.setGeometry(0, 0, 1280, 860)
+        broken.show()
+        holder["window"] = broken
+        broken.start()
+        broken.search.box.setText("How do I return a damaged item?")
+        return broken.failed
+
+    steps: list[Step] = [
+        ("search", lambda: type_query("return a damaged item")),
+        ("draft-final", stream),
+        ("route", lambda: ask("My husband passed away last week, can you close his account?")),
+        ("no-source", lambda: ask("What is the capital of France?")),
+        ("listen", listen),
+        ("settings", settings),
+        ("no-model", no_model),
+    ]
+    sequence: Iterator[Step] = iter(steps)
+
+    def grab(name: str) -> None:
+        if name != "draft-final":  # the draft was grabbed while it streamed
+            app.primaryScreen().grabWindow(0).save(str(out / f"screenshot-{name}.png"))
+            print("saved", name, flush=True)
+        advance()
+
+    def advance() -> None:
+        step = next(sequence, None)
+        if step is None:
             app.quit()
+            return
+        name, action = step
+        signal = action()
+        if signal is None:
+            QTimer.singleShot(800, lambda: grab(name))
+            return
+        fired: list[bool] = []
 
-        QTimer.singleShot(500, grab)
+        def then(*_: Any) -> None:
+            if not fired:
+                fired.append(True)
+                signal.disconnect(then)
+                # Let suggestions, the source pane and the status bar settle before grabbing.
+                QTimer.singleShot(1500, lambda: grab(name))
 
-    window.ready.connect(ask)
-    window.draft_finished.connect(shoot)
-    QTimer.singleShot(300_000, app.quit)
+        signal.connect(then)
+
+    window.ready.connect(lambda: QTimer.singleShot(0, advance))
+    window.start()
+    QTimer.singleShot(900_000, app.quit)
     app.exec()
-    window.stop()
-    window.ops.wait()
+    for w in (window, holder["window"]):
+        w.stop()
+        w.ops.wait()
     return 0
 
 

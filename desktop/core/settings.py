@@ -313,6 +313,35 @@ SCHEMA: tuple[Setting, ...] = (
         minimum=0.5,
         maximum=3.0,
     ),
+    # --- the agent's window (issue 5) ---
+    Setting(
+        key="listen.follow_clipboard",
+        type=bool,
+        default=False,
+        label="Follow the clipboard",
+        description=(
+            "Let the listen panel take text copied to the clipboard as the live conversation. "
+            "Off by default; IT can lock it off."
+        ),
+    ),
+    Setting(
+        key="ui.search_delay_ms",
+        type=int,
+        default=250,
+        label="Search-as-you-type delay (ms)",
+        description="How long typing must pause before the results update.",
+        lockable=False,
+        minimum=0,
+        maximum=2000,
+    ),
+    Setting(
+        key="ui.copy_with_sources",
+        type=bool,
+        default=False,
+        label="Copy source titles with the draft",
+        description="Append the titles of the cited sources when copying a draft.",
+        lockable=False,
+    ),
 )
 
 _BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})

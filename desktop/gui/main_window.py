@@ -1,65 +1,89 @@
-"""The walking-skeleton main window: ask, see ranked sources, read the original, get a draft.
+"""The agent's window: search as you type, read the source, draft, and listen to the conversation.
 
-Thin by design: every piece of work goes through :class:`~desktop.gui.workers.Ops` to a worker
-thread, and the window only turns core results into widgets. Nothing heavy is imported here, so
-the window appears before the embedding model, LanceDB or llama.cpp are loaded.
+Thin by design: every search, draft and model load goes through :class:`~desktop.gui.workers.Ops`
+to a worker thread, and the window only turns core results into widgets. Nothing heavy is
+imported here, so the window appears before the embedding model, LanceDB or llama.cpp load.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QPushButton,
-    QSplitter,
-    QTextBrowser,
-    QTextEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QPushButton, QSplitter, QWidget
 
 from desktop import APP_NAME
-from desktop.core.assist import Answer, Assistant, Done, Sources, Token
-from desktop.core.context import AppContext
-from desktop.core.errors import UserError
-from desktop.core.generation import verify
-from desktop.core.knowledge.index import Hit
+from desktop.core import feedback, listen, render
+from desktop.core.assist import Answer, Assistant, Done, Error, Replaced, Sources, Token, Verdict
+from desktop.core.context import DEMO_PACK_ID, AppContext, demo_source_dir
+from desktop.core.errors import KnowledgeError, UserError
+from desktop.core.knowledge.index import Hit, Pack
+from desktop.gui.panes import (
+    DraftPane,
+    KeyFilter,
+    ListenPane,
+    SearchPane,
+    SourcePane,
+    _column,
+    _row,
+)
+from desktop.gui.settings_dialog import SettingsDialog
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
+WELCOME = (
+    "<h3>Welcome to Deskmate</h3><p>Type in the search box: results appear as you type. "
+    "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
+    "conversation into <b>Listen</b> for suggestions.</p>"
+)
+EXTRACTIVE = (
+    "Until then, drafts are built from the approved sources' own sentences (extractive mode); "
+    "search, sources and checks work as usual."
+)
+SHORTCUTS = (
+    ("Ctrl+K", "focus the search box", "focus_search"),
+    ("Ctrl+L", "focus the search box", "focus_search"),
+    ("Ctrl+Return", "draft (the selected task)", "draft_task"),
+    ("Ctrl+D", "focus the draft", "focus_draft"),
+    ("Esc", "stop the draft", "stop"),
+    ("Ctrl+Shift+C", "copy the draft", "copy_draft"),
+    ("Ctrl+R", "regenerate", "regenerate"),
+    ("Ctrl+1", "results", "focus_results"),
+    ("Ctrl+2", "source", "focus_source"),
+    ("Ctrl+3", "draft", "focus_draft"),
+    ("Ctrl+4", "listen", "focus_listen"),
+    ("F6", "next pane", "next_pane"),
+    ("Ctrl+Shift+W", "wrap-up note from the conversation", "wrapup"),
+    ("Ctrl+,", "settings", "open_settings"),
+)
 
-VERDICT_STYLE = {
-    "supported": "",
-    "unsupported": "background-color:#ffd6d6; text-decoration:underline;",
-    "no_citation": "background-color:#fff0b3;",
-}
-_CITE = re.compile(r"\[(\d+)\]")
 
+@dataclass
+class _Lane:
+    """One kind of search (typed or listened) with at most one run in flight at a time."""
 
-def _utf16_offset(text: str, index: int) -> int:
-    """Qt positions count UTF-16 code units; Python offsets count code points."""
-    return len(text[:index].encode("utf-16-le")) // 2
+    running: bool = False
+    pending: tuple[str, str, str] | None = None
+    shown: str = ""
+    hits: list[Hit] = field(default_factory=list)
 
 
 class MainWindow(QMainWindow):
-    """Question box, ranked results, source pane and a streaming, verified draft."""
+    """Search, source, draft and listen panes over the installed knowledge packs."""
 
     ready = Signal()
     results_shown = Signal(list)
+    suggestions_shown = Signal(list)
+    source_shown = Signal(object)
     draft_finished = Signal(object)
+    model_state = Signal(str)
     failed = Signal(str)
 
     def __init__(self, context: AppContext) -> None:
@@ -67,150 +91,498 @@ class MainWindow(QMainWindow):
         self.context = context
         self.assistant = Assistant(context)
         self.ops = Ops(self)
-        self.hits: list[Hit] = []
+        self.packs: dict[str, Pack] = {}
         self.sources: list[Hit] = []
+        self.answer: Answer | None = None
+        self.current_hit: Hit | None = None
+        self.original_path: Path | None = None
+        self.knowledge_ready = False
+        self._problem: UserError | None = None
         self._stop: threading.Event | None = None
         self._busy = False
+        self._last_request: tuple[str, str, str] | None = None
+        self._streamed = ""
+        self._banner = ""
+        self._verdicts: dict[int, Any] = {}
+        self._watching = False
+        self._pinned_query = ""  # the source pane shows a draft's source for this search text
+        self._typed = _Lane()
+        self._listened = _Lane()
         self.setWindowTitle(APP_NAME)
-        self.resize(1200, 780)
+        self.resize(1280, 820)
         self._build()
+        self._restore_layout()
 
     # --- layout -----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.question = QLineEdit(placeholderText="Ask a question or paste the customer's message")
-        self.question.setAccessibleName("Question")
-        self.question.returnPressed.connect(self.ask)
-        self.ask_button = QPushButton("&Ask")
-        self.ask_button.setAccessibleName("Ask")
-        self.ask_button.clicked.connect(self.ask)
-        self.stop_button = QPushButton("&Stop")
-        self.stop_button.setAccessibleName("Stop generating")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        QShortcut(QKeySequence("Esc"), self, self.stop)
-        QShortcut(QKeySequence("Ctrl+L"), self, self.question.setFocus)
-
-        self.results = QListWidget()
-        self.results.setAccessibleName("Results")
-        self.results.currentRowChanged.connect(self._on_result_selected)
-        self.source_title = QLabel("Source")
-        self.source_title.setWordWrap(True)
-        self.source_view = QTextBrowser()
-        self.source_view.setAccessibleName("Source document")
-        self.draft_view = QTextBrowser()
-        self.draft_view.setAccessibleName("Draft reply")
-        self.draft_view.setOpenLinks(False)
-        self.draft_view.anchorClicked.connect(self._on_citation)
-
-        top = QHBoxLayout()
-        top.addWidget(self.question, 1)
-        top.addWidget(self.ask_button)
-        top.addWidget(self.stop_button)
-        source_box = QWidget()
-        source_layout = QVBoxLayout(source_box)
-        source_layout.setContentsMargins(0, 0, 0, 0)
-        source_layout.addWidget(self.source_title)
-        source_layout.addWidget(self.source_view)
+        self.search = SearchPane()
+        self.source = SourcePane()
+        self.draft = DraftPane()
+        self.listen = ListenPane()
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setAccessibleName("Settings")
+        self.settings_button.clicked.connect(self.open_settings)
+        top = QWidget()
+        top_row = _row(
+            self.search.box,
+            self.search.pack_filter,
+            self.search.category_filter,
+            self.settings_button,
+        )
+        top_row.setStretch(0, 1)
+        top_row.setContentsMargins(6, 6, 6, 0)
+        top.setLayout(top_row)
+        left = QSplitter(Qt.Orientation.Vertical)
+        results_box, _ = _column(self.search.status, self.search.results)
+        left.addWidget(results_box)
+        left.addWidget(self.listen)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(source_box)
-        right.addWidget(self.draft_view)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.results)
-        split.addWidget(right)
-        split.setSizes([380, 820])
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addLayout(top)
-        layout.addWidget(split, 1)
+        right.addWidget(self.source)
+        right.addWidget(self.draft)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([430, 850])
+        left.setSizes([430, 330])
+        right.setSizes([420, 340])
+        self.splitters = {"main": self.splitter, "left": left, "right": right}
+        for splitter in self.splitters.values():
+            splitter.setChildrenCollapsible(False)
+        central, layout = _column(top, self.splitter)
+        layout.setStretch(1, 1)
         self.setCentralWidget(central)
+        self._build_status_bar()
+        self._connect()
+        self.draft.view.setHtml(WELCOME)
+        self.search.results.show_message("Results appear here as you type.")
+        self.source.show_message("Source", "<p>Select a result to read its source here.</p>")
 
+    def _build_status_bar(self) -> None:
         self.model_label = QLabel("Model: starting…")
+        self.model_label.setAccessibleName("Model state")
         self.packs_label = QLabel("Knowledge: opening…")
+        self.packs_label.setAccessibleName("Installed packs")
+        self.sync_label = QLabel("")
+        self.sync_label.setAccessibleName("Knowledge sync")
+        self.sync_label.setVisible(False)
         self.offline_label = QLabel("● Offline: nothing leaves this PC")
         self.offline_label.setAccessibleName("Offline indicator")
-        for label in (self.packs_label, self.model_label):
+        self.offline_label.setToolTip(
+            "Search, drafting and checking all run on this PC; no text is sent anywhere."
+        )
+        for label in (self.model_label, self.packs_label, self.sync_label):
             self.statusBar().addWidget(label)
         self.statusBar().addPermanentWidget(self.offline_label)
-        self.draft_view.setPlainText("Type a question and press Enter.")
+
+    def _connect(self) -> None:
+        self._debounce = QTimer(self, singleShot=True)
+        self._debounce.timeout.connect(self._search_typed)
+        self._listen_debounce = QTimer(self, singleShot=True)
+        self._listen_debounce.setInterval(600)
+        self._listen_debounce.timeout.connect(self._search_listened)
+        s = self.search
+        s.box.textChanged.connect(lambda _: self._debounce.start(self._search_delay()))
+        s.pack_filter.currentIndexChanged.connect(lambda _: self._search_typed())
+        s.category_filter.currentIndexChanged.connect(lambda _: self._search_typed())
+        self._box_enter = KeyFilter(self.draft_reply)
+        s.box.installEventFilter(self._box_enter)
+        s.results.currentRowChanged.connect(self._on_result_selected)
+        s.results.activated_row.connect(lambda _: self.source.view.setFocus())
+        self.listen.suggestions.currentRowChanged.connect(self._on_suggestion_selected)
+        self.listen.conversation.textChanged.connect(lambda: self._listen_debounce.start())
+        self.listen.wrapup_button.clicked.connect(self.wrapup)
+        self.listen.follow_clipboard.toggled.connect(self._on_follow_toggled)
+        self.source.open_button.clicked.connect(self.open_original)
+        d = self.draft
+        d.draft_button.clicked.connect(self.draft_task)
+        d.stop_button.clicked.connect(self.stop)
+        d.regenerate_button.clicked.connect(self.regenerate)
+        d.copy_button.clicked.connect(self.copy_draft)
+        d.thumbs_up.clicked.connect(lambda: self.rate("up"))
+        d.thumbs_down.clicked.connect(lambda: self.rate("down"))
+        d.view.anchorClicked.connect(self._on_citation)
+        d.with_sources.setChecked(bool(self.context.settings.get("ui.copy_with_sources")))
+        for keys, _, action in SHORTCUTS:
+            QShortcut(QKeySequence(keys), self, getattr(self, action))
+        self._apply_clipboard_policy()
+
+    def _search_delay(self) -> int:
+        return int(self.context.settings.get("ui.search_delay_ms"))
+
+    # --- status bar -------------------------------------------------------------------------
+
+    def set_sync_status(self, text: str, warning: bool = False) -> None:
+        """Show the knowledge-sync state (last sync, staleness) in the status bar."""
+        self.sync_label.setVisible(bool(text))
+        self.sync_label.setText(("⚠ " if warning else "") + text)
+        self.sync_label.setStyleSheet("color:#b00020; font-weight:bold;" if warning else "")
+
+    def refresh_sync_status(self) -> None:
+        """Read the pack-sync state on a worker and show it (hidden when sync is off)."""
+        paths, settings = self.context.paths, self.context.settings
+
+        def read() -> Any:
+            from desktop.core.sync.state import sync_status  # imported off the UI thread
+
+            return sync_status(paths, settings)
+
+        self.ops.run(read, self._on_sync_status, self._on_sync_error)
+
+    def _on_sync_status(self, status: Any) -> None:
+        if status.warning:
+            self.set_sync_status(status.warning, warning=True)
+        elif status.enabled and status.last_success is not None:
+            self.set_sync_status(f"Knowledge synced {status.last_success:%Y-%m-%d %H:%M}")
+        else:
+            self.set_sync_status("")
+
+    def _on_sync_error(self, exc: Exception) -> None:
+        self.set_sync_status(f"Knowledge sync state unreadable: {exc}", warning=True)
+
+    def _set_model_state(self, text: str, tip: str = "") -> None:
+        self.model_label.setText(f"Model: {text}")
+        self.model_label.setToolTip(tip)
+        self.model_state.emit(text)
 
     # --- start-up ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Open the knowledge packs (building the demo pack on first run), then load the model."""
         self.packs_label.setText("Knowledge: preparing…")
+        self.search.status.setText("Opening the knowledge packs…")
         self.ops.run(self._prepare, self._on_prepared, self._on_prepare_failed)
 
-    def _prepare(self) -> list[str]:
+    def _prepare(self) -> list[Pack]:
         self.context.ensure_demo_pack()
         packs = self.context.packs()
         self.context.embedder.embed(["warm up"])
-        return [f"{pack.title} v{pack.version}" for pack in packs]
+        return packs
 
-    def _on_prepared(self, names: list[str]) -> None:
-        self.packs_label.setText("Knowledge: " + ", ".join(names))
+    def _on_prepared(self, packs: list[Pack]) -> None:
+        self.packs = {pack.id: pack for pack in packs}
+        self.knowledge_ready = True
+        self.packs_label.setText(
+            "Knowledge: " + ", ".join(f"{p.title} v{p.version}" for p in packs)
+        )
+        categories = sorted(
+            {
+                str(meta.get("category"))
+                for pack in packs
+                for _, meta in pack.documents_meta()
+                if meta.get("category")
+            }
+        )
+        self.search.set_filters([(p.id, p.title) for p in packs], categories)
+        self.search.status.setText("")
         self.ready.emit()
+        self._search_typed()
+        self._search_listened()
         self._load_model()
+        self.refresh_sync_status()
+        # Ready the sensitive-topic check now, so the first draft does not wait for it.
+        self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
 
     def _on_prepare_failed(self, exc: Exception) -> None:
         self.packs_label.setText("Knowledge: unavailable")
+        self.search.status.setText("Search is unavailable: see the guidance on the right.")
+        self.source.show_message("No knowledge available", self._problem_html(exc))
         self._show_problem(exc)
         self._load_model()
 
     def _load_model(self) -> None:
-        self.model_label.setText("Model: loading…")
+        self._set_model_state("loading…")
         self.ops.run(self.context.load_model, self._on_model_loaded, self._on_model_failed)
 
     def _on_model_loaded(self, engine: Any) -> None:
-        if engine is None:
-            self.model_label.setText("Model: none — extractive drafts")
+        if engine is not None:
+            self._set_model_state(f"{engine.info.name} ready")
+            return
+        self._set_model_state("none — extractive mode", EXTRACTIVE)
+        if self.context.settings.get("generation.enabled"):
+            why = (
+                "<p><b>No language model is installed.</b> Set <i>Model file</i> in Settings "
+                "(model.path) to a .gguf file, or reinstall Deskmate with its default model.</p>"
+            )
         else:
-            self.model_label.setText(f"Model: {engine.info.name} ready")
+            where = (
+                "your IT department"
+                if self.context.settings.is_locked("generation.enabled")
+                else "Settings"
+            )
+            why = f"<p><b>Drafting with a model is turned off</b> (by {where}).</p>"
+        if self.answer is None and not self._busy and self.knowledge_ready:
+            self.draft.view.setHtml(WELCOME + why + f"<p>{EXTRACTIVE}</p>")
 
     def _on_model_failed(self, exc: Exception) -> None:
-        self.model_label.setText("Model: unavailable — extractive drafts")
-        self.model_label.setToolTip(str(exc))
+        self._set_model_state("unavailable — extractive mode", str(exc))
         self._show_problem(exc)
+        self.draft.view.append(EXTRACTIVE)
 
-    # --- asking -----------------------------------------------------------------------------
+    # --- search as you type -----------------------------------------------------------------
 
-    def ask(self) -> None:
-        question = self.question.text().strip()
-        if self._busy or not question:
+    def _filters(self) -> tuple[str, str]:
+        return (
+            str(self.search.pack_filter.currentData() or ""),
+            str(self.search.category_filter.currentData() or ""),
+        )
+
+    def _search_typed(self) -> None:
+        query = self.search.box.text().strip()
+        if not query:
+            self._typed.pending = None
+            self._typed.hits = []
+            self.search.results.show_message("Results appear here as you type.")
+            return
+        self._run_search(self._typed, (query, *self._filters()), self._show_results)
+
+    def _search_listened(self) -> None:
+        need = listen.customer_need(self.listen.conversation.toPlainText())
+        if need.empty:
+            self.listen.suggestions.clear()
+            self.listen.need.setText("Suggestions appear as the conversation changes.")
+            return
+        self.listen.need.setText(f"<b>Customer needs:</b> {html.escape(need.query[:160])}")
+        self._run_search(self._listened, (need.query, "", ""), self._show_suggestions)
+
+    def _run_search(
+        self,
+        lane: _Lane,
+        request: tuple[str, str, str],
+        show: Callable[[str, list[Hit]], None],
+    ) -> None:
+        if not self.knowledge_ready or lane.running:
+            lane.pending = request  # run when the packs are open / the current search ends
+            return
+        lane.running = True
+        lane.pending = None
+
+        def done(result: tuple[str, list[Hit]]) -> None:
+            lane.running = False
+            if lane.pending is None:  # only the latest request's results are shown
+                show(*result)
+            else:
+                self._run_search(lane, lane.pending, show)
+
+        def failed(exc: Exception) -> None:
+            lane.running = False
+            self.search.status.setText(self._problem_text(exc))
+            if lane.pending is not None:
+                self._run_search(lane, lane.pending, show)
+
+        self.ops.run(lambda: self._search_job(*request), done, failed)
+
+    def _search_job(self, query: str, pack_id: str, category: str) -> tuple[str, list[Hit]]:
+        from desktop.core.knowledge.search import SearchOptions, search
+
+        settings = self.context.settings
+        packs = [p for p in self.packs.values() if not pack_id or p.id == pack_id]
+        options = SearchOptions(
+            limit=int(settings.get("search.limit")),
+            min_score=float(settings.get("search.min_score")),
+            categories=(category,) if category else (),
+        )
+        return query, search(packs, self.context.embedder, query, options)
+
+    def _show_results(self, query: str, hits: list[Hit]) -> None:
+        self._typed.hits = hits
+        self._typed.shown = query
+        self.search.results.show_hits(hits, query, {k: p.title for k, p in self.packs.items()})
+        if hits:
+            self.search.status.setText(f"{len(hits)} results")
+            # A finished draft for this same text chose what the source pane shows (for a
+            # sensitive case, the company's rule): results arriving later must not replace it.
+            if query != self._pinned_query:
+                self.search.results.setCurrentRow(0)
+        else:
+            self.search.status.setText("")
+            self.search.results.show_message("No approved source matches this search.")
+        self.results_shown.emit(hits)
+
+    def _show_suggestions(self, query: str, hits: list[Hit]) -> None:
+        seen: set[tuple[str, str]] = set()
+        articles = []  # one entry per article: the agent wants to know what to read
+        for hit in hits:
+            if (hit.pack, hit.source) not in seen:
+                seen.add((hit.pack, hit.source))
+                articles.append(hit)
+        hits = articles[:5]
+        self._listened.hits = hits
+        self._listened.shown = query
+        titles = {k: p.title for k, p in self.packs.items()}
+        self.listen.suggestions.show_hits(hits, query, titles)
+        if not hits:
+            self.listen.suggestions.show_message("No approved article matches yet.")
+        self.suggestions_shown.emit(hits)
+
+    def _on_result_selected(self, row: int) -> None:
+        if 0 <= row < len(self._typed.hits):
+            self.show_source(self._typed.hits[row])
+
+    def _on_suggestion_selected(self, row: int) -> None:
+        if 0 <= row < len(self._listened.hits):
+            self.show_source(self._listened.hits[row])
+
+    # --- the source pane --------------------------------------------------------------------
+
+    def show_source(self, hit: Hit) -> None:
+        """Show *hit*'s document rendered, scrolled to the passage and highlighting it."""
+        pack = self.packs.get(hit.pack)
+        if pack is None:
+            return
+        try:
+            text = pack.document_text(hit.source)
+        except OSError as exc:
+            missing = KnowledgeError(
+                f"The pack {pack.title!r} has no readable copy of {hit.source} ({exc}).",
+                "The passage is shown below; rebuild or reinstall the pack to restore the "
+                "document.",
+            )
+            self.source.show_message(hit.title, self._problem_html(missing) + _passage(hit))
+            return
+        except UserError as exc:
+            self.source.show_message(hit.title, self._problem_html(exc) + _passage(hit))
+            return
+        self.current_hit = hit
+        self.source.title.setText(f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}")
+        meta = pack.document_meta(hit.source)
+        details = [f"Pack: {pack.title} v{pack.version}"]
+        if meta.get("updated"):
+            details.append(f"last updated {meta['updated']}")
+        if hit.category:
+            details.append(f"category {hit.category}")
+        if hit.page:
+            details.append(f"page {hit.page}")
+        self.source.meta.setText(" · ".join(details))
+        self.original_path = render.original_file(hit.source, self._original_roots(pack))
+        self.source.open_button.setEnabled(self.original_path is not None)
+        self.source.open_button.setToolTip(
+            str(self.original_path)
+            if self.original_path
+            else "The original file is not available on this PC; the text shown is the pack's copy."
+        )
+        self.source.view.setHtml(
+            render.document_html(
+                text,
+                pack.document_headings(hit.source),
+                hit.start,
+                hit.end,
+                pack.document_pages(hit.source),
+            )
+        )
+        # Scroll the end of the passage into view first, then its start, so as much of it as
+        # fits is visible and its first line is never above the pane.
+        self.source.view.scrollToAnchor(render.PASSAGE_ANCHOR)
+        self.source_shown.emit(hit)
+
+    def _original_roots(self, pack: Pack) -> list[Path]:
+        roots = [pack.path / "originals"]
+        if pack.id == DEMO_PACK_ID:
+            roots.append(demo_source_dir())
+        return roots
+
+    def open_original(self) -> None:
+        if self.original_path is None:
+            self.statusBar().showMessage("The original file is not available on this PC.", 8000)
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.original_path)))
+
+    def highlighted_text(self) -> str:
+        return self.source.highlighted_text()
+
+    def _on_citation(self, url: QUrl) -> None:
+        if url.scheme() != "cite":
+            return
+        number = int(url.path() or url.toString().split(":", 1)[1])
+        if 1 <= number <= len(self.sources):
+            self.show_source(self.sources[number - 1])
+
+    # --- drafting ---------------------------------------------------------------------------
+
+    def draft_reply(self) -> None:
+        self.draft.task.setCurrentIndex(self.draft.task.findData("reply"))
+        self.draft_task()
+
+    def wrapup(self) -> None:
+        self.draft.task.setCurrentIndex(self.draft.task.findData("wrapup"))
+        self.draft_task()
+
+    def draft_task(self) -> None:
+        """Run the task chosen in the draft pane on the text it applies to."""
+        task = str(self.draft.task.currentData())
+        if task == "wrapup":
+            text = self.listen.conversation.toPlainText()
+            missing = "Paste the conversation into the Listen panel first."
+        elif task == "rewrite":
+            done = self.answer
+            text = done.draft if done and done.status == "answered" else self.search.box.text()
+            missing = "Write or draft a reply first: Rewrite works on the current draft."
+        else:
+            text = self.search.box.text()
+            if not text.strip():
+                text = listen.customer_need(self.listen.conversation.toPlainText()).query
+            missing = "Type the customer's question in the search box first."
+        if not text.strip():
+            self.draft.view.setHtml(f"<p><b>Nothing to draft from.</b> {missing}</p>")
+            return
+        self._start_ask((text, task, str(self.draft.tone.currentData())))
+
+    def regenerate(self) -> None:
+        if self._last_request is not None:
+            self._start_ask(self._last_request)
+
+    def _start_ask(self, request: tuple[str, str, str]) -> None:
+        if self._busy:
             return
         self._busy = True
+        self._last_request = request
         self._stop = threading.Event()
-        self.ask_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.results.clear()
-        self.draft_view.clear()
+        self._streamed = ""
+        self._verdicts = {}
+        self._banner = ""
+        self.answer = None
+        self.sources = []
+        self.draft.set_running(True)
+        self.draft.view.clear()
+        text, task, tone = request
         stop = self._stop
         self.ops.run(
-            lambda: self._ask_job(question, stop),
+            lambda: self._ask_job(text, task, tone, stop),
             self._on_ask_done,
             self._on_ask_failed,
             self._on_ask_event,
         )
 
-    def _ask_job(self, question: str, stop: threading.Event) -> Iterator[Any]:
-        yield ("results", self.assistant.search(question))
-        yield from self.assistant.ask(question, stop=stop)
+    def _ask_job(self, text: str, task: str, tone: str, stop: threading.Event) -> Iterator[Any]:
+        yield from self.assistant.ask(text, stop=stop, task=task, tone=tone)
 
     def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
 
     def _on_ask_event(self, event: Any) -> None:
-        if isinstance(event, tuple) and event[0] == "results":
-            self._show_results(event[1])
-        elif isinstance(event, Sources):
+        if isinstance(event, Sources):
             self.sources = list(event.hits)
         elif isinstance(event, Token):
-            cursor = self.draft_view.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertText(event.text)
+            self._streamed += event.text
+            self.draft.append(event.text)
+        elif isinstance(event, Verdict):
+            self._verdicts[event.index] = event.sentence
+            self._render_streamed()
+        elif isinstance(event, (Error, Replaced)):
+            # The model's text so far is discarded; say why, and the fallback draft follows.
+            why = event.reason if isinstance(event, Replaced) else f"{event.message} {event.fix}"
+            self._banner = f"<p><i>{html.escape(why)} Building an extractive draft…</i></p>"
+            self._streamed, self._verdicts = "", {}
+            self._render_streamed()
         elif isinstance(event, Done):
             self._show_answer(event.answer)
+
+    def _render_streamed(self) -> None:
+        judged = [self._verdicts.get(i) for i in range(max(self._verdicts, default=-1) + 1)]
+        body = render.draft_html(self._streamed, judged) if self._streamed else ""
+        self.draft.view.setHtml(self._banner + body)
+        self.draft.append("")  # the cursor back at the end, where the next token goes
 
     def _on_ask_done(self, _: Any) -> None:
         self._finish()
@@ -221,152 +593,185 @@ class MainWindow(QMainWindow):
 
     def _finish(self) -> None:
         self._busy = False
-        self.ask_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-
-    def _show_problem(self, exc: Exception) -> None:
-        if isinstance(exc, UserError):
-            text = f"<b>{html.escape(exc.message)}</b><br>{html.escape(exc.fix)}"
-        else:
-            log.error("unexpected error", exc_info=exc)
-            text = f"<b>Something went wrong:</b> {html.escape(str(exc))}"
-        self.draft_view.setHtml(text)
-        self.failed.emit(str(exc))
-
-    # --- results and sources ----------------------------------------------------------------
-
-    def _show_results(self, hits: list[Hit]) -> None:
-        self.hits = hits
-        self.results.clear()
-        for hit in hits:
-            where = f" › {hit.heading}" if hit.heading else ""
-            item = QListWidgetItem(f"{hit.title}{where}\n{' '.join(hit.text.split())[:110]}…")
-            item.setToolTip(f"{hit.pack}: {hit.source} (score {hit.score:.2f})")
-            self.results.addItem(item)
-        if hits:
-            self.results.setCurrentRow(0)
-        else:
-            # Clear the previous question's article, or its title would label this message.
-            self.source_title.setText("Source")
-            self.source_view.setExtraSelections([])
-            self.source_view.setPlainText("No approved source matches this question.")
-        self.results_shown.emit(hits)
-
-    def _on_result_selected(self, row: int) -> None:
-        if 0 <= row < len(self.hits):
-            self.show_source(self.hits[row])
-
-    def show_source(self, hit: Hit) -> None:
-        """Show *hit*'s whole document with the passage highlighted and scrolled into view."""
-        pack = next((p for p in self.context.packs() if p.id == hit.pack), None)
-        if pack is None:
-            return
-        text = pack.document_text(hit.source)
-        self.source_title.setText(
-            f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}"
-            f" ({html.escape(pack.title)})"
-        )
-        self.source_view.setPlainText(text)
-        cursor = QTextCursor(self.source_view.document())
-        cursor.setPosition(_utf16_offset(text, hit.start))
-        cursor.setPosition(_utf16_offset(text, hit.end), QTextCursor.MoveMode.KeepAnchor)
-        highlight = QTextEdit.ExtraSelection()
-        highlight.cursor = cursor
-        fmt = QTextCharFormat()
-        fmt.setBackground(QColor("#fff2a8"))
-        highlight.format = fmt
-        self.source_view.setExtraSelections([highlight])
-        end = QTextCursor(cursor)
-        end.setPosition(cursor.selectionEnd())
-        self.source_view.setTextCursor(end)
-        self.source_view.ensureCursorVisible()
-        start = QTextCursor(cursor)
-        start.setPosition(cursor.selectionStart())
-        self.source_view.setTextCursor(start)
-        self.source_view.ensureCursorVisible()
-
-    def highlighted_text(self) -> str:
-        selections = self.source_view.extraSelections()
-        return selections[0].cursor.selectedText() if selections else ""
-
-    def _on_citation(self, url: QUrl) -> None:
-        if url.scheme() != "cite":
-            return
-        number = int(url.path() or url.toString().split(":", 1)[1])
-        if not 1 <= number <= len(self.sources):
-            return
-        hit = self.sources[number - 1]
-        matches = [
-            i
-            for i, h in enumerate(self.hits)
-            if (h.pack, h.source, h.start) == (hit.pack, hit.source, hit.start)
-        ]
-        if matches:
-            self.results.setCurrentRow(matches[0])
-        else:
-            self.show_source(hit)
-
-    # --- the finished draft -----------------------------------------------------------------
+        self.draft.set_running(False)
+        self.draft.regenerate_button.setEnabled(self._last_request is not None)
 
     def _show_answer(self, answer: Answer) -> None:
+        self.answer = answer
         self.sources = list(answer.sources)
-        self.draft_view.setHtml(render_answer(answer))
-        if answer.status == "route_to_human" and answer.sources:
-            self.show_source(answer.sources[0])  # the company's rule for this case
+        self.draft.view.setHtml(render.answer_html(answer))
+        drafted = answer.status == "answered" and bool(answer.draft.strip())
+        self.draft.copy_button.setEnabled(drafted)
+        self.draft.thumbs_up.setEnabled(True)
+        self.draft.thumbs_down.setEnabled(True)
+        if answer.sources and answer.sources[0].pack in self.packs:
+            # The first source; for a sensitive case, the company's rule.
+            self.show_source(answer.sources[0])
+            self._pinned_query = self.search.box.text().strip()
         self.draft_finished.emit(answer)
 
+    def copy_draft(self) -> None:
+        answer = self.answer
+        if answer is None or answer.status != "answered" or not answer.draft.strip():
+            self.statusBar().showMessage("There is no draft to copy.", 5000)
+            return
+        text = render.copy_text(answer, self.draft.with_sources.isChecked())
+        QApplication.clipboard().setText(text)
+        self.statusBar().showMessage("Draft copied as plain text.", 5000)
 
-def _cite_links(text: str) -> str:
-    return _CITE.sub(lambda m: f'<a href="cite:{m.group(1)}">[{m.group(1)}]</a>', text)
+    def rate(self, rating: str) -> None:
+        if self.answer is None:
+            return
+        try:
+            feedback.record(self.context.paths.data, self.answer, rating)
+        except UserError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return
+        self.draft.thumbs_up.setEnabled(False)
+        self.draft.thumbs_down.setEnabled(False)
+        self.statusBar().showMessage("Thanks: your feedback is saved on this PC.", 5000)
 
+    # --- problems ---------------------------------------------------------------------------
 
-def render_answer(answer: Answer) -> str:
-    """The answer as HTML: verdicts shown inline, citations as links to their sources."""
-    if answer.status == "route_to_human":
-        route = {k: html.escape(v) for k, v in answer.route.items()}
+    def _problem_text(self, exc: Exception) -> str:
+        if isinstance(exc, UserError):
+            return str(exc)
+        return f"Something went wrong: {exc}"
+
+    def _problem_html(self, exc: Exception) -> str:
+        if isinstance(exc, UserError):
+            return f"<p><b>{html.escape(exc.message)}</b></p><p>{html.escape(exc.fix)}</p>"
+        log.error("unexpected error", exc_info=exc)
         return (
-            '<div style="background-color:#fde2c8; padding:8px;">'
-            f"<h3>Route to a person: {route['topic'].replace('_', ' ')}</h3>"
-            "<p>Deskmate does not draft replies for this kind of case.</p>"
-            f"<p><b>Why:</b> {route['reason']}</p>"
-            f"<p><b>Company rule:</b> {route['rule']}</p>"
-            f'<p><b>Handling article:</b> <a href="cite:1">[1] {route["title"]}</a></p></div>'
+            f"<p><b>Something went wrong:</b> {html.escape(str(exc))}</p>"
+            "<p>Try again; if it keeps happening, run <code>deskmate doctor</code>.</p>"
         )
-    if answer.status == "no_source":
-        nearest = "".join(f"<li>{html.escape(h.title)}</li>" for h in answer.nearest)
-        return (
-            f"<p><b>{html.escape(answer.draft)}</b></p>"
-            f"<p>Nearest articles (not relevant enough to answer from):</p><ul>{nearest}</ul>"
+
+    def _show_problem(self, exc: Exception) -> None:
+        self.draft.view.setHtml(self._problem_html(exc))
+        self.failed.emit(str(exc))
+
+    # --- clipboard following ----------------------------------------------------------------
+
+    def _apply_clipboard_policy(self) -> None:
+        """The checkbox shows the setting; policy can lock it (on or off)."""
+        settings = self.context.settings
+        box = self.listen.follow_clipboard
+        box.blockSignals(True)
+        box.setChecked(bool(settings.get("listen.follow_clipboard")))
+        box.blockSignals(False)
+        locked = settings.is_locked("listen.follow_clipboard")
+        box.setEnabled(not locked)
+        box.setToolTip(
+            "Set by your IT department"
+            if locked
+            else "Use text copied to the clipboard as the conversation"
         )
-    parts = []
-    if answer.notice:
-        parts.append(f"<p><i>{html.escape(answer.notice)}</i></p>")
-    if answer.mode == "extractive":
-        parts.append("<p><i>Extractive draft: built from the sources' own sentences.</i></p>")
-    spans = verify.sentence_spans(answer.draft)
-    body = []
-    if len(spans) == len(answer.sentences):
-        cursor = 0
-        for (start, end), sentence in zip(spans, answer.sentences, strict=True):
-            body.append(html.escape(answer.draft[cursor:start]).replace("\n", "<br>"))
-            style = VERDICT_STYLE.get(sentence.verdict, "")
-            text = _cite_links(html.escape(answer.draft[start:end]))
-            body.append(f'<span style="{style}">{text}</span>' if style else text)
-            cursor = end
-        body.append(html.escape(answer.draft[cursor:]).replace("\n", "<br>"))
-    else:
-        body.append(_cite_links(html.escape(answer.draft)).replace("\n", "<br>"))
-    parts.append("<p>" + "".join(body) + "</p>")
-    flagged = [s for s in answer.sentences if s.verdict != "supported"]
-    if flagged:
-        items = "".join(
-            f"<li>{html.escape(s.text[:80])} — {html.escape(s.reason)}</li>" for s in flagged
-        )
-        heading = f"Check before sending ({len(flagged)} flagged):"
-        parts.append(f"<p><b>{heading}</b></p><ul>{items}</ul>")
-    sources = "".join(
-        f'<li><a href="cite:{n}">[{n}]</a> {html.escape(h.title)}</li>'
-        for n, h in enumerate(answer.sources, start=1)
-    )
-    parts.append(f"<p><b>Sources</b></p><ul>{sources}</ul>")
-    return "".join(parts)
+        self._watch_clipboard(box.isChecked())
+
+    def _on_follow_toggled(self, on: bool) -> None:
+        try:
+            self.context.settings.set("listen.follow_clipboard", on)
+            self.context.settings.save()
+        except UserError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+        self._apply_clipboard_policy()
+
+    def _watch_clipboard(self, on: bool) -> None:
+        clipboard = QApplication.clipboard()
+        if on == self._watching:
+            return
+        self._watching = on
+        if on:
+            clipboard.dataChanged.connect(self._on_clipboard)
+        else:
+            clipboard.dataChanged.disconnect(self._on_clipboard)
+
+    def _on_clipboard(self) -> None:
+        text = QApplication.clipboard().text().strip()
+        if text and text != self.listen.conversation.toPlainText().strip():
+            self.listen.conversation.setPlainText(text)
+
+    # --- settings, panes and layout ---------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.context.settings, self)
+        dialog.accepted.connect(self._settings_changed)
+        dialog.open()
+        return dialog
+
+    def _settings_changed(self) -> None:
+        self._apply_clipboard_policy()
+        self.draft.with_sources.setChecked(bool(self.context.settings.get("ui.copy_with_sources")))
+        apply_font_scale(float(self.context.settings.get("ui.font_scale")))
+        self.statusBar().showMessage("Settings saved.", 5000)
+
+    def focus_search(self) -> None:
+        self.search.box.setFocus()
+        self.search.box.selectAll()
+
+    def focus_results(self) -> None:
+        self.search.results.setFocus()
+
+    def focus_source(self) -> None:
+        self.source.view.setFocus()
+
+    def focus_draft(self) -> None:
+        self.draft.view.setFocus()
+
+    def focus_listen(self) -> None:
+        self.listen.conversation.setFocus()
+
+    def next_pane(self) -> None:
+        panes = [self.search.box, self.search.results, self.source.view, self.draft.view]
+        panes.append(self.listen.conversation)
+        focused = QApplication.focusWidget()
+        index = panes.index(focused) if focused in panes else -1
+        panes[(index + 1) % len(panes)].setFocus()
+
+    def _layout_store(self) -> QSettings:
+        path = self.context.paths.config / "window.ini"
+        return QSettings(str(path), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        store = self._layout_store()
+        geometry = store.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for name, splitter in self.splitters.items():
+            state = store.value(f"splitter/{name}")
+            if state is not None:
+                splitter.restoreState(state)
+
+    def save_layout(self) -> None:
+        store = self._layout_store()
+        store.setValue("geometry", self.saveGeometry())
+        for name, splitter in self.splitters.items():
+            store.setValue(f"splitter/{name}", splitter.saveState())
+        store.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self.stop()
+        self._watch_clipboard(False)
+        super().closeEvent(event)
+
+
+def _passage(hit: Hit) -> str:
+    return f"<blockquote>{html.escape(hit.text)}</blockquote>"
+
+
+_BASE_POINT_SIZE: list[float] = []
+
+
+def apply_font_scale(scale: float) -> None:
+    """Scale the application font from the system's own size (so it follows the OS too)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return
+    font = app.font()
+    if not _BASE_POINT_SIZE:
+        _BASE_POINT_SIZE.append(font.pointSizeF())
+    if _BASE_POINT_SIZE[0] > 0:
+        font.setPointSizeF(_BASE_POINT_SIZE[0] * scale)
+        app.setFont(font)

@@ -52,7 +52,8 @@ class Ops(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        # Model load or a draft, a typed search and a listen search can all run at once.
+        self.pool.setMaxThreadCount(4)
         self._live: set[_Signals] = set()
 
     def run(

@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent("""
         if not busy or time.monotonic() - started > 150:
             seen.update(title=window.windowTitle(), visible=window.isVisible(),
                         packs=window.packs_label.text(), model=window.model_label.text(),
-                        draft=window.draft_view.toPlainText(),
+                        draft=window.draft.view.toPlainText(),
                         offline=window.offline_label.text())
             app.quit()
 
@@ -98,6 +98,6 @@ def test_window_builds_the_demo_pack_on_first_run(tmp_path: Path, deskmate_home:
     assert seen["code"] == 0
     assert seen["visible"] is True
     assert seen["packs"].startswith("Knowledge: Northwind Mobile help centre (demo) v")
-    assert seen["model"] == "Model: none — extractive drafts"
-    assert seen["draft"] == "Type a question and press Enter."
+    assert seen["model"] == "Model: none — extractive mode"
+    assert seen["draft"].startswith("Welcome to Deskmate")
     assert (deskmate_home / "data" / "packs" / "demo" / "manifest.json").is_file()

@@ -131,6 +131,14 @@ class Pack:
         entry = self._documents.get(source, {})
         return [(int(h[0]), str(h[1]), int(h[2])) for h in entry.get("headings", [])]
 
+    def document_pages(self, source: str) -> list[tuple[int, int]]:
+        """(start offset, page number) of every page of a paged (PDF) document."""
+        entry = self._documents.get(source, {})
+        return [(int(p[0]), int(p[1])) for p in entry.get("pages", [])]
+
+    def document_format(self, source: str) -> str:
+        return str(self._documents.get(source, {}).get("format", ""))
+
     def documents_meta(self) -> list[tuple[str, dict[str, Any]]]:
         """Every document's source and metadata (with its title)."""
         return [

@@ -1,0 +1,343 @@
+"""The window's panes as plain widgets: search, source, draft and listen.
+
+Each pane only lays out its controls and shows what it is given; the main window decides what
+runs when, on which worker, and wires the panes together.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QResizeEvent, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core import render
+from desktop.core.knowledge.index import Hit
+
+
+def _named(widget: Any, name: str, tip: str = "") -> Any:
+    widget.setAccessibleName(name)
+    widget.setObjectName(name.replace(" ", "_").lower())
+    if tip:
+        widget.setToolTip(tip)
+    return widget
+
+
+def _column(*widgets: Any, margins: int = 0) -> tuple[QWidget, QVBoxLayout]:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(margins, margins, margins, margins)
+    for widget in widgets:
+        if isinstance(widget, QHBoxLayout):
+            layout.addLayout(widget)
+        else:
+            layout.addWidget(widget)
+    return box, layout
+
+
+def _row(*widgets: Any) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        if widget is None:
+            row.addStretch(1)
+        else:
+            row.addWidget(widget)
+    return row
+
+
+class HitList(QListWidget):
+    """Search hits as two-line rich items: title › heading, snippet, then pack and category."""
+
+    activated_row = Signal(int)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        _named(self, name)
+        self.setUniformItemSizes(False)
+        self.setWordWrap(True)
+        self.itemActivated.connect(lambda item: self.activated_row.emit(self.row(item)))
+
+    def show_hits(self, hits: list[Hit], query: str, pack_titles: dict[str, str]) -> None:
+        self.clear()
+        for hit in hits:
+            where = f" › {hit.heading}" if hit.heading and hit.heading != hit.title else ""
+            page = f", page {hit.page}" if hit.page else ""
+            origin = pack_titles.get(hit.pack, hit.pack)
+            if hit.category:
+                origin += f" · {hit.category}"
+            label = QLabel(
+                f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
+                f"{render.snippet_html(hit.text, query)}<br>"
+                f"<i>{html.escape(origin + page)}</i>"
+            )
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setContentsMargins(4, 3, 4, 3)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
+            item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
+            self.addItem(item)
+            self.setItemWidget(item, label)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Each row as tall as its wrapped text at the list's current width."""
+        width = max(120, self.viewport().width() - 4)
+        for row in range(self.count()):
+            item = self.item(row)
+            label = self.itemWidget(item)
+            if isinstance(label, QLabel):
+                item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def show_message(self, text: str) -> None:
+        self.clear()
+        item = QListWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.addItem(item)
+
+
+class SearchBox(QLineEdit):
+    """The search box: Up/Down move through the results without leaving it."""
+
+    def __init__(self, results: QListWidget) -> None:
+        super().__init__()
+        self.results = results
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        step = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1}.get(Qt.Key(event.key()))
+        if step is not None and self.results.count():
+            row = max(0, min(self.results.count() - 1, self.results.currentRow() + step))
+            self.results.setCurrentRow(row)
+            return
+        super().keyPressEvent(event)
+
+
+class SearchPane(QWidget):
+    """Search as you type, filters for pack and category, and the ranked results."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results = HitList("Results")
+        self.box = _named(
+            SearchBox(self.results),
+            "Search",
+            "Type to search the approved knowledge; Enter drafts a reply (Ctrl+K)",
+        )
+        self.box.setPlaceholderText("Search knowledge, or type the customer's question…")
+        self.box.setClearButtonEnabled(True)
+        for button in self.box.findChildren(QToolButton):
+            _named(button, "Clear search")
+        self.pack_filter = _named(QComboBox(), "Pack filter", "Search only this pack")
+        self.pack_filter.addItem("All packs", "")
+        self.category_filter = _named(QComboBox(), "Category filter", "Search only this category")
+        self.category_filter.addItem("All categories", "")
+        self.status = _named(QLabel(""), "Search status")
+        self.status.setWordWrap(True)
+
+    def set_filters(self, packs: list[tuple[str, str]], categories: list[str]) -> None:
+        for combo, items in (
+            (self.pack_filter, packs),
+            (self.category_filter, [(c, c) for c in categories]),
+        ):
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for value, label in items:
+                combo.addItem(label, value)
+
+
+class SourcePane(QWidget):
+    """The selected result's document, rendered, scrolled to the passage and highlighting it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = _named(QLabel("Source"), "Source title")
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.meta = _named(QLabel(""), "Source details")
+        self.meta.setWordWrap(True)
+        self.open_button = _named(
+            QPushButton("Open &original"), "Open original", "Open the original file"
+        )
+        self.open_button.setEnabled(False)
+        self.view = _named(QTextBrowser(), "Source document")
+        self.view.setOpenLinks(False)
+        head = _row(self.title, self.open_button)
+        head.setStretch(0, 1)
+        box, layout = _column(head, self.meta, self.view)
+        layout.setStretch(2, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(box)
+
+    def show_message(self, title: str, text_html: str) -> None:
+        self.title.setText(f"<b>{html.escape(title)}</b>")
+        self.meta.setText("")
+        self.open_button.setEnabled(False)
+        self.view.setHtml(text_html)
+
+    def highlighted_text(self) -> str:
+        """The text shown with the passage highlight (what the agent's eye is drawn to)."""
+        doc = self.view.document()
+        target = QColor(render.HIGHLIGHT)
+        parts: list[str] = []
+        block = doc.begin()
+        while block.isValid():
+            it = block.begin()
+            in_block = []
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.charFormat().background().color() == target:
+                    in_block.append(fragment.text())
+                it += 1
+            if in_block:
+                parts.append("".join(in_block))
+            block = block.next()
+        return "\n".join(parts)
+
+
+class DraftPane(QWidget):
+    """Task, tone, the streaming draft with inline verdicts, and what to do with it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.task = _named(QComboBox(), "Task", "What to write")
+        for label, value in (("Reply", "reply"), ("Wrap-up", "wrapup"), ("Rewrite", "rewrite")):
+            self.task.addItem(label, value)
+        self.tone = _named(QComboBox(), "Tone", "How to rewrite the text")
+        for value in ("shorter", "friendlier", "formal"):
+            self.tone.addItem(value.capitalize(), value)
+        self.tone.setEnabled(False)
+        self.task.currentIndexChanged.connect(
+            lambda _: self.tone.setEnabled(self.task.currentData() == "rewrite")
+        )
+        self.draft_button = _named(QPushButton("&Draft"), "Draft", "Write it (Ctrl+Enter)")
+        self.stop_button = _named(QPushButton("&Stop"), "Stop generating", "Stop (Esc)")
+        self.stop_button.setEnabled(False)
+        self.regenerate_button = _named(
+            QPushButton("&Regenerate"), "Regenerate", "Write it again (Ctrl+R)"
+        )
+        self.regenerate_button.setEnabled(False)
+        self.copy_button = _named(
+            QPushButton("&Copy"), "Copy draft", "Copy the draft as plain text (Ctrl+Shift+C)"
+        )
+        self.copy_button.setEnabled(False)
+        self.with_sources = _named(
+            QCheckBox("with source titles"), "Copy with source titles", "Append the sources"
+        )
+        self.thumbs_up = _named(QPushButton("✓ Useful"), "Good draft", "This draft was useful")
+        self.thumbs_down = _named(
+            QPushButton("✗ Not useful"), "Bad draft", "This draft was not useful"
+        )
+        for button in (self.thumbs_up, self.thumbs_down):
+            button.setEnabled(False)
+        self.view = _named(QTextBrowser(), "Draft reply")
+        self.view.setOpenLinks(False)
+        top = _row(self.task, self.tone, self.draft_button, self.stop_button, None)
+        bottom = _row(
+            self.regenerate_button,
+            self.copy_button,
+            self.with_sources,
+            None,
+            self.thumbs_up,
+            self.thumbs_down,
+        )
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(top)
+        outer.addWidget(self.view, 1)
+        outer.addLayout(bottom)
+
+    def append(self, text: str) -> None:
+        cursor = self.view.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(text)
+        self.view.setTextCursor(cursor)
+        self.view.ensureCursorVisible()
+
+    def set_running(self, running: bool) -> None:
+        self.draft_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if running:
+            for button in (
+                self.regenerate_button,
+                self.copy_button,
+                self.thumbs_up,
+                self.thumbs_down,
+            ):
+                button.setEnabled(False)
+
+
+class ListenPane(QWidget):
+    """The live conversation and the articles it calls for, kept up to date as it changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conversation = _named(QPlainTextEdit(), "Conversation")
+        self.conversation.setPlaceholderText(
+            "Paste or type the live conversation here, e.g.\n"
+            "Customer: my new phone arrived with a cracked screen\n"
+            "Agent: sorry to hear that…"
+        )
+        self.need = _named(QLabel("Suggestions appear as the conversation changes."), "Need")
+        self.need.setWordWrap(True)
+        self.suggestions = HitList("Suggested articles")
+        self.follow_clipboard = _named(
+            QCheckBox("Follow clipboard"),
+            "Follow clipboard",
+            "Use text copied to the clipboard as the conversation",
+        )
+        self.wrapup_button = _named(
+            QPushButton("&Wrap-up note"),
+            "Wrap-up note",
+            "Turn the conversation into a wrap-up note (Ctrl+Shift+W)",
+        )
+        box, layout = _column(
+            QLabel("<b>Listen</b> — the conversation so far"),
+            self.conversation,
+            _row(self.follow_clipboard, None, self.wrapup_button),
+            self.need,
+            self.suggestions,
+        )
+        layout.setStretch(1, 2)
+        layout.setStretch(4, 3)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(box)
+
+
+class KeyFilter(QObject):
+    """Calls *on_enter* when Return/Enter is pressed in the watched widget."""
+
+    def __init__(self, on_enter: Any) -> None:
+        super().__init__()
+        self.on_enter = on_enter
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            mods = event.modifiers()
+            enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            if enter and not mods & Qt.KeyboardModifier.ControlModifier:
+                self.on_enter()
+                return True
+        return False

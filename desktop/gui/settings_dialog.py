@@ -1,0 +1,153 @@
+"""The settings dialog, generated from the settings schema: one control per setting.
+
+Values locked by machine policy are shown disabled with "Set by your IT department". Nothing is
+wired by hand per setting: a new entry in ``SCHEMA`` appears here by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.errors import SettingError
+from desktop.core.settings import Setting, Settings, SettingValue
+
+LOCKED_TEXT = "Set by your IT department"
+
+
+def _editor(setting: Setting, value: SettingValue) -> QWidget:
+    widget: QWidget
+    if setting.choices:
+        combo = QComboBox()
+        for choice in setting.choices:
+            combo.addItem(str(choice), choice)
+        combo.setCurrentIndex(max(0, combo.findData(value)))
+        widget = combo
+    elif setting.type is bool:
+        box = QCheckBox()
+        box.setChecked(bool(value))
+        widget = box
+    elif setting.type is int:
+        spin = QSpinBox()
+        spin.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
+        spin.setValue(int(value))
+        widget = spin
+    elif setting.type is float:
+        dspin = QDoubleSpinBox()
+        dspin.setDecimals(2)
+        dspin.setSingleStep(0.05)
+        dspin.setRange(float(setting.minimum or 0.0), float(setting.maximum or 1e9))
+        dspin.setValue(float(value))
+        widget = dspin
+    else:
+        widget = QLineEdit(str(value))
+    widget.setAccessibleName(setting.label)
+    widget.setToolTip(setting.description)
+    return widget
+
+
+def editor_value(widget: QWidget) -> SettingValue:
+    if isinstance(widget, QComboBox):
+        data: SettingValue = widget.currentData()
+        return data
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QSpinBox):
+        return widget.value()
+    if isinstance(widget, QDoubleSpinBox):
+        return round(widget.value(), 4)
+    assert isinstance(widget, QLineEdit)
+    return widget.text()
+
+
+class SettingsDialog(QDialog):
+    """Edit the user's settings; policy-locked ones are visible but cannot be changed."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("Deskmate settings")
+        self.setAccessibleName("Settings")
+        self.editors: dict[str, QWidget] = {}
+        self.locked_labels: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for row in settings.effective():
+            editor = _editor(row.setting, row.value)
+            self.editors[row.setting.key] = editor
+            field: QWidget = editor
+            if row.locked:
+                editor.setEnabled(False)
+                note = QLabel(f"<i>{LOCKED_TEXT}</i>")
+                note.setAccessibleName(f"{row.setting.label}: {LOCKED_TEXT}")
+                self.locked_labels[row.setting.key] = note
+                field = QWidget()
+                line = QHBoxLayout(field)
+                line.setContentsMargins(0, 0, 0, 0)
+                line.addWidget(editor)
+                line.addWidget(note)
+                line.addStretch(1)
+            label = QLabel(row.setting.label)
+            label.setToolTip(row.setting.description)
+            label.setBuddy(editor)
+            form.addRow(label, field)
+        inner = QWidget()
+        inner.setLayout(form)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setAccessibleName("Settings problem")
+        note = QLabel("Model and knowledge settings apply the next time Deskmate starts.")
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(note)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(680, 700)
+        if self.locked_labels:  # show what IT has fixed first, rather than leave it below the fold
+            first = next(iter(self.locked_labels))
+            scroll.ensureWidgetVisible(self.editors[first], 0, 120)
+        self.scroll_area = scroll
+
+    def changes(self) -> dict[str, Any]:
+        """Settings whose control differs from the effective value (locked ones never do)."""
+        out = {}
+        for key, editor in self.editors.items():
+            if self.settings.is_locked(key):
+                continue
+            value = editor_value(editor)
+            if value != self.settings.get(key):
+                out[key] = value
+        return out
+
+    def save(self) -> None:
+        try:
+            for key, value in self.changes().items():
+                self.settings.set(key, value)
+            self.settings.save()
+        except SettingError as err:
+            self.error.setText(f"<b>{err.message}</b> {err.fix}")
+            return
+        self.accept()

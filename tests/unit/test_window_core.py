@@ -1,0 +1,107 @@
+"""The Qt-free parts of the agent's window: listening, feedback and HTML rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from desktop.core import feedback, listen, render
+from desktop.core.assist import Answer
+from desktop.core.generation.verify import Sentence
+from desktop.core.knowledge.index import Hit
+
+CONVERSATION = """Customer: Hi, I ordered a phone last week
+Agent: Thanks, how can I help?
+Customer: It arrived with a cracked screen.
+I want to send it back
+Agent: Sorry to hear that.
+"""
+
+
+def test_the_latest_customer_turn_is_the_need() -> None:
+    need = listen.customer_need(CONVERSATION)
+    # A continuation line belongs to the turn above it; agent lines are never the need.
+    assert need.query == "It arrived with a cracked screen. I want to send it back"
+    assert [t.speaker for t in need.turns] == ["customer"]
+
+
+def test_a_short_latest_turn_is_read_with_the_one_before() -> None:
+    need = listen.customer_need(CONVERSATION + "Customer: yes please\n")
+    assert need.query.endswith("send it back yes please")
+    assert len(need.turns) == 2
+
+
+def test_unlabelled_text_and_empty_text() -> None:
+    assert listen.customer_need("my bill is higher than expected this month").query == (
+        "my bill is higher than expected this month"
+    )
+    assert listen.customer_need("Agent: hello\n\n").empty
+    assert listen.customer_need("").empty
+
+
+def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
+    answer = Answer(status="answered", question="Q?", draft="A draft [1].", mode="extractive")
+    feedback.record(tmp_path, answer, "up")
+    feedback.record(tmp_path, answer, "down")
+    lines = (tmp_path / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [e["rating"] for e in entries] == ["up", "down"]
+    assert entries[0]["question"] == "Q?" and entries[0]["status"] == "answered"
+    assert entries[0]["draft_sha256"] == feedback.draft_hash("A draft [1].")
+    assert "A draft" not in lines[0], "the draft itself is not stored"
+    assert feedback.read_all(tmp_path) == entries
+    with pytest.raises(ValueError):
+        feedback.record(tmp_path, answer, "meh")
+
+
+def test_document_html_highlights_exactly_the_passage() -> None:
+    text = "Returns\n\nIntro line.\n\n- Step one here\n- Step two here\n\nAfter."
+    start = text.index("Step one")
+    end = text.index("two here") + len("two here")
+    out = render.document_html(text, [(1, "Returns", 0)], start, end)
+    assert out.startswith("<h2>Returns</h2>")
+    assert "<ul><li>- " in out and "</li></ul>" in out
+    assert out.count(render.HIGHLIGHT) == 2  # one span per line of the passage
+    assert f'<a name="{render.PASSAGE_ANCHOR}"></a><ul>' in out
+    assert "Intro line." in out and "After." in out
+    assert render.HIGHLIGHT not in render.document_html(text)
+
+
+def test_pages_are_labelled() -> None:
+    out = render.document_html("one\ntwo", pages=[(0, 1), (4, 2)])
+    assert out.index("Page 1") < out.index("one") < out.index("Page 2") < out.index("two")
+
+
+def test_draft_html_marks_flagged_sentences_with_their_reason() -> None:
+    draft = "Returns are free [1]. You get a voucher."
+    sentences = [
+        Sentence("Returns are free [1].", [1], "supported"),
+        Sentence("You get a voucher.", [], "no_citation", "This sentence cites no source."),
+    ]
+    out = render.draft_html(draft, sentences)
+    assert '<a href="cite:1">[1]</a>' in out
+    assert 'title="No citation: This sentence cites no source."' in out
+    assert out.count("<span") == 1  # the supported sentence is not marked
+
+
+def test_copy_text_and_sources() -> None:
+    hits = [Hit("p", "a.md", "Article A", "", 0, 1, "x", 1.0)]
+    answer = Answer(status="answered", question="q", draft=" Do this [1]. ", sources=hits)
+    assert render.copy_text(answer) == "Do this [1]."
+    assert render.copy_text(answer, True) == "Do this [1].\n\nSources:\n[1] Article A"
+
+
+def test_original_file(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b.md").write_text("x", encoding="utf-8")
+    assert render.original_file("a/b.md", [tmp_path / "none", tmp_path]) == tmp_path / "a/b.md"
+    assert render.original_file("a/missing.md", [tmp_path]) is None
+    assert render.original_file("../a/b.md", [tmp_path / "a"]) is None
+
+
+def test_snippet_bolds_query_words() -> None:
+    text = "Intro. " * 50 + "Your refund arrives within 5 working days."
+    out = render.snippet_html(text, "when does my refund arrive")
+    assert "<b>refund</b>" in out and out.startswith("…")
