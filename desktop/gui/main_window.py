@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QPushButton, QSplitter, QWidget
 
@@ -31,10 +31,10 @@ from desktop.gui.panes import (
     ListenPane,
     SearchPane,
     SourcePane,
-    _column,
-    _row,
+    column,
+    row_of,
 )
-from desktop.gui.settings_dialog import SettingsDialog
+from desktop.gui.window_extras import WindowExtras
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class _Lane:
     hits: list[Hit] = field(default_factory=list)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowExtras, QMainWindow):
     """Search, source, draft and listen panes over the installed knowledge packs."""
 
     ready = Signal()
@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         self.settings_button.setAccessibleName("Settings")
         self.settings_button.clicked.connect(self.open_settings)
         top = QWidget()
-        top_row = _row(
+        top_row = row_of(
             self.search.box,
             self.search.pack_filter,
             self.search.category_filter,
@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
         top_row.setContentsMargins(6, 6, 6, 0)
         top.setLayout(top_row)
         left = QSplitter(Qt.Orientation.Vertical)
-        results_box, _ = _column(self.search.status, self.search.results)
+        results_box, _ = column(self.search.status, self.search.results)
         left.addWidget(results_box)
         left.addWidget(self.listen)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self.splitters = {"main": self.splitter, "left": left, "right": right}
         for splitter in self.splitters.values():
             splitter.setChildrenCollapsible(False)
-        central, layout = _column(top, self.splitter)
+        central, layout = column(top, self.splitter)
         layout.setStretch(1, 1)
         self.setCentralWidget(central)
         self._build_status_bar()
@@ -209,36 +209,6 @@ class MainWindow(QMainWindow):
 
     def _search_delay(self) -> int:
         return int(self.context.settings.get("ui.search_delay_ms"))
-
-    # --- status bar -------------------------------------------------------------------------
-
-    def set_sync_status(self, text: str, warning: bool = False) -> None:
-        """Show the knowledge-sync state (last sync, staleness) in the status bar."""
-        self.sync_label.setVisible(bool(text))
-        self.sync_label.setText(("⚠ " if warning else "") + text)
-        self.sync_label.setStyleSheet("color:#b00020; font-weight:bold;" if warning else "")
-
-    def refresh_sync_status(self) -> None:
-        """Read the pack-sync state on a worker and show it (hidden when sync is off)."""
-        paths, settings = self.context.paths, self.context.settings
-
-        def read() -> Any:
-            from desktop.core.sync.state import sync_status  # imported off the UI thread
-
-            return sync_status(paths, settings)
-
-        self.ops.run(read, self._on_sync_status, self._on_sync_error)
-
-    def _on_sync_status(self, status: Any) -> None:
-        if status.warning:
-            self.set_sync_status(status.warning, warning=True)
-        elif status.enabled and status.last_success is not None:
-            self.set_sync_status(f"Knowledge synced {status.last_success:%Y-%m-%d %H:%M}")
-        else:
-            self.set_sync_status("")
-
-    def _on_sync_error(self, exc: Exception) -> None:
-        self.set_sync_status(f"Knowledge sync state unreadable: {exc}", warning=True)
 
     def _set_model_state(self, text: str, tip: str = "") -> None:
         self.model_label.setText(f"Model: {text}")
@@ -651,105 +621,6 @@ class MainWindow(QMainWindow):
         self.draft.view.setHtml(self._problem_html(exc))
         self.failed.emit(str(exc))
 
-    # --- clipboard following ----------------------------------------------------------------
-
-    def _apply_clipboard_policy(self) -> None:
-        """The checkbox shows the setting; policy can lock it (on or off)."""
-        settings = self.context.settings
-        box = self.listen.follow_clipboard
-        box.blockSignals(True)
-        box.setChecked(bool(settings.get("listen.follow_clipboard")))
-        box.blockSignals(False)
-        locked = settings.is_locked("listen.follow_clipboard")
-        box.setEnabled(not locked)
-        box.setToolTip(
-            "Set by your IT department"
-            if locked
-            else "Use text copied to the clipboard as the conversation"
-        )
-        self._watch_clipboard(box.isChecked())
-
-    def _on_follow_toggled(self, on: bool) -> None:
-        try:
-            self.context.settings.set("listen.follow_clipboard", on)
-            self.context.settings.save()
-        except UserError as exc:
-            self.statusBar().showMessage(str(exc), 10000)
-        self._apply_clipboard_policy()
-
-    def _watch_clipboard(self, on: bool) -> None:
-        clipboard = QApplication.clipboard()
-        if on == self._watching:
-            return
-        self._watching = on
-        if on:
-            clipboard.dataChanged.connect(self._on_clipboard)
-        else:
-            clipboard.dataChanged.disconnect(self._on_clipboard)
-
-    def _on_clipboard(self) -> None:
-        text = QApplication.clipboard().text().strip()
-        if text and text != self.listen.conversation.toPlainText().strip():
-            self.listen.conversation.setPlainText(text)
-
-    # --- settings, panes and layout ---------------------------------------------------------
-
-    def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.context.settings, self)
-        dialog.accepted.connect(self._settings_changed)
-        dialog.open()
-        return dialog
-
-    def _settings_changed(self) -> None:
-        self._apply_clipboard_policy()
-        self.draft.with_sources.setChecked(bool(self.context.settings.get("ui.copy_with_sources")))
-        apply_font_scale(float(self.context.settings.get("ui.font_scale")))
-        self.statusBar().showMessage("Settings saved.", 5000)
-
-    def focus_search(self) -> None:
-        self.search.box.setFocus()
-        self.search.box.selectAll()
-
-    def focus_results(self) -> None:
-        self.search.results.setFocus()
-
-    def focus_source(self) -> None:
-        self.source.view.setFocus()
-
-    def focus_draft(self) -> None:
-        self.draft.view.setFocus()
-
-    def focus_listen(self) -> None:
-        self.listen.conversation.setFocus()
-
-    def next_pane(self) -> None:
-        panes = [self.search.box, self.search.results, self.source.view, self.draft.view]
-        panes.append(self.listen.conversation)
-        focused = QApplication.focusWidget()
-        index = panes.index(focused) if focused in panes else -1
-        panes[(index + 1) % len(panes)].setFocus()
-
-    def _layout_store(self) -> QSettings:
-        path = self.context.paths.config / "window.ini"
-        return QSettings(str(path), QSettings.Format.IniFormat)
-
-    def _restore_layout(self) -> None:
-        store = self._layout_store()
-        geometry = store.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        for name, splitter in self.splitters.items():
-            state = store.value(f"splitter/{name}")
-            if state is not None:
-                splitter.restoreState(state)
-
-    def save_layout(self) -> None:
-        store = self._layout_store()
-        store.setValue("geometry", self.saveGeometry())
-        for name, splitter in self.splitters.items():
-            store.setValue(f"splitter/{name}", splitter.saveState())
-        store.sync()
-
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self.stop()
@@ -759,19 +630,3 @@ class MainWindow(QMainWindow):
 
 def _passage(hit: Hit) -> str:
     return f"<blockquote>{html.escape(hit.text)}</blockquote>"
-
-
-_BASE_POINT_SIZE: list[float] = []
-
-
-def apply_font_scale(scale: float) -> None:
-    """Scale the application font from the system's own size (so it follows the OS too)."""
-    app = QApplication.instance()
-    if not isinstance(app, QApplication):
-        return
-    font = app.font()
-    if not _BASE_POINT_SIZE:
-        _BASE_POINT_SIZE.append(font.pointSizeF())
-    if _BASE_POINT_SIZE[0] > 0:
-        font.setPointSizeF(_BASE_POINT_SIZE[0] * scale)
-        app.setFont(font)

@@ -39,7 +39,7 @@ def _named(widget: Any, name: str, tip: str = "") -> Any:
     return widget
 
 
-def _column(*widgets: Any, margins: int = 0) -> tuple[QWidget, QVBoxLayout]:
+def column(*widgets: Any, margins: int = 0) -> tuple[QWidget, QVBoxLayout]:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(margins, margins, margins, margins)
@@ -51,7 +51,7 @@ def _column(*widgets: Any, margins: int = 0) -> tuple[QWidget, QVBoxLayout]:
     return box, layout
 
 
-def _row(*widgets: Any) -> QHBoxLayout:
+def row_of(*widgets: Any) -> QHBoxLayout:
     row = QHBoxLayout()
     for widget in widgets:
         if widget is None:
@@ -182,9 +182,9 @@ class SourcePane(QWidget):
         self.open_button.setEnabled(False)
         self.view = _named(QTextBrowser(), "Source document")
         self.view.setOpenLinks(False)
-        head = _row(self.title, self.open_button)
+        head = row_of(self.title, self.open_button)
         head.setStretch(0, 1)
-        box, layout = _column(head, self.meta, self.view)
+        box, layout = column(head, self.meta, self.view)
         layout.setStretch(2, 1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -253,8 +253,8 @@ class DraftPane(QWidget):
             button.setEnabled(False)
         self.view = _named(QTextBrowser(), "Draft reply")
         self.view.setOpenLinks(False)
-        top = _row(self.task, self.tone, self.draft_button, self.stop_button, None)
-        bottom = _row(
+        top = row_of(self.task, self.tone, self.draft_button, self.stop_button, None)
+        bottom = row_of(
             self.regenerate_button,
             self.copy_button,
             self.with_sources,
@@ -312,10 +312,10 @@ class ListenPane(QWidget):
             "Wrap-up note",
             "Turn the conversation into a wrap-up note (Ctrl+Shift+W)",
         )
-        box, layout = _column(
+        box, layout = column(
             QLabel("<b>Listen</b> — the conversation so far"),
             self.conversation,
-            _row(self.follow_clipboard, None, self.wrapup_button),
+            row_of(self.follow_clipboard, None, self.wrapup_button),
             self.need,
             self.suggestions,
         )

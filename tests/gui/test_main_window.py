@@ -522,6 +522,11 @@ def test_status_bar_shows_model_packs_offline_and_sync(
     window.set_sync_status("Knowledge last synced 9 days ago", warning=True)
     assert window.sync_label.isVisible()
     assert window.sync_label.text() == "⚠ Knowledge last synced 9 days ago"
+    # Fed by desktop.core.sync: a configured source that never synced is a warning.
+    context.settings.set("sync.url", "file:///srv/packs")
+    window.refresh_sync_status()
+    qtbot.waitUntil(lambda: "not been synced yet" in window.sync_label.text(), timeout=30_000)
+    assert window.sync_label.text().startswith("⚠ ")
 
 
 def test_keyboard_shortcuts_and_accessible_names(
