@@ -1,6 +1,6 @@
 """Grounding quality: answers, refusals, routing, citations and sentence verification.
 
-    .venv/bin/python benchmarks/grounding.py [--skip-model]
+    .venv/bin/python benchmarks/grounding.py [--skip-model] [--model GGUF]
 
 Over the labelled cases in data/grounding_questions.jsonl (demo content and the Rackspace corpus:
 answerable, unanswerable and sensitive), runs Deskmate's real ask pipeline with the default model
@@ -9,7 +9,10 @@ cases, route-to-human accuracy (and false routes), citation precision (a cited s
 the expected ones), the share of draft sentences judged supported and the share of expected facts
 that appear. Then checks the sentence verifier on data/planted_claims.jsonl: the share of planted
 unsupported sentences it flags and the share of genuinely supported sentences it wrongly flags.
-Results: benchmarks/results/grounding.{json,md}.
+Results: benchmarks/results/grounding.{json,md}; with --model, grounding-<model file stem>.*.
+Model drafts with less than ``answer.min_supported`` of their sentences supported are replaced by
+extractive ones, as in the product; ``model_draft_kept`` and ``model_own_supported`` show how often
+and how well the model itself did.
 """
 
 from __future__ import annotations
@@ -48,12 +51,16 @@ METRICS = (
 )
 
 
-def contexts(generation: bool) -> dict[str, AppContext]:
-    demo = AppContext.from_env()
+def contexts(generation: bool, model: Path | None = None) -> dict[str, AppContext]:
+    demo = AppContext.from_env(model_path=model)
     demo.ensure_demo_pack()
     paths = Paths.from_env()
     rackspace = AppContext(
-        paths, Settings(paths), pack_dirs=[WORK / "rackspace-pack"], embedder=demo.embedder
+        paths,
+        Settings(paths),
+        pack_dirs=[WORK / "rackspace-pack"],
+        model_path=model,
+        embedder=demo.embedder,
     )
     for context in (demo, rackspace):
         context.settings.set("generation.enabled", generation)
@@ -103,8 +110,10 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
     return {k: (round(sum(v) / len(v), 3) if v else None, len(v)) for k, v in counts.items()}
 
 
-def run_cases(cases: list[dict[str, Any]], generation: bool) -> tuple[dict[str, Any], float]:
-    by_corpus = contexts(generation)
+def run_cases(
+    cases: list[dict[str, Any]], generation: bool, model: Path | None = None
+) -> tuple[dict[str, Any], float]:
+    by_corpus = contexts(generation, model)
     started = time.perf_counter()
     answers = [ask(by_corpus[c["corpus"]], c["question"]) for c in cases]
     return score(cases, answers), time.perf_counter() - started
@@ -136,9 +145,11 @@ def main() -> None:
         for line in (DATA / "grounding_questions.jsonl").read_text().splitlines()
         if line.strip()
     ]
+    model = Path(sys.argv[sys.argv.index("--model") + 1]) if "--model" in sys.argv else None
     modes = {"extractive": run_cases(cases, generation=False)}
     if "--skip-model" not in sys.argv:
-        modes["SmolLM2-135M"] = run_cases(cases, generation=True)
+        label = model.stem if model else "SmolLM2-135M"
+        modes[label] = run_cases(cases, generation=True, model=model)
     checks = planted()
     names = list(METRICS)
     lines = [
@@ -168,7 +179,7 @@ def main() -> None:
     for kind, share in checks["by_kind"].items():
         lines.append(f"| {kind} | {share:.3f} | {checks['counts'][kind]} |")
     write_result(
-        "grounding",
+        "grounding" if model is None else f"grounding-{model.stem}",
         {"cases": len(cases), "modes": {m: r for m, (r, _) in modes.items()}, "planted": checks},
         "\n".join(lines),
     )
