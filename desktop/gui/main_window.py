@@ -62,6 +62,7 @@ SHORTCUTS = (
     ("F6", "next pane", "next_pane"),
     ("Ctrl+Shift+W", "wrap-up note from the conversation", "wrapup"),
     ("Ctrl+,", "settings", "open_settings"),
+    ("Ctrl+Shift+Y", "sync knowledge packs now", "sync_now"),
 )
 
 
@@ -250,6 +251,7 @@ class MainWindow(WindowExtras, QMainWindow):
         self._search_listened()
         self._load_model()
         self.refresh_sync_status()
+        self.start_sync_schedule()
         # Ready the sensitive-topic check now, so the first draft does not wait for it.
         self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
 
@@ -259,6 +261,8 @@ class MainWindow(WindowExtras, QMainWindow):
         self.source.show_message("No knowledge available", self._problem_html(exc))
         self._show_problem(exc)
         self._load_model()
+        self.refresh_sync_status()
+        self.start_sync_schedule()  # on a new PC the first pack may be the one sync brings
 
     def _load_model(self) -> None:
         self._set_model_state("loading…")

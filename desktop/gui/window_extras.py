@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QSplitter, QStatusBar, QWidget
 
 from desktop.core.errors import UserError
@@ -32,9 +32,13 @@ class WindowExtras:
     sync_label: QLabel
     splitters: dict[str, QSplitter]
     _watching: bool
+    _sync_timer: QTimer | None = None
+    _syncing: bool = False
+    SYNC_CHECK_MS = 60_000
 
     if TYPE_CHECKING:
 
+        def start(self) -> None: ...
         def statusBar(self) -> QStatusBar: ...
         def saveGeometry(self) -> Any: ...
         def restoreGeometry(self, geometry: Any) -> bool: ...
@@ -68,6 +72,59 @@ class WindowExtras:
 
     def _on_sync_error(self, exc: Exception) -> None:
         self.set_sync_status(f"Knowledge sync state unreadable: {exc}", warning=True)
+
+    # --- pack sync --------------------------------------------------------------------------
+
+    def start_sync_schedule(self) -> None:
+        """Sync when due (policy's ``sync.interval_minutes``): checked now and every minute."""
+        if self._sync_timer is None:
+            self._sync_timer = QTimer(cast(QWidget, self))
+            self._sync_timer.setInterval(self.SYNC_CHECK_MS)
+            self._sync_timer.timeout.connect(self.sync_if_due)
+            self._sync_timer.start()
+        self.sync_if_due()
+
+    def sync_if_due(self) -> None:
+        self._run_sync(force=False)
+
+    def sync_now(self) -> None:
+        """Sync the knowledge packs now (the window's "Sync now")."""
+        self._run_sync(force=True)
+
+    def _run_sync(self, force: bool) -> None:
+        if self._syncing:
+            return
+        context = self.context
+
+        def work() -> Any:
+            from desktop.core.sync.client import run_sync
+            from desktop.core.sync.state import sync_status
+
+            status = sync_status(context.paths, context.settings)
+            if not (force or (status.enabled and status.due)):
+                return None
+            return run_sync(context.paths, context.settings, context.embedder)
+
+        self._syncing = True
+        if force:
+            self.set_sync_status("Syncing knowledge packs…")
+        self.ops.run(work, self._on_synced, self._on_sync_failed)
+
+    def _on_synced(self, report: Any) -> None:
+        self._syncing = False
+        if report is None:
+            return
+        if report.error:
+            self.set_sync_status(f"Knowledge sync failed: {report.error}", warning=True)
+        else:
+            self.refresh_sync_status()
+        if any(t.status in ("installed", "retired") for t in report.targets):
+            self.start()  # reopen the packs: new versions, filters and status bar
+
+    def _on_sync_failed(self, exc: Exception) -> None:
+        self._syncing = False
+        message = exc.message if isinstance(exc, UserError) else str(exc)
+        self.set_sync_status(f"Knowledge sync: {message}", warning=True)
 
     # --- clipboard following ----------------------------------------------------------------
 
