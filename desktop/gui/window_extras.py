@@ -34,6 +34,7 @@ class WindowExtras:
     _watching: bool
     _sync_timer: QTimer | None = None
     _syncing: bool = False
+    _sync_requested: bool = False  # "Sync now" while a check was running: sync after it
     SYNC_CHECK_MS = 60_000
 
     if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class WindowExtras:
 
     def _run_sync(self, force: bool) -> None:
         if self._syncing:
+            self._sync_requested = self._sync_requested or force
             return
         context = self.context
 
@@ -110,8 +112,14 @@ class WindowExtras:
             self.set_sync_status("Syncing knowledge packs…")
         self.ops.run(work, self._on_synced, self._on_sync_failed)
 
-    def _on_synced(self, report: Any) -> None:
+    def _after_sync(self) -> None:
         self._syncing = False
+        if self._sync_requested:
+            self._sync_requested = False
+            self.sync_now()
+
+    def _on_synced(self, report: Any) -> None:
+        self._after_sync()
         if report is None:
             return
         if report.error:
@@ -122,7 +130,7 @@ class WindowExtras:
             self.start()  # reopen the packs: new versions, filters and status bar
 
     def _on_sync_failed(self, exc: Exception) -> None:
-        self._syncing = False
+        self._after_sync()
         message = exc.message if isinstance(exc, UserError) else str(exc)
         self.set_sync_status(f"Knowledge sync: {message}", warning=True)
 

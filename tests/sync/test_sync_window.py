@@ -59,6 +59,7 @@ def test_sync_now_failure_is_shown_and_the_packs_stay(
 ) -> None:
     window.start()
     qtbot.waitUntil(lambda: "v1" in window.packs_label.text(), timeout=120_000)
+    qtbot.waitUntil(lambda: not window._syncing, timeout=30_000)
     # The source disappears (share unmounted): the failure is shown, v1 stays in service.
     workstation.set_policy(url=(repo.folder.parent / "gone").as_uri())
     window.context.settings = workstation.settings()
@@ -66,3 +67,16 @@ def test_sync_now_failure_is_shown_and_the_packs_stay(
     qtbot.waitUntil(lambda: "failed" in window.sync_label.text().lower(), timeout=60_000)
     assert window.context.packs()[0].version == "1"
     assert "v1" in window.packs_label.text()
+
+
+def test_sync_now_during_a_scheduled_check_is_not_lost(
+    qtbot: Any, window: Any, repo: Repository, packs: dict[str, Path]
+) -> None:
+    window.start()
+    qtbot.waitUntil(lambda: "v1" in window.packs_label.text(), timeout=120_000)
+    qtbot.waitUntil(lambda: not window._syncing, timeout=30_000)
+    repo.publish(packs["2"])
+    window.sync_if_due()  # not due: a quick check is in flight ...
+    assert window._syncing
+    window.sync_now()  # ... and the agent's "Sync now" runs right after it
+    qtbot.waitUntil(lambda: "v2" in window.packs_label.text(), timeout=120_000)
