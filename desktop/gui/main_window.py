@@ -7,6 +7,7 @@ imported here, so the window appears before the embedding model, LanceDB or llam
 
 from __future__ import annotations
 
+import gc
 import html
 import logging
 import threading
@@ -64,6 +65,12 @@ SHORTCUTS = (
     ("Ctrl+,", "settings", "open_settings"),
     ("Ctrl+Shift+Y", "sync knowledge packs now", "sync_now"),
 )
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up created out of the collector's sight, and collect normally again."""
+    gc.freeze()
+    gc.enable()
 
 
 @dataclass
@@ -222,6 +229,11 @@ class MainWindow(WindowExtras, QMainWindow):
         """Open the knowledge packs (building the demo pack on first run), then load the model."""
         self.packs_label.setText("Knowledge: preparing…")
         self.search.status.setText("Opening the knowledge packs…")
+        # Importing torch, transformers and LanceDB on the worker creates millions of objects,
+        # and each full garbage collection they trigger holds the interpreter lock for up to
+        # 0.3 s, freezing the window. Collection waits until they are loaded; then they are
+        # frozen (never scanned again), which also keeps later collections short.
+        gc.disable()
         self.ops.run(self._prepare, self._on_prepared, self._on_prepare_failed)
 
     def _prepare(self) -> list[Pack]:
@@ -231,6 +243,7 @@ class MainWindow(WindowExtras, QMainWindow):
         return packs
 
     def _on_prepared(self, packs: list[Pack]) -> None:
+        _freeze_startup_objects()
         self.packs = {pack.id: pack for pack in packs}
         self.knowledge_ready = True
         self.packs_label.setText(
@@ -256,6 +269,7 @@ class MainWindow(WindowExtras, QMainWindow):
         self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
 
     def _on_prepare_failed(self, exc: Exception) -> None:
+        _freeze_startup_objects()
         self.packs_label.setText("Knowledge: unavailable")
         self.search.status.setText("Search is unavailable: see the guidance on the right.")
         self.source.show_message("No knowledge available", self._problem_html(exc))
