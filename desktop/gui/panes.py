@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -73,33 +73,56 @@ class HitList(QListWidget):
         self.setWordWrap(True)
         self.itemActivated.connect(lambda item: self.activated_row.emit(self.row(item)))
 
+    # Rich-text rows are built a few per turn of the event loop: a rich QLabel costs a few
+    # milliseconds, and while the model decodes on every core, ten of them at once held the UI
+    # thread for over 50 ms. The items (and their accessible text) exist at once.
+    ROWS_PER_TURN = 3
+
     def show_hits(self, hits: list[Hit], query: str, pack_titles: dict[str, str]) -> None:
         self.clear()
+        self._generation = getattr(self, "_generation", 0) + 1
+        rows = []
         for hit in hits:
             where = f" › {hit.heading}" if hit.heading and hit.heading != hit.title else ""
             page = f", page {hit.page}" if hit.page else ""
             origin = pack_titles.get(hit.pack, hit.pack)
             if hit.category:
                 origin += f" · {hit.category}"
-            label = QLabel(
+            item = QListWidgetItem(hit.title)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
+            item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
+            self.addItem(item)
+            rich = (
                 f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
                 f"{render.snippet_html(hit.text, query)}<br>"
                 f"<i>{html.escape(origin + page)}</i>"
             )
+            rows.append((item, rich))
+        self._attach_labels(self._generation, rows)
+
+    def _attach_labels(self, generation: int, rows: list[tuple[QListWidgetItem, str]]) -> None:
+        if generation != self._generation:
+            return  # newer results replaced these rows
+        width = self._row_width()
+        for item, rich in rows[: self.ROWS_PER_TURN]:
+            label = QLabel(rich)
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setContentsMargins(4, 3, 4, 3)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            item = QListWidgetItem()
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
-            item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
-            self.addItem(item)
+            item.setText("")  # the label draws the row now
             self.setItemWidget(item, label)
-        self._fit_rows()
+            item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
+        rest = rows[self.ROWS_PER_TURN :]
+        if rest:
+            QTimer.singleShot(0, self, lambda: self._attach_labels(generation, rest))
+
+    def _row_width(self) -> int:
+        return max(120, self.viewport().width() - 4)
 
     def _fit_rows(self) -> None:
         """Each row as tall as its wrapped text at the list's current width."""
-        width = max(120, self.viewport().width() - 4)
+        width = self._row_width()
         for row in range(self.count()):
             item = self.item(row)
             label = self.itemWidget(item)
@@ -111,6 +134,7 @@ class HitList(QListWidget):
         self._fit_rows()
 
     def show_message(self, text: str) -> None:
+        self._generation = getattr(self, "_generation", 0) + 1
         self.clear()
         item = QListWidgetItem(text)
         item.setFlags(Qt.ItemFlag.NoItemFlags)

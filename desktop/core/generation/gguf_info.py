@@ -8,6 +8,7 @@ unsupported architecture) and what to do, in milliseconds, before llama.cpp sees
 from __future__ import annotations
 
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -86,6 +87,17 @@ def _string(handle: BinaryIO) -> str:
     return _read(handle, length).decode("utf-8", errors="replace")
 
 
+def _skip_strings(handle: BinaryIO, count: int) -> None:
+    length = struct.Struct("<Q")
+    for done in range(count):
+        (size,) = length.unpack(_read(handle, 8))
+        if size > 1 << 26:
+            raise ValueError("implausible string length")
+        handle.seek(size, 1)
+        if done % 4096 == 4095:
+            time.sleep(0)  # let the window's thread run: this loop holds the interpreter lock
+
+
 def _value(handle: BinaryIO, kind: int, keep: bool) -> Any:
     if kind in _SCALARS:
         return _unpack(handle, _SCALARS[kind])
@@ -96,6 +108,9 @@ def _value(handle: BinaryIO, kind: int, keep: bool) -> Any:
         count = _unpack(handle, "<Q")
         if item_kind in _SCALARS and not keep:
             handle.seek(struct.calcsize(_SCALARS[item_kind]) * count, 1)
+            return None
+        if item_kind == _STRING and not keep:
+            _skip_strings(handle, count)  # the vocabulary: ~50k strings nobody reads here
             return None
         items = [_value(handle, item_kind, keep) for _ in range(count)]
         return items if keep else None
