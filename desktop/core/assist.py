@@ -190,8 +190,7 @@ class Assistant:
                 yield Error(exc.message, exc.fix)
                 engine, judged = None, 0
         if engine is not None:
-            passages = [prompts.passage(hit) for hit in answer.sources]
-            answer.sentences = verify.verify(answer.draft, passages, meaning)
+            answer.sentences = verify.verify(answer.draft, _passages(answer.sources), meaning)
             reason = self._too_little_support(answer)
             if reason:
                 answer.notice = _join(answer.notice, reason)
@@ -202,8 +201,7 @@ class Assistant:
             answer.sources = hits[:3]
             answer.draft = extractive_draft(question, answer.sources)
             yield Sources(answer.sources)
-        passages = [prompts.passage(hit) for hit in answer.sources]
-        answer.sentences = verify.verify(answer.draft, passages, meaning)
+            answer.sentences = verify.verify(answer.draft, _passages(answer.sources), meaning)
         answer.draft = verify.with_citations(answer.draft, answer.sentences)
         for index in range(judged, len(answer.sentences)):
             yield Verdict(index, answer.sentences[index])
@@ -299,18 +297,19 @@ class Assistant:
         Returns how many sentences were judged while streaming.
         """
         messages = prompts.reply_messages(question, answer.sources)
-        passages = [prompts.passage(hit) for hit in answer.sources]
+        passages = _passages(answer.sources)
         text, judged = "", 0
         for event in self._generate_messages(engine, messages, answer, stop, prompts.STOP):
             yield event
             if not isinstance(event, Token):
                 continue
             text += event.text
-            spans = verify.sentence_spans(text.strip())
+            draft = text.strip()
+            spans = verify.sentence_spans(draft)
             # The last sentence may still grow (its citation often comes after the full stop).
             while judged < len(spans) - 1:
                 start, end = spans[judged]
-                sentence = verify.check(text.strip()[start:end], passages, meaning)
+                sentence = verify.check(draft[start:end], passages, meaning)
                 yield Verdict(judged, sentence)
                 judged += 1
         return judged
@@ -365,6 +364,11 @@ def _route_to_human(answer: Answer, detection: Detection) -> Iterator[Event]:
     answer.sources = [hit] if hit is not None else []
     yield Sources(answer.sources)
     yield Done(answer)
+
+
+def _passages(hits: list[Hit]) -> list[str]:
+    """The sources' text as the model and the verifier see it."""
+    return [prompts.passage(hit) for hit in hits]
 
 
 def _join(*parts: str) -> str:
