@@ -9,18 +9,32 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QResizeEvent, QTextCursor
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QResizeEvent,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTextBrowser,
     QToolButton,
     QVBoxLayout,
@@ -61,8 +75,77 @@ def row_of(*widgets: Any) -> QHBoxLayout:
     return row
 
 
+RICH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class RichRowDelegate(QStyledItemDelegate):
+    """Paints an item's rich text (``RICH_ROLE``) with a QTextDocument: no widget per row.
+
+    A rich QLabel per row cost the UI thread several milliseconds each to build and lay out,
+    more when the model decodes on every core. Painting builds nothing but a small cached
+    document for the rows that are visible. Items without rich text paint as usual.
+    """
+
+    MARGIN = 4
+    CACHE = 64
+
+    def __init__(self, view: QListWidget) -> None:
+        super().__init__(view)
+        self._view = view
+        self._docs: dict[tuple[str, int], QTextDocument] = {}
+
+    def document(self, rich: str, width: int) -> QTextDocument:
+        key = (rich, width)
+        doc = self._docs.get(key)
+        if doc is None:
+            if len(self._docs) >= self.CACHE:
+                self._docs.pop(next(iter(self._docs)))
+            doc = QTextDocument()
+            doc.setDefaultFont(self._view.font())
+            doc.setDocumentMargin(self.MARGIN)
+            doc.setHtml(rich)
+            doc.setTextWidth(width)
+            self._docs[key] = doc
+        return doc
+
+    def _width(self) -> int:
+        return max(120, self._view.viewport().width() - 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        rich = index.data(RICH_ROLE)
+        if not rich:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""  # the document draws the text
+        style = opt.widget.style() if opt.widget else self._view.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        doc = self.document(rich, opt.rect.width())
+        context = QAbstractTextDocumentLayout.PaintContext()
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        context.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(role))
+        painter.save()
+        painter.translate(opt.rect.topLeft())
+        painter.setClipRect(opt.rect.translated(-opt.rect.topLeft()))
+        doc.documentLayout().draw(painter, context)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:
+        rich = index.data(RICH_ROLE)
+        if not rich:
+            return super().sizeHint(option, index)
+        width = self._width()
+        return QSize(width, int(self.document(rich, width).size().height()) + 2)
+
+    def forget(self) -> None:
+        self._docs.clear()
+
+
 class HitList(QListWidget):
-    """Search hits as two-line rich items: title › heading, snippet, then pack and category."""
+    """Search hits as rich rows: title › heading, snippet with the query in bold, then pack
+    and category. The item's plain text is the title, for tests and assistive technology."""
 
     activated_row = Signal(int)
 
@@ -71,17 +154,15 @@ class HitList(QListWidget):
         _named(self, name)
         self.setUniformItemSizes(False)
         self.setWordWrap(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)  # re-measure the rows on resize
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.delegate = RichRowDelegate(self)
+        self.setItemDelegate(self.delegate)
         self.itemActivated.connect(lambda item: self.activated_row.emit(self.row(item)))
-
-    # Rich-text rows are built a few per turn of the event loop: a rich QLabel costs a few
-    # milliseconds, and while the model decodes on every core, ten of them at once held the UI
-    # thread for over 50 ms. The items (and their accessible text) exist at once.
-    ROWS_PER_TURN = 3
 
     def show_hits(self, hits: list[Hit], query: str, pack_titles: dict[str, str]) -> None:
         self.clear()
-        self._generation = getattr(self, "_generation", 0) + 1
-        rows = []
+        self.delegate.forget()
         for hit in hits:
             where = f" › {hit.heading}" if hit.heading and hit.heading != hit.title else ""
             page = f", page {hit.page}" if hit.page else ""
@@ -91,50 +172,20 @@ class HitList(QListWidget):
             item = QListWidgetItem(hit.title)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
             item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
-            self.addItem(item)
-            rich = (
+            item.setData(
+                RICH_ROLE,
                 f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
                 f"{render.snippet_html(hit.text, query)}<br>"
-                f"<i>{html.escape(origin + page)}</i>"
+                f"<i>{html.escape(origin + page)}</i>",
             )
-            rows.append((item, rich))
-        self._attach_labels(self._generation, rows)
-
-    def _attach_labels(self, generation: int, rows: list[tuple[QListWidgetItem, str]]) -> None:
-        if generation != self._generation:
-            return  # newer results replaced these rows
-        width = self._row_width()
-        for item, rich in rows[: self.ROWS_PER_TURN]:
-            label = QLabel(rich)
-            label.setWordWrap(True)
-            label.setTextFormat(Qt.TextFormat.RichText)
-            label.setContentsMargins(4, 3, 4, 3)
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            item.setText("")  # the label draws the row now
-            self.setItemWidget(item, label)
-            item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
-        rest = rows[self.ROWS_PER_TURN :]
-        if rest:
-            QTimer.singleShot(0, self, lambda: self._attach_labels(generation, rest))
-
-    def _row_width(self) -> int:
-        return max(120, self.viewport().width() - 4)
-
-    def _fit_rows(self) -> None:
-        """Each row as tall as its wrapped text at the list's current width."""
-        width = self._row_width()
-        for row in range(self.count()):
-            item = self.item(row)
-            label = self.itemWidget(item)
-            if isinstance(label, QLabel):
-                item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
+            self.addItem(item)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_rows()
+        if event.size().width() != event.oldSize().width():
+            self.delegate.forget()
 
     def show_message(self, text: str) -> None:
-        self._generation = getattr(self, "_generation", 0) + 1
         self.clear()
         item = QListWidgetItem(text)
         item.setFlags(Qt.ItemFlag.NoItemFlags)
