@@ -521,6 +521,9 @@ class MainWindow(WindowExtras, QMainWindow):
 
     def _start_ask(self, request: tuple[str, str, str]) -> None:
         if self._busy:
+            self.statusBar().showMessage(
+                "A draft is still being written: press Stop (Esc) first, or wait for it.", 5000
+            )
             return
         self._busy = True
         self._last_request = request
@@ -574,6 +577,9 @@ class MainWindow(WindowExtras, QMainWindow):
 
     def _on_ask_done(self, _: Any) -> None:
         self._finish()
+        if self.answer is not None:
+            # Only now: the window takes the next request once it says this one is finished.
+            self.draft_finished.emit(self.answer)
 
     def _on_ask_failed(self, exc: Exception) -> None:
         self._finish()
@@ -596,7 +602,6 @@ class MainWindow(WindowExtras, QMainWindow):
             # The first source; for a sensitive case, the company's rule.
             self.show_source(answer.sources[0])
             self._pinned_query = self.search.box.text().strip()
-        self.draft_finished.emit(answer)
 
     def copy_draft(self) -> None:
         answer = self.answer

@@ -323,6 +323,41 @@ def test_stop_ends_the_draft_at_once(qtbot: Any, make_window: Any, context: Any)
     assert not window.draft.stop_button.isEnabled()
 
 
+def test_the_next_draft_starts_as_soon_as_one_is_finished(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    context.settings.set("generation.enabled", False)
+    window = make_window(context)
+    start(qtbot, window)
+    window.search.box.setText(QUESTION)
+    answers: list[Any] = []
+
+    def ask_again(answer: Any) -> None:
+        answers.append(answer)
+        if len(answers) == 1:
+            window.search.box.setText("How do I set up voicemail?")
+            window.draft_reply()  # at once, from the finished signal itself
+
+    window.draft_finished.connect(ask_again)
+    window.draft_reply()
+    qtbot.waitUntil(lambda: len(answers) == 2, timeout=LONG)
+    assert [a.question for a in answers] == [QUESTION, "How do I set up voicemail?"]
+
+
+def test_asking_while_a_draft_runs_says_so(qtbot: Any, make_window: Any, context: Any) -> None:
+    context.settings.set("model.max_tokens", 2048)
+    window = make_window(context)
+    start(qtbot, window)
+    window.search.box.setText(QUESTION)
+    with qtbot.waitSignal(window.draft_finished, timeout=LONG) as finished:
+        window.draft_reply()
+        window.search.box.setText("How do I set up voicemail?")
+        window.draft_reply()
+        assert "still being written" in window.statusBar().currentMessage()
+        window.stop()
+    assert finished.args[0].question == QUESTION
+
+
 def test_sensitive_message_is_routed_to_a_person_not_drafted(
     qtbot: Any, make_window: Any, context: Any
 ) -> None:
