@@ -28,6 +28,8 @@ VERDICT_STYLE = {
     "unsupported": "background-color:#ffc9c9; color:#000000; text-decoration:underline;",
     "no_citation": "background-color:#ffe9a8; color:#000000;",
 }
+# Links on those light backgrounds: the theme's link colour is light blue in a dark theme.
+LINK_ON_LIGHT = "#0842a0"
 VERDICT_LABEL = {
     "unsupported": "Not supported by its source",
     "no_citation": "No citation",
@@ -77,7 +79,7 @@ def document_html(
     in_list = False
     for offset, line in _lines(text):
         if offset in page_at:
-            parts.append(f'<p style="color:#777777;"><i>— Page {page_at[offset]} —</i></p>')
+            parts.append(f"<p><i>— Page {page_at[offset]} —</i></p>")  # theme's own text colour
         if not anchored and offset + len(line) >= start:
             parts.append(f'<a name="{PASSAGE_ANCHOR}"></a>')
             anchored = True
@@ -103,13 +105,14 @@ def document_html(
     return "".join(parts)
 
 
-def _cite_links(text: str) -> str:
-    return _CITE.sub(lambda m: f'<a href="cite:{m.group(1)}">[{m.group(1)}]</a>', text)
+def _cite_links(text: str, on_light: bool = False) -> str:
+    style = f' style="color:{LINK_ON_LIGHT};"' if on_light else ""
+    return _CITE.sub(lambda m: f'<a href="cite:{m.group(1)}"{style}>[{m.group(1)}]</a>', text)
 
 
 def _sentence_html(text: str, sentence: verify.Sentence) -> str:
     style = VERDICT_STYLE.get(sentence.verdict, "")
-    body = _cite_links(html.escape(text))
+    body = _cite_links(html.escape(text), on_light=bool(style))
     if not style:
         return body
     tip = html.escape(f"{VERDICT_LABEL.get(sentence.verdict, sentence.verdict)}: {sentence.reason}")
@@ -137,7 +140,8 @@ def answer_html(answer: Answer) -> str:
     if answer.status == "route_to_human":
         route = {k: html.escape(v) for k, v in answer.route.items()}
         article = (
-            f'<p><b>Handling article:</b> <a href="cite:1">[1] {route["title"]}</a></p>'
+            f'<p><b>Handling article:</b> <a href="cite:1" style="color:{LINK_ON_LIGHT};">'
+            f"[1] {route['title']}</a></p>"
             if answer.sources
             else ""
         )

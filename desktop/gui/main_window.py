@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QPushButton, QSplitter, QWidget
 
@@ -643,6 +643,12 @@ class MainWindow(WindowExtras, QMainWindow):
     def _show_problem(self, exc: Exception) -> None:
         self.draft.view.setHtml(self._problem_html(exc))
         self.failed.emit(str(exc))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        changed = (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange)
+        if event.type() in changed and getattr(self, "sync_label", None) is not None:
+            self.apply_theme_colors()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

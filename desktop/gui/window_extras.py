@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QSplitter, QStatusBar, QWidget
 
 from desktop.core.errors import UserError
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
     from desktop.core.context import AppContext
     from desktop.gui.panes import DraftPane, ListenPane, SearchPane, SourcePane
     from desktop.gui.workers import Ops
+
+
+def warning_color(palette: QPalette) -> str:
+    """A red that reads on the palette's window colour: dark on light, light on dark."""
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    return "#ff8a80" if dark else "#b00020"
 
 
 class WindowExtras:
@@ -46,11 +53,23 @@ class WindowExtras:
 
     # --- status bar -------------------------------------------------------------------------
 
+    _sync_warning: bool = False
+
     def set_sync_status(self, text: str, warning: bool = False) -> None:
         """Show the knowledge-sync state (last sync, staleness) in the status bar."""
         self.sync_label.setVisible(bool(text))
         self.sync_label.setText(("⚠ " if warning else "") + text)
-        self.sync_label.setStyleSheet("color:#b00020; font-weight:bold;" if warning else "")
+        self._sync_warning = warning
+        self.apply_theme_colors()
+
+    def apply_theme_colors(self) -> None:
+        """Colours of our own that must stay readable in the light and the dark theme; called
+        again whenever the palette changes (the OS switched between light and dark)."""
+        self.sync_label.setStyleSheet(
+            f"color:{warning_color(QApplication.palette())}; font-weight:bold;"
+            if self._sync_warning
+            else ""
+        )
 
     def refresh_sync_status(self) -> None:
         """Read the pack-sync state on a worker and show it (hidden when sync is off)."""

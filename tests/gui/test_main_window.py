@@ -9,6 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guikit import (
+    DAMAGED,
+    LONG,
+    QUESTION,
+    assert_source_shown,
+    context_with,
+    draft,
+    norm,
+    start,
+    type_search,
+)
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
@@ -24,24 +35,14 @@ from PySide6.QtWidgets import (
 
 from desktop.core import feedback
 from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
-from desktop.core.context import AppContext, demo_source_dir
+from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
-from desktop.core.settings import Settings
 
 pytestmark = [
     pytest.mark.slow,
     # The offscreen platform plugin warns that it cannot resize native windows; harmless here.
     pytest.mark.qt_log_ignore("propagateSizeHints"),
 ]
-
-QUESTION = "How do I return a damaged item?"
-DAMAGED = "delivery-returns/return-damaged-or-faulty-item.md"
-LONG = 180_000  # ms: prompt evaluation alone takes ~10 s on a small CI machine
-
-
-def norm(text: str) -> str:
-    """Whitespace-normalised text (Qt writes U+2029 for paragraph breaks in selectedText)."""
-    return " ".join(text.replace("\u2029", "\n").replace("\u2028", "\n").split())
 
 
 @dataclass(frozen=True)
@@ -78,31 +79,6 @@ def record_events(window: Any) -> list[Any]:
     return seen
 
 
-def start(qtbot: Any, window: Any) -> None:
-    with qtbot.waitSignal(window.ready, timeout=LONG):
-        window.start()
-
-
-def type_search(qtbot: Any, window: Any, text: str) -> list[Any]:
-    """Type *text* into the search box as an agent would; returns the hits shown."""
-    with qtbot.waitSignal(window.results_shown, timeout=LONG) as shown:
-        qtbot.keyClicks(window.search.box, text)
-    return list(shown.args[0])
-
-
-def draft(qtbot: Any, window: Any) -> Any:
-    """Press Enter in the search box (draft a reply); returns the finished answer."""
-    with qtbot.waitSignal(window.draft_finished, timeout=LONG) as finished:
-        qtbot.keyClick(window.search.box, Qt.Key.Key_Return)
-    qtbot.waitUntil(window.draft.draft_button.isEnabled, timeout=10_000)
-    return finished.args[0]
-
-
-def context_with(embedder: Any, **kwargs: Any) -> AppContext:
-    paths = Paths.from_env()
-    return AppContext(paths, Settings.load(paths), embedder=embedder, **kwargs)
-
-
 def click_citation(qtbot: Any, window: Any, number: int) -> None:
     """Click a ``[number]`` link in the draft pane with the mouse."""
     view = window.draft.view
@@ -119,24 +95,6 @@ def click_citation(qtbot: Any, window: Any, number: int) -> None:
             return
         cursor = doc.find(f"[{number}]", cursor, QTextDocument.FindFlag(0))
     raise AssertionError(f"no clickable [{number}] link in the draft pane")
-
-
-def assert_source_shown(window: Any, hit: Any) -> None:
-    assert hit.title in window.source.title.text()
-    assert hit.source in window.source.title.text()
-    assert norm(window.highlighted_text()) == norm(hit.text)
-    # The whole document is there, rendered: every line of its text appears in the pane.
-    pack = window.packs[hit.pack]
-    shown = norm(window.source.view.toPlainText())
-    for line in pack.document_text(hit.source).splitlines():
-        assert norm(line).lstrip("-*• ") in shown
-    # Scrolled to the passage: its first line is inside the visible part of the pane.
-    view = window.source.view
-    first = norm(hit.text)[:30]
-    found = view.document().find(first)
-    assert not found.isNull()
-    rect = view.cursorRect(found)
-    assert 0 <= rect.top() < view.viewport().height()
 
 
 # --- search, source pane, filters ---------------------------------------------------------------
