@@ -168,9 +168,15 @@ class Assistant:
         if not hits or max(hit.rank_score for hit in hits) < floor:
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."
-            answer.nearest = hits[:3] or hybrid_search(
-                self.context.packs(), self.context.embedder, question, limit=3, min_score=0.0
+            near = hits or hybrid_search(
+                self.context.packs(), self.context.embedder, question, limit=8, min_score=0.0
             )
+            # One line per article: two passages of the same article are one suggestion.
+            seen: set[tuple[str, str]] = set()
+            for hit in near:
+                if (hit.pack, hit.source) not in seen and len(answer.nearest) < 3:
+                    seen.add((hit.pack, hit.source))
+                    answer.nearest.append(hit)
             yield Done(answer)
             return
         best = max(hit.rank_score for hit in hits)

@@ -74,7 +74,14 @@ def test_no_relevant_source_means_no_model_call(context, monkeypatch) -> None:
     assert answer.status == "no_source"
     assert answer.sources == [] and answer.sentences == []
     assert "No approved source" in answer.draft
-    assert answer.nearest  # the nearest articles are still offered
+    assert answer.nearest  # the nearest articles are still offered, one line per article
+    for question in (
+        "What is the best recipe for chocolate cake?",
+        "What is the capital of France?",
+    ):
+        _, answer = _run(Assistant(context), question)
+        sources = [(hit.pack, hit.source) for hit in answer.nearest]
+        assert len(sources) == len(set(sources)) >= 2, question
 
 
 def test_generation_disabled_gives_fully_supported_extractive_draft(context) -> None:
