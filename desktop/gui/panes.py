@@ -185,6 +185,12 @@ class HitList(QListWidget):
         if event.size().width() != event.oldSize().width():
             self.delegate.forget()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # ui.font_scale or the system font changed
+            self.delegate.forget()
+            self.doItemsLayout()
+
     def show_message(self, text: str) -> None:
         self.clear()
         item = QListWidgetItem(text)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QPalette, QTextCharFormat
 from PySide6.QtWidgets import QApplication, QTextEdit
 
 from desktop.core.knowledge.index import build_pack
+from desktop.gui.panes import RICH_ROLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.qt_log_ignore("propagateSizeHints")]
 
@@ -175,3 +176,30 @@ def test_a_pdf_source_is_shown_by_page_with_the_passage_on_its_page(
     at = shown.index(highlighted[:40])
     assert labels[1] < at < labels[2]
     assert "24 months" not in highlighted
+
+
+def test_text_scales_with_the_font_setting_everywhere(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    from desktop.gui.window_extras import apply_font_scale
+
+    window = make_window(context)
+    start(qtbot, window)
+    type_search(qtbot, window, QUESTION)
+    results = window.search.results
+    row_before = results.visualItemRect(results.item(0)).height()
+    source_before = window.source.view.document().defaultFont().pointSizeF()
+    try:
+        window.context.settings.set("ui.font_scale", 1.5)
+        window._settings_changed()  # what OK in the settings dialog does
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: results.visualItemRect(results.item(0)).height() > row_before * 1.3)
+        doc = window.search.results.delegate.document(
+            results.item(0).data(RICH_ROLE), results.viewport().width() - 4
+        )
+        assert doc.defaultFont().pointSizeF() == pytest.approx(source_before * 1.5, rel=0.05)
+        assert window.source.view.document().defaultFont().pointSizeF() == pytest.approx(
+            source_before * 1.5, rel=0.05
+        )
+    finally:
+        apply_font_scale(1.0)
