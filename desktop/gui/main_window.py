@@ -473,7 +473,12 @@ class MainWindow(WindowExtras, QMainWindow):
         if self.original_path is None:
             self.statusBar().showMessage("The original file is not available on this PC.", 8000)
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.original_path)))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.original_path))):
+            self.statusBar().showMessage(
+                f"No application on this PC opened {self.original_path.name}; the pack's copy "
+                "is shown here. Ask IT for a viewer for this kind of file.",
+                10000,
+            )
 
     def highlighted_text(self) -> str:
         return self.source.highlighted_text()

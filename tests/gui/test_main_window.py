@@ -20,8 +20,8 @@ from guikit import (
     start,
     type_search,
 )
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QTextCursor, QTextDocument
+from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -626,3 +626,36 @@ def test_refused_pack_says_why(
     text = window.draft.view.toPlainText()
     assert "someone/other-model" in text and "Rebuild the pack" in text
     assert "someone/other-model" in window.source.view.toPlainText()
+
+
+class _UrlCatcher(QObject):
+    """Stands in for the desktop's file handler (Qt's own URL-handler hook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints", "does not support QPlatformServices")
+def test_open_original_hands_the_original_file_to_the_desktop(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    window = make_window(context)
+    start(qtbot, window)
+    type_search(qtbot, window, "return a damaged item")
+    if QApplication.platformName() == "offscreen":  # elsewhere this would launch an editor
+        # The offscreen platform has no desktop to open files with: the agent is told so.
+        qtbot.mouseClick(window.source.open_button, Qt.MouseButton.LeftButton)
+        assert "No application on this PC opened" in window.statusBar().currentMessage()
+
+    catcher = _UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+    try:
+        qtbot.mouseClick(window.source.open_button, Qt.MouseButton.LeftButton)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [url.toLocalFile() for url in catcher.urls] == [str(demo_source_dir() / DAMAGED)]
