@@ -252,6 +252,8 @@ class SourcePane(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        # (pack, source, start, end) of the passage the view renders, None for a message.
+        self.rendered: tuple[str, str, int, int] | None = None
         self.title = _named(QLabel("Source"), "Source title")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -272,6 +274,7 @@ class SourcePane(QWidget):
         outer.addWidget(box)
 
     def show_message(self, title: str, text_html: str) -> None:
+        self.rendered = None
         self.title.setText(f"<b>{html.escape(title)}</b>")
         self.meta.setText("")
         self.open_button.setEnabled(False)

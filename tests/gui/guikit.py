@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from desktop.core.context import AppContext
 from desktop.core.paths import Paths
@@ -46,6 +47,7 @@ def context_with(embedder: Any, **kwargs: Any) -> AppContext:
 
 
 def assert_source_shown(window: Any, hit: Any) -> None:
+    QApplication.processEvents()  # the pane scrolls to the passage in the next event-loop turn
     assert hit.title in window.source.title.text()
     assert hit.source in window.source.title.text()
     assert norm(window.highlighted_text()) == norm(hit.text)
