@@ -168,6 +168,14 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=256,
     ),
     Setting(
+        key="model.low_priority",
+        type=bool,
+        default=True,
+        label="Run the model at low priority",
+        description="Load the model and write drafts below normal priority, so the window and "
+        "other applications stay responsive while a draft is written.",
+    ),
+    Setting(
         key="model.max_tokens",
         type=int,
         default=320,

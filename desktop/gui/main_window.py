@@ -98,7 +98,7 @@ class MainWindow(WindowExtras, QMainWindow):
         super().__init__()
         self.context = context
         self.assistant = Assistant(context)
-        self.ops = Ops(self)
+        self.ops = Ops(self, bool(context.settings.get("model.low_priority")))
         self.packs: dict[str, Pack] = {}
         self.sources: list[Hit] = []
         self.answer: Answer | None = None
@@ -280,7 +280,9 @@ class MainWindow(WindowExtras, QMainWindow):
 
     def _load_model(self) -> None:
         self._set_model_state("loading…")
-        self.ops.run(self.context.load_model, self._on_model_loaded, self._on_model_failed)
+        self.ops.run(
+            self.context.load_model, self._on_model_loaded, self._on_model_failed, model=True
+        )
 
     def _on_model_loaded(self, engine: Any) -> None:
         if engine is not None:
@@ -556,6 +558,7 @@ class MainWindow(WindowExtras, QMainWindow):
             self._on_ask_done,
             self._on_ask_failed,
             self._on_ask_event,
+            model=True,
         )
 
     def _ask_job(self, text: str, task: str, tone: str, stop: threading.Event) -> Iterator[Any]:

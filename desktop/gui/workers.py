@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from desktop.core import priority
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +28,17 @@ class _Signals(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, func: Callable[[], Any], signals: _Signals) -> None:
+    def __init__(self, func: Callable[[], Any], signals: _Signals, low_priority: bool) -> None:
         super().__init__()
         self.func = func
         self.signals = signals
+        self.low_priority = low_priority
         self.setAutoDelete(True)
 
     def run(self) -> None:
         try:
+            if self.low_priority:
+                priority.lower_current_thread()
             result = self.func()
             if inspect.isgenerator(result):
                 last = None
@@ -47,13 +53,21 @@ class _Runnable(QRunnable):
 
 
 class Ops(QObject):
-    """Owns the thread pool and keeps each operation's signal object alive until it ends."""
+    """Owns the thread pools and keeps each operation's signal object alive until it ends.
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    Two lanes: ``pool`` for packs, searches and sync, and ``model_pool``, one thread for loading
+    the model and drafting, run below normal priority when *low_priority_model* (see
+    :mod:`desktop.core.priority`), so that a decoding model does not take the CPU from the window.
+    """
+
+    def __init__(self, parent: QObject | None = None, low_priority_model: bool = True) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
-        # Model load or a draft, a typed search and a listen search can all run at once.
+        # Packs, a typed search, a listen search and a sync can all run at once.
         self.pool.setMaxThreadCount(4)
+        self.model_pool = QThreadPool(self)
+        self.model_pool.setMaxThreadCount(1)  # drafts never overlap: the window waits for Done
+        self.low_priority_model = low_priority_model
         self._live: set[_Signals] = set()
 
     def run(
@@ -62,6 +76,8 @@ class Ops(QObject):
         on_done: Callable[[Any], None],
         on_error: Callable[[Exception], None],
         on_event: Callable[[Any], None] | None = None,
+        *,
+        model: bool = False,
     ) -> None:
         signals = _Signals(self)
         self._live.add(signals)
@@ -71,7 +87,14 @@ class Ops(QObject):
         signals.failed.connect(on_error)
         signals.done.connect(lambda _=None: self._live.discard(signals))
         signals.failed.connect(lambda _=None: self._live.discard(signals))
-        self.pool.start(_Runnable(func, signals))
+        if model:
+            self.model_pool.start(_Runnable(func, signals, self.low_priority_model))
+        else:
+            self.pool.start(_Runnable(func, signals, low_priority=False))
 
     def wait(self, msecs: int = -1) -> bool:
-        return self.pool.waitForDone(msecs)
+        started = time.monotonic()
+        if not self.model_pool.waitForDone(msecs):
+            return False
+        left = -1 if msecs < 0 else max(0, msecs - int((time.monotonic() - started) * 1000))
+        return self.pool.waitForDone(left)

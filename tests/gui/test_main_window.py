@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core import feedback
+from desktop.core import feedback, priority
 from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
 from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
@@ -659,3 +661,31 @@ def test_open_original_hands_the_original_file_to_the_desktop(
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert [url.toLocalFile() for url in catcher.urls] == [str(demo_source_dir() / DAMAGED)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice values are Linux's")
+@pytest.mark.parametrize("low", [True, False])
+def test_the_model_runs_below_the_windows_priority_unless_turned_off(
+    qtbot: Any, make_window: Any, context: Any, low: bool
+) -> None:
+    context.settings.set("generation.enabled", False)
+    context.settings.set("model.low_priority", low)
+    window = make_window(context)
+    start(qtbot, window)
+    drafting: list[int] = []
+    ask = window.assistant.ask
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        drafting.append(priority.thread_nice())  # on the thread that drives the model
+        yield from ask(*args, **kwargs)
+
+    window.assistant.ask = spy
+    type_search(qtbot, window, QUESTION)
+    draft(qtbot, window)
+    searching: list[int] = []
+    window.ops.run(priority.thread_nice, searching.append, pytest.fail)
+    qtbot.waitUntil(lambda: bool(searching))
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert drafting == [min(19, base + priority.NICE_STEP) if low else base]
+    assert searching == [base], "searches must keep the window's priority"
