@@ -374,7 +374,7 @@ def table(startup: dict[str, Any], rounds: list[dict[str, Any]]) -> str:
             + " / ".join(f"{p['max_gap_ms']}" for p in per)
             + f" | {max(p['p99_gap_ms'] for p in per)} | "
             f"{sum(p['gaps_over_25_ms'] for p in per)} / {sum(p['ticks'] for p in per)} | "
-            f"{statistics.median(p['median_gap_ms'] for p in per)} | "
+            f"{round(statistics.median(p['median_gap_ms'] for p in per), 1)} | "
             + " / ".join(f"{p['load_average_before'][0]:.2f}" for p in per)
             + " |"
         )
