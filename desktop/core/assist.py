@@ -25,7 +25,7 @@ from desktop.core import tasks
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
-from desktop.core.knowledge.search import SearchOptions, hybrid_search, search
+from desktop.core.knowledge.search import SearchOptions, hybrid_search, one_per_article, search
 from desktop.core.sensitive import Detection, handling_hit
 
 if TYPE_CHECKING:
@@ -171,12 +171,7 @@ class Assistant:
             near = hits or hybrid_search(
                 self.context.packs(), self.context.embedder, question, limit=8, min_score=0.0
             )
-            # One line per article: two passages of the same article are one suggestion.
-            seen: set[tuple[str, str]] = set()
-            for hit in near:
-                if (hit.pack, hit.source) not in seen and len(answer.nearest) < 3:
-                    seen.add((hit.pack, hit.source))
-                    answer.nearest.append(hit)
+            answer.nearest = one_per_article(near, 3)
             yield Done(answer)
             return
         best = max(hit.rank_score for hit in hits)

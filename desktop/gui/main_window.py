@@ -26,6 +26,7 @@ from desktop.core.assist import Answer, Assistant, Done, Error, Replaced, Source
 from desktop.core.context import DEMO_PACK_ID, AppContext, demo_source_dir
 from desktop.core.errors import KnowledgeError, UserError
 from desktop.core.knowledge.index import Hit, Pack
+from desktop.core.knowledge.search import one_per_article
 from desktop.gui.panes import (
     DraftPane,
     KeyFilter,
@@ -390,13 +391,7 @@ class MainWindow(WindowExtras, QMainWindow):
         self.results_shown.emit(hits)
 
     def _show_suggestions(self, query: str, hits: list[Hit]) -> None:
-        seen: set[tuple[str, str]] = set()
-        articles = []  # one entry per article: the agent wants to know what to read
-        for hit in hits:
-            if (hit.pack, hit.source) not in seen:
-                seen.add((hit.pack, hit.source))
-                articles.append(hit)
-        hits = articles[:5]
+        hits = one_per_article(hits, 5)  # the agent wants to know what to read
         self._listened.hits = hits
         self._listened.shown = query
         titles = {k: p.title for k, p in self.packs.items()}

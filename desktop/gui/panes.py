@@ -109,7 +109,9 @@ class RichRowDelegate(QStyledItemDelegate):
         return doc
 
     def _width(self) -> int:
-        return max(120, self._view.viewport().width() - 4)
+        # The width a row is painted at (its rect spans the viewport), so that measuring and
+        # painting share one document.
+        return max(120, self._view.viewport().width())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
         rich = index.data(RICH_ROLE)

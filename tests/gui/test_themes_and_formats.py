@@ -195,7 +195,7 @@ def test_text_scales_with_the_font_setting_everywhere(
         QApplication.processEvents()
         qtbot.waitUntil(lambda: results.visualItemRect(results.item(0)).height() > row_before * 1.3)
         doc = window.search.results.delegate.document(
-            results.item(0).data(RICH_ROLE), results.viewport().width() - 4
+            results.item(0).data(RICH_ROLE), results.viewport().width()
         )
         assert doc.defaultFont().pointSizeF() == pytest.approx(source_before * 1.5, rel=0.05)
         assert window.source.view.document().defaultFont().pointSizeF() == pytest.approx(

@@ -185,6 +185,20 @@ def _hit(candidate: _Candidate) -> Hit:
     )
 
 
+def one_per_article(hits: Iterable[Hit], limit: int) -> list[Hit]:
+    """The best hit of each document, in rank order, at most *limit*: for lists of articles to
+    read, where two passages of one article are one suggestion."""
+    seen: set[tuple[str, str]] = set()
+    articles: list[Hit] = []
+    for hit in hits:
+        if len(articles) == limit:
+            break
+        if (hit.pack, hit.source) not in seen:
+            seen.add((hit.pack, hit.source))
+            articles.append(hit)
+    return articles
+
+
 def hybrid_search(
     packs: Sequence[Pack],
     embedder: Embedder,
