@@ -167,7 +167,7 @@ class _Fetcher:
         wait = self.wait()
         try:
             response = self._pool.request(
-                "GET", url, preload_content=False, timeout=urllib3.Timeout(wait, wait)
+                "GET", url, preload_content=False, timeout=urllib3.Timeout(connect=wait, read=wait)
             )
         except urllib3.exceptions.MaxRetryError as exc:
             if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
