@@ -312,6 +312,18 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=600,
     ),
     Setting(
+        key="sync.deadline_s",
+        type=int,
+        default=900,
+        label="Sync time limit (seconds)",
+        description=(
+            "Longest time one whole sync may take, all downloads together. A slower pack "
+            "source is stopped and the packs in service stay as they were."
+        ),
+        minimum=1,
+        maximum=86400,
+    ),
+    Setting(
         key="ui.font_scale",
         type=float,
         default=1.0,

@@ -4,14 +4,17 @@ python-tuf's ``Updater`` does every metadata and target verification (signatures
 versions against rollback, expiry against freeze, lengths and hashes against endless data and
 tampering, the root chain for key rotation). It is bootstrapped from the trusted ``root.json``
 IT placed on the machine, never from the network. This module adds what Deskmate needs on top:
-sources (``https://``, ``file://``, ``http://`` to this machine only), credentials from the
-keyring, timeouts and size limits, the local embedding-model check *before* any download, and the
-install and retire steps. Any failure leaves the packs in service as they were.
+sources (``https://``, ``file://``, ``http://`` to this machine only, read strictly by
+:mod:`.source`), credentials from the keyring, timeouts, a deadline for the whole sync and size
+limits, the local embedding-model check *before* any download, and the install and retire steps.
+Any failure leaves the packs in service as they were, and releases the sync lock.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from desktop.core.sync.install import (
     version_dir_name,
 )
 from desktop.core.sync.lock import sync_lock
+from desktop.core.sync.source import Source, parse_source
 from desktop.core.sync.state import now_utc, packs_root, record, sync_dir
 
 if TYPE_CHECKING:
@@ -43,9 +47,15 @@ if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
 Progress = Callable[[str, int, int], None]
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MB = 1024 * 1024
 _CHUNK = 1 << 16
+# A FIFO, device or socket would block open() or read() forever: never open one (O_NONBLOCK makes
+# the open itself return at once if a pipe is swapped in after the stat).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+class SyncDeadlineError(SyncError):
+    """The whole sync took longer than ``sync.deadline_s`` allows."""
 
 
 # --- sources -------------------------------------------------------------------------------------
@@ -53,18 +63,7 @@ _CHUNK = 1 << 16
 
 def check_source(url: str) -> str:
     """*url* without a trailing slash if Deskmate may sync from it, else SyncError."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url.rstrip("/")
-    if parts.scheme == "file" and parts.path:
-        return url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
-        return url.rstrip("/")
-    raise SyncError(
-        f"The pack source {url!r} is not allowed.",
-        "Set sync.url to an https:// address or a file:// folder (plain http only to this "
-        "machine, for tests).",
-    )
+    return parse_source(url).url
 
 
 def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
@@ -95,51 +94,97 @@ def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
 class _Fetcher:
     """Downloads for the updater: urllib3 with timeouts and auth headers, or plain files.
 
+    Every download is bounded twice: ``timeout`` seconds of silence at most, and the deadline of
+    the whole sync, checked before each request and each read (so a source that drips one byte
+    at a time cannot outlive it). HTTP requests go to the source's origin only.
     Subclassing FetcherInterface happens in :func:`_make_fetcher`, so tuf is imported lazily.
     """
 
-    def __init__(self, timeout: float, headers: dict[str, str]) -> None:
+    def __init__(
+        self, source: Source, timeout: float, headers: dict[str, str], deadline_s: float
+    ) -> None:
+        self.source = source
         self.timeout = timeout
         self.headers = headers
+        self.deadline_s = deadline_s
+        self.ends = time.monotonic() + deadline_s
         self.on_bytes: Callable[[int], None] | None = None
         self._pool: Any = None
 
+    def wait(self) -> float:
+        """The longest this fetcher may wait now; SyncDeadlineError once the deadline passed."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise SyncDeadlineError(
+                f"Pack sync stopped after {self.deadline_s:g} seconds (sync.deadline_s): the "
+                f"pack source {self.source.origin if self.source.host else self.source.url} is "
+                "too slow or stopped sending. The packs in service are unchanged.",
+                "Check the network and the pack source, then sync again. For very large packs "
+                "on a slow link, IT can raise sync.deadline_s.",
+            )
+        return min(self.timeout, left)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.clear()
+
     def _fetch(self, url: str) -> Iterator[bytes]:
-        if url.startswith("file:"):
-            return self._file_chunks(url)
-        return self._http_chunks(url)
+        # A generator, so that tuf's fetch() passes a SyncError on instead of wrapping it.
+        self.wait()
+        if self.source.scheme == "file":
+            yield from self._file_chunks(url)
+        else:
+            yield from self._http_chunks(url)
 
     def _file_chunks(self, url: str) -> Iterator[bytes]:
         from tuf.api import exceptions
 
         path = Path(url2pathname(unquote(urlsplit(url).path)))
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed by the generator
+            _check_regular(path, os.stat(path))
+            fd = os.open(path, _OPEN_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             raise exceptions.DownloadHTTPError(f"{path} does not exist", 404) from None
         except OSError as exc:
             raise exceptions.DownloadError(f"{path} cannot be read ({exc})") from exc
+        handle = os.fdopen(fd, "rb")
+        try:
+            _check_regular(path, os.fstat(fd))
+        except SyncError:
+            handle.close()
+            raise
         return self._stream(handle.read, handle.close)
 
     def _http_chunks(self, url: str) -> Iterator[bytes]:
         import urllib3
         from tuf.api import exceptions
 
+        if not self.source.same_origin(url):
+            raise exceptions.DownloadError(f"{url} is not on the pack source {self.source.origin}")
         if self._pool is None:
             retries = urllib3.Retry(total=2, redirect=0, raise_on_redirect=False)
             self._pool = urllib3.PoolManager(headers=self.headers, retries=retries)
+        wait = self.wait()
         try:
             response = self._pool.request(
-                "GET", url, preload_content=False, timeout=urllib3.Timeout(self.timeout)
+                "GET", url, preload_content=False, timeout=urllib3.Timeout(connect=wait, read=wait)
             )
         except urllib3.exceptions.MaxRetryError as exc:
             if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
+                self.wait()
                 raise exceptions.SlowRetrievalError(f"{url} timed out") from exc
             raise exceptions.DownloadError(f"{url}: {exc.reason}") from exc
         if response.status >= 300:
             response.release_conn()
             raise exceptions.DownloadHTTPError(f"HTTP {response.status} for {url}", response.status)
-        return self._stream(lambda size: response.read(size), response.release_conn)
+        return self._stream(lambda size: self._read(response, size), response.release_conn)
+
+    def _read(self, response: Any, size: int) -> bytes:
+        """At most *size* bytes from one receive, waiting no longer than the deadline allows."""
+        sock = getattr(response.connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(self.wait())
+        return bytes(response.read1(size))
 
     def _stream(self, read: Callable[[int], bytes], close: Callable[[], None]) -> Iterator[bytes]:
         import urllib3
@@ -147,9 +192,11 @@ class _Fetcher:
 
         try:
             while True:
+                self.wait()
                 try:
                     block = read(_CHUNK)
                 except urllib3.exceptions.TimeoutError as exc:
+                    self.wait()
                     raise exceptions.SlowRetrievalError("the download stalled") from exc
                 except (urllib3.exceptions.HTTPError, OSError) as exc:
                     raise exceptions.DownloadError(f"the download broke off ({exc})") from exc
@@ -162,13 +209,25 @@ class _Fetcher:
             close()
 
 
-def _make_fetcher(timeout: float, headers: dict[str, str]) -> Any:
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise SyncError(
+            f"The pack source has {path}, which is not a regular file (a pipe, device or "
+            "folder); Deskmate reads only regular files from a file:// source. The packs in "
+            "service are unchanged.",
+            "Ask IT to replace it with the file the pack repository published.",
+        )
+
+
+def _make_fetcher(
+    source: Source, timeout: float, headers: dict[str, str], deadline_s: float
+) -> Any:
     from tuf.ngclient import FetcherInterface
 
     class Fetcher(_Fetcher, FetcherInterface):
         pass
 
-    return Fetcher(timeout, headers)
+    return Fetcher(source, timeout, headers, deadline_s)
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -273,13 +332,13 @@ def run_sync(
         raise SyncError(
             "Pack sync is off: no pack source is set.", "Set sync.url (usually in machine policy)."
         )
-    url = check_source(url)
+    source = parse_source(url)
     root_path, root_bytes = trusted_root(paths, settings)
-    report = SyncReport(source=url, root=str(root_path), started=now_utc().isoformat())
+    report = SyncReport(source=source.url, root=str(root_path), started=now_utc().isoformat())
     started = time.perf_counter()
     with sync_lock(sync_dir(paths) / "sync.lock"):
         try:
-            _sync(paths, settings, embedder, url, root_bytes, report, progress)
+            _sync(paths, settings, embedder, source, root_bytes, report, progress)
             report.ok = not any(t.status == "refused" for t in report.targets)
             if not report.ok:
                 report.error = "; ".join(
@@ -300,18 +359,39 @@ def _sync(
     paths: Paths,
     settings: Settings,
     embedder: Embedder,
-    url: str,
+    source: Source,
+    root_bytes: bytes,
+    report: SyncReport,
+    progress: Progress | None,
+) -> None:
+    fetcher = _make_fetcher(
+        source,
+        float(settings.get("sync.timeout_s")),
+        auth_headers(source.url),
+        float(settings.get("sync.deadline_s")),
+    )
+    try:
+        _sync_with(paths, settings, embedder, fetcher, root_bytes, report, progress)
+    finally:
+        fetcher.close()
+
+
+def _sync_with(
+    paths: Paths,
+    settings: Settings,
+    embedder: Embedder,
+    fetcher: Any,
     root_bytes: bytes,
     report: SyncReport,
     progress: Progress | None,
 ) -> None:
     from tuf.ngclient import Updater, UpdaterConfig
 
+    url = fetcher.source.url
     metadata_dir = sync_dir(paths) / "metadata"
     metadata_dir.mkdir(parents=True, exist_ok=True)
     downloads = sync_dir(paths) / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    fetcher = _make_fetcher(float(settings.get("sync.timeout_s")), auth_headers(url))
     if progress:
         progress("metadata", 0, 1)
     try:
@@ -339,7 +419,11 @@ def _sync(
         report.targets.append(
             _sync_target(paths, updater, fetcher, target, info, embedder, limit, progress)
         )
-    names = {info.id for _, info in published}
+    _retire_unpublished(paths, {info.id for _, info in published}, report)
+
+
+def _retire_unpublished(paths: Paths, names: set[str], report: SyncReport) -> None:
+    """Uninstall every synced pack the source no longer publishes (unless it was refused)."""
     refused_ids = {t.pack for t in report.targets if t.status == "refused"}
     for pack in installed_packs(packs_root(paths)):
         if pack.id not in names and pack.id not in refused_ids:
@@ -444,6 +528,8 @@ def _sync_target(
         install_archive(download, info, sha256, packs_root(paths), embedder, limit)
         if progress:
             progress(f"install {info.id} {info.version}", 1, 1)
+    except SyncDeadlineError:
+        raise  # no time left for this pack or any other: the whole sync stops
     except SyncError as exc:
         result.reason = str(exc)
         return result

@@ -11,9 +11,9 @@ import base64
 import contextlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from desktop.core.errors import SyncError
+from desktop.core.sync.source import parse_source
 
 SERVICE = "deskmate pack source"
 INSECURE_BACKENDS = frozenset(
@@ -30,9 +30,12 @@ class CredentialError(SyncError):
 
 
 def source_key(url: str) -> str:
-    """The keyring user name for *url*: its scheme, host and port."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+    """The keyring user name for *url*: the scheme, host and port the HTTP client connects to.
+
+    An address that parsers may read as two different hosts is refused (SyncError) rather than
+    filed under one of them, so stored credentials only ever go to the host they were stored for.
+    """
+    return parse_source(url).origin
 
 
 def _name(backend: Any) -> str:
@@ -68,6 +71,7 @@ def _usable_backend() -> Any | None:
 
 def store(url: str, *, user: str = "", password: str = "", token: str = "") -> None:
     """Keep HTTP basic (*user*/*password*) or bearer (*token*) credentials for *url*."""
+    key = source_key(url)
     backend = _usable_backend()
     if backend is None:
         raise CredentialError(
@@ -76,7 +80,7 @@ def store(url: str, *, user: str = "", password: str = "", token: str = "") -> N
             "macOS Keychain or Windows Credential Locker.",
         )
     secret = {"token": token} if token else {"user": user, "password": password}
-    backend.set_password(SERVICE, source_key(url), json.dumps(secret))
+    backend.set_password(SERVICE, key, json.dumps(secret))
 
 
 def forget(url: str) -> None:
@@ -90,7 +94,7 @@ def forget(url: str) -> None:
 
 def auth_headers(url: str) -> dict[str, str]:
     """The Authorization header for *url* from the keyring, {} when it has none."""
-    if urlsplit(url).scheme not in {"http", "https"}:
+    if parse_source(url).scheme not in {"http", "https"}:
         return {}
     backend = _usable_backend()
     if backend is None:
