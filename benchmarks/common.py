@@ -38,11 +38,23 @@ def write_result(name: str, data: dict[str, Any], table: str) -> Path:
     return path
 
 
+CORPORA = {
+    "rackspace": (CORPUS, "Rackspace how-to"),
+    "duckduckgo": (ROOT.parent / "shared" / "corpora" / "duckduckgo-help", "DuckDuckGo help"),
+}
+
+
 def rackspace_pack(embedder: Any, progress: bool = True) -> Path:
     """The pack of the whole Rackspace corpus (built once, then reused incrementally)."""
+    return corpus_pack("rackspace", embedder, progress)
+
+
+def corpus_pack(name: str, embedder: Any, progress: bool = True) -> Path:
+    """The pack of a whole corpus in ../shared/corpora (built once, then reused incrementally)."""
     from desktop.core.knowledge.build import build_pack
 
-    dest = WORK / "rackspace-pack"
+    source, title = CORPORA[name]
+    dest = WORK / f"{name}-pack"
     last = [0.0]
 
     def report(stage: str, done: int, total: int) -> None:
@@ -50,11 +62,9 @@ def rackspace_pack(embedder: Any, progress: bool = True) -> Path:
             last[0] = time.time()
             print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
 
-    result = build_pack(
-        CORPUS, dest, embedder, pack_id="rackspace", title="Rackspace how-to", progress=report
-    )
+    result = build_pack(source, dest, embedder, pack_id=name, title=title, progress=report)
     print(
-        f"rackspace pack: {result.documents} documents, {result.chunks} chunks "
+        f"{name} pack: {result.documents} documents, {result.chunks} chunks "
         f"({'unchanged' if result.unchanged else f'{result.seconds:.0f} s'})",
         file=sys.stderr,
     )

@@ -1,15 +1,26 @@
 """Grounding quality: answers, refusals, routing, citations and sentence verification.
 
-    .venv/bin/python benchmarks/grounding.py [--skip-model] [--model GGUF]
+    .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|all] [--skip-model]
+                                             [--model GGUF] [--limit N] [--dump FILE]
 
-Over the labelled cases in data/grounding_questions.jsonl (demo content and the Rackspace corpus:
-answerable, unanswerable and sensitive), runs Deskmate's real ask pipeline with the default model
-(SmolLM2-135M) and in extractive mode, and reports answer rate, refusal accuracy on unanswerable
-cases, route-to-human accuracy (and false routes), citation precision (a cited source is one of
-the expected ones), the share of draft sentences judged supported and the share of expected facts
-that appear. Then checks the sentence verifier on data/planted_claims.jsonl: the share of planted
-unsupported sentences it flags and the share of genuinely supported sentences it wrongly flags.
-Results: benchmarks/results/grounding.{json,md}; with --model, grounding-<model file stem>.*.
+Two labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
+extractive mode:
+
+* ``demo`` (data/grounding_questions.jsonl): the demo pack and the Rackspace corpus;
+* ``helpcentre`` (data/helpcentre_questions.jsonl): knowledge nobody here wrote, with the demo
+  pack absent: the DuckDuckGo help centre and the Rackspace corpus, each alone in its context.
+  Its cases are split into ``tune`` (what thresholds were chosen on) and ``test`` (held out),
+  reported separately.
+
+Per mode: answer rate, refusal accuracy on unanswerable cases, route-to-human accuracy and the
+false-route rate on ordinary cases, citation precision (a cited source is one of the expected
+articles), key fact in the draft (the case's first fact appears in the draft, over all answerable
+cases), off-topic sentence share (shown sentences citing an article that is not an expected one),
+the supported share of shown sentences, fact recall (every fact), and seconds per answer. Then the
+sentence verifier on data/planted_claims.jsonl: the share of planted unsupported sentences it flags
+and the share of genuinely supported sentences it wrongly flags.
+Results: benchmarks/results/grounding[-<set>][-<model file stem>].{json,md}. ``--dump FILE`` writes
+every case's answer as JSON lines, for checking drafts by hand.
 Model drafts with less than ``answer.min_supported`` of their sentences supported are replaced by
 extractive ones, as in the product; ``model_draft_kept`` and ``model_own_supported`` show how often
 and how well the model itself did.
@@ -17,15 +28,15 @@ and how well the model itself did.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, WORK, rackspace_pack, write_result
+from common import ROOT, corpus_pack, write_result
 
 os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
 os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy.json")
@@ -44,27 +55,41 @@ METRICS = (
     "route_accuracy",
     "false_route_rate",
     "citation_precision",
+    "key_fact",
+    "off_topic_share",
     "supported_share",
     "fact_recall",
     "model_draft_kept",
     "model_own_supported",
 )
+SETS = {
+    "demo": ("grounding_questions.jsonl", ("demo", "rackspace")),
+    "helpcentre": ("helpcentre_questions.jsonl", ("duckduckgo", "rackspace")),
+}
 
 
-def contexts(generation: bool, model: Path | None = None) -> dict[str, AppContext]:
+def contexts(
+    corpora: tuple[str, ...], generation: bool, model: Path | None = None
+) -> dict[str, AppContext]:
+    """One context per corpus; "demo" is the app's own demo pack, the others a corpus pack alone."""
     demo = AppContext.from_env(model_path=model)
-    demo.ensure_demo_pack()
-    paths = Paths.from_env()
-    rackspace = AppContext(
-        paths,
-        Settings(paths),
-        pack_dirs=[WORK / "rackspace-pack"],
-        model_path=model,
-        embedder=demo.embedder,
-    )
-    for context in (demo, rackspace):
+    found: dict[str, AppContext] = {}
+    for corpus in corpora:
+        if corpus == "demo":
+            demo.ensure_demo_pack()
+            found[corpus] = demo
+            continue
+        paths = Paths.from_env()
+        found[corpus] = AppContext(
+            paths,
+            Settings(paths),
+            pack_dirs=[corpus_pack(corpus, demo.embedder, progress=False)],
+            model_path=model,
+            embedder=demo.embedder,
+        )
+    for context in found.values():
         context.settings.set("generation.enabled", generation)
-    return {"demo": demo, "rackspace": rackspace}
+    return found
 
 
 def ask(context: AppContext, question: str) -> Answer:
@@ -81,6 +106,11 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
         routed = answer.status == "route_to_human"
         if expect == "answered":
             counts["answer_rate"].append(float(answer.status == "answered"))
+            if case["facts"]:
+                found = answer.status == "answered" and _plain(case["facts"][0]) in _plain(
+                    answer.draft
+                )
+                counts["key_fact"].append(float(found))
         if expect == "no_source":
             counts["refusal_accuracy"].append(float(answer.status == "no_source"))
         if expect == "route_to_human":
@@ -100,23 +130,36 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
         relevant = set(case["relevant"])
         for sentence in answer.sentences:
             counts["supported_share"].append(float(sentence.verdict == "supported"))
-            for n in sentence.citations:
-                if 1 <= n <= len(answer.sources) and relevant:
-                    counts["citation_precision"].append(
-                        float(answer.sources[n - 1].source in relevant)
-                    )
+            cited = [
+                answer.sources[n - 1].source
+                for n in sentence.citations
+                if 1 <= n <= len(answer.sources)
+            ]
+            if relevant:
+                counts["citation_precision"] += [float(source in relevant) for source in cited]
+                counts["off_topic_share"].append(
+                    float(bool(cited) and not any(source in relevant for source in cited))
+                )
+        draft = _plain(answer.draft)
         for fact in case["facts"]:
-            counts["fact_recall"].append(float(fact.lower() in answer.draft.lower()))
+            counts["fact_recall"].append(float(_plain(fact) in draft))
     return {k: (round(sum(v) / len(v), 3) if v else None, len(v)) for k, v in counts.items()}
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split())
+
+
 def run_cases(
-    cases: list[dict[str, Any]], generation: bool, model: Path | None = None
-) -> tuple[dict[str, Any], float]:
-    by_corpus = contexts(generation, model)
+    cases: list[dict[str, Any]],
+    corpora: tuple[str, ...],
+    generation: bool,
+    model: Path | None = None,
+) -> tuple[list[Answer], float]:
+    by_corpus = contexts(corpora, generation, model)
     started = time.perf_counter()
     answers = [ask(by_corpus[c["corpus"]], c["question"]) for c in cases]
-    return score(cases, answers), time.perf_counter() - started
+    return answers, (time.perf_counter() - started) / max(1, len(cases))
 
 
 def planted() -> dict[str, Any]:
@@ -138,37 +181,78 @@ def planted() -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    rackspace_pack(contexts(False)["demo"].embedder, progress=False)
-    cases = [
-        json.loads(line)
-        for line in (DATA / "grounding_questions.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
-    model = Path(sys.argv[sys.argv.index("--model") + 1]) if "--model" in sys.argv else None
-    modes = {"extractive": run_cases(cases, generation=False)}
-    if "--skip-model" not in sys.argv:
-        label = model.stem if model else "SmolLM2-135M"
-        modes[label] = run_cases(cases, generation=True, model=model)
-    checks = planted()
+def table(title: str, rows: dict[str, tuple[dict[str, Any], float]]) -> list[str]:
     names = list(METRICS)
     lines = [
-        f"Grounding on {len(cases)} labelled cases "
-        f"({sum(c['expect'] == 'answered' for c in cases)} answerable, "
-        f"{sum(c['expect'] == 'no_source' for c in cases)} unanswerable, "
-        f"{sum(c['expect'] == 'route_to_human' for c in cases)} sensitive)",
+        title,
         "",
-        "| mode | " + " | ".join(names) + " | seconds |",
+        "| mode | " + " | ".join(names) + " | s/answer |",
         "|---" * (len(names) + 2) + "|",
     ]
-    for mode, (result, seconds) in modes.items():
+    for mode, (result, seconds) in rows.items():
         cells = [
             f"{result[n][0]:.3f} (n={result[n][1]})" if result[n][0] is not None else "-"
             for n in names
         ]
-        lines.append(f"| {mode} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+        lines.append(f"| {mode} | " + " | ".join(cells) + f" | {seconds:.2f} |")
+    return [*lines, ""]
+
+
+def describe(cases: list[dict[str, Any]]) -> str:
+    return (
+        f"{len(cases)} cases ({sum(c['expect'] == 'answered' for c in cases)} answerable, "
+        f"{sum(c['expect'] == 'no_source' for c in cases)} unanswerable, "
+        f"{sum(c['expect'] == 'route_to_human' for c in cases)} sensitive)"
+    )
+
+
+def run_set(
+    name: str, args: argparse.Namespace, dump: list[dict[str, Any]]
+) -> tuple[list[str], dict[str, Any]]:
+    filename, corpora = SETS[name]
+    cases = [
+        json.loads(line) for line in (DATA / filename).read_text().splitlines() if line.strip()
+    ]
+    cases = cases[: args.limit] if args.limit else cases
+    modes = {"extractive": run_cases(cases, corpora, generation=False)}
+    if not args.skip_model:
+        label = args.model.stem if args.model else "SmolLM2-135M"
+        modes[label] = run_cases(cases, corpora, generation=True, model=args.model)
+    splits = sorted({c.get("split", "all") for c in cases}, reverse=True)  # test before tune
+    lines, results = [], {}
+    for split in splits:
+        chosen = [i for i, c in enumerate(cases) if c.get("split", "all") == split]
+        subset = [cases[i] for i in chosen]
+        rows = {
+            mode: (score(subset, [answers[i] for i in chosen]), seconds)
+            for mode, (answers, seconds) in modes.items()
+        }
+        label = f"`{name}` set" + ("" if split == "all" else f", **{split}** half")
+        lines += table(f"{label}: {describe(subset)}", rows)
+        results[split] = {mode: result for mode, (result, _) in rows.items()}
+    for mode, (answers, _) in modes.items():
+        for case, answer in zip(cases, answers, strict=True):
+            dump.append({"set": name, "mode": mode, "case": case, "answer": answer.to_json()})
+    return lines, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all")
+    parser.add_argument("--skip-model", action="store_true")
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N cases of each set")
+    parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
+    args = parser.parse_args()
+    names = list(SETS) if args.set == "all" else [args.set]
+    lines: list[str] = []
+    results: dict[str, Any] = {}
+    dump: list[dict[str, Any]] = []
+    for name in names:
+        set_lines, results[name] = run_set(name, args, dump)
+        lines += set_lines
+    checks = planted()
     lines += [
-        "",
         "Sentence verifier on planted claims (data/planted_claims.jsonl): "
         f"{checks['unsupported_flagged']:.0%} of planted unsupported sentences flagged, "
         f"{checks['supported_wrongly_flagged']:.0%} of supported sentences wrongly flagged.",
@@ -178,9 +262,12 @@ def main() -> None:
     ]
     for kind, share in checks["by_kind"].items():
         lines.append(f"| {kind} | {share:.3f} | {checks['counts'][kind]} |")
+    if args.dump:
+        args.dump.write_text("".join(json.dumps(row) + "\n" for row in dump))
+    stem = "grounding" + ("" if args.set == "all" else f"-{args.set}")
     write_result(
-        "grounding" if model is None else f"grounding-{model.stem}",
-        {"cases": len(cases), "modes": {m: r for m, (r, _) in modes.items()}, "planted": checks},
+        stem if args.model is None else f"{stem}-{args.model.stem}",
+        {"sets": results, "planted": checks},
         "\n".join(lines),
     )
 

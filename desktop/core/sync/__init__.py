@@ -34,6 +34,9 @@ Workstation settings (machine policy may lock every one of them):
     Largest accepted pack archive and largest unpacked pack, in MB (default 500).
 ``sync.timeout_s``
     Connection and between-bytes timeout of every download, in seconds (default 30).
+``sync.deadline_s``
+    Longest time one whole sync may take, all downloads together, in seconds (default 900); a
+    slower source is stopped and the packs in service stay unchanged.
 
 On a workstation, a synced pack lives in ``<data>/packs/<id>/versions/<version>-<sha>/`` and
 ``<data>/packs/<id>/current`` (a small JSON pointer file, replaced atomically) names the version
