@@ -470,6 +470,8 @@ class _HtmlExtractor(HTMLParser):
 
 
 _META_NAMES = re.compile(r'<meta\s+name="(title)"\s+content="([^"]*)"', re.I)
+
+
 def _main_part(content: str) -> str | None:
     """The first ``<main>`` or ``<article>`` element, found in one pass (no regex backtracking)."""
     best: tuple[int, int] | None = None
