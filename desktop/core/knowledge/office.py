@@ -267,7 +267,7 @@ def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
         raise DocumentError(f"the spreadsheet is damaged or not an .xlsx file ({exc})") from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = []
+        rows: list[list[str]] = []
         for row in sheet.iter_rows(max_col=MAX_SHEET_COLUMNS, values_only=True):
             if len(rows) == MAX_SHEET_ROWS:
                 raise DocumentError(
