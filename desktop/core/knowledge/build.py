@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
-BUILDER_VERSION = 6
+BUILDER_VERSION = 7
 TABLE = "chunks"
 EMBED_BLOCK = 1024  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
@@ -74,14 +75,57 @@ class BuildReport:
 
 
 def iter_source_files(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
-        and p.name.lower() not in SKIPPED_NAMES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    return scan_sources(root)[0]
+
+
+def scan_sources(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The supported files below *root*, and the links left out because they lead out of it.
+
+    Hidden files and folders are left out. A link is followed only when its target is inside
+    *root*: a link to a file elsewhere (a credentials file, a home folder) would put that file's
+    text into the pack, so it is skipped with a reason instead. Linked folders are not entered.
+    """
+    real_root = root.resolve()
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in list(dirs):
+            if (here / name).is_symlink():
+                dirs.remove(name)  # never entered: os.walk does not follow links
+                if not _inside(here / name, real_root):
+                    skipped.append((_relative(here / name, root), _OUTSIDE_LINK))
+        for name in names:
+            path = here / name
+            if name.startswith(".") or not _is_source_name(name):
+                continue
+            if path.is_symlink() and not _inside(path, real_root):
+                skipped.append((_relative(path, root), _OUTSIDE_LINK))
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), sorted(skipped)
+
+
+_OUTSIDE_LINK = (
+    "a link to a file or folder outside the documents folder, left out so that nothing from "
+    "elsewhere ends up in the pack; copy the file in if it belongs in the pack"
+)
+
+
+def _is_source_name(name: str) -> bool:
+    return Path(name).suffix.lower() in SUPPORTED_SUFFIXES and name.lower() not in SKIPPED_NAMES
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def _sha256(data: bytes) -> str:
@@ -89,9 +133,7 @@ def _sha256(data: bytes) -> str:
 
 
 def file_checksums(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): _sha256(p.read_bytes()) for p in iter_source_files(root)
-    }
+    return {_relative(p, root): _sha256(p.read_bytes()) for p in iter_source_files(root)}
 
 
 class _VectorCache:
@@ -129,9 +171,8 @@ class _VectorCache:
 
 
 def _read_documents(
-    root: Path, report: BuildReport, progress: Progress | None
+    root: Path, files: list[Path], report: BuildReport, progress: Progress | None
 ) -> Iterator[Document]:
-    files = iter_source_files(root)
     for number, path in enumerate(files, start=1):
         source = path.relative_to(root).as_posix()
         try:
@@ -189,17 +230,20 @@ def build_pack(
 ) -> BuildReport:
     """Build the pack for every document below *src* into *dest*, replacing it atomically."""
     started = time.perf_counter()
+    src, dest = src.resolve(), dest.resolve()
     if not src.is_dir():
         raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
+    check_destination(src, dest)
     report = BuildReport()
-    checksums = file_checksums(src)
+    files, report.skipped = scan_sources(src)
+    checksums = {_relative(p, src): _sha256(p.read_bytes()) for p in files}
     if _unchanged(dest, checksums, pack_id, version, embedder):
         report.unchanged = True
         report.seconds = time.perf_counter() - started
         return _previous_report(dest, report)
     docs: list[tuple[Document, list[Chunk]]] = []
     budget = min(200, embedder.max_tokens - 32)
-    for doc in _read_documents(src, report, progress):
+    for doc in _read_documents(src, files, report, progress):
         chunks = chunk_document(doc, budget, embedder.count_tokens)
         if chunks:
             docs.append((doc, chunks))
@@ -244,6 +288,47 @@ def build_pack(
     atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
     _swap_in(staging, dest)
     return report
+
+
+def check_destination(src: Path, dest: Path) -> None:
+    """Refuse an output folder whose replacement would cost the user files they have.
+
+    A build replaces the whole output folder, so it must be new, empty or a pack built before,
+    and never the documents folder, a folder inside it or a folder holding it.
+    """
+    src, dest = src.resolve(), dest.resolve()
+    if dest == src or dest.is_relative_to(src) or src.is_relative_to(dest):
+        raise KnowledgeError(
+            f"Cannot build the pack into {dest}: a build replaces its output folder, and that "
+            f"folder is, holds or lies inside the documents folder {src}. Nothing was changed.",
+            f"Choose an output folder outside {src}, for example --out {_suggested_out(src)}.",
+        )
+    if dest.exists() and not dest.is_dir():
+        raise KnowledgeError(
+            f"Cannot build the pack into {dest}: it is a file, not a folder. Nothing was changed.",
+            "Choose a new or empty folder for the pack.",
+        )
+    if dest.is_dir() and any(dest.iterdir()) and not _is_pack(dest):
+        raise KnowledgeError(
+            f"Cannot build the pack into {dest}: the folder holds files that are not a "
+            "knowledge pack, and a build replaces the whole folder. Nothing was changed.",
+            "Choose a new or empty folder for the pack (or the folder of a pack built before).",
+        )
+
+
+def _suggested_out(src: Path) -> Path:
+    return src.parent / f"{src.name}-pack" if src.parent != src else Path.home() / "pack"
+
+
+def _is_pack(folder: Path) -> bool:
+    """True for a folder a build wrote: its manifest, or its table when the manifest is damaged."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if isinstance(manifest, dict) and {"id", "schema_version", "embedding"} <= manifest.keys():
+        return True
+    return (folder / "lance" / f"{TABLE}.lance").is_dir()
 
 
 def _unchanged(

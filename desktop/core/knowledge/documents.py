@@ -95,10 +95,7 @@ def load_document(path: Path, root: Path) -> Document:
     if size == 0:
         raise DocumentError("the file is empty")
     builder = TextBuilder()
-    if fmt in BINARY_FORMATS:
-        meta = _read_binary(fmt, path, builder)
-    else:
-        meta = _read_text_format(fmt, _decode(path.read_bytes()), builder)
+    meta = _read(fmt, path, builder)
     text = builder.text()
     if not text.strip():
         raise DocumentError("no readable text after cleaning")
@@ -107,6 +104,20 @@ def load_document(path: Path, root: Path) -> Document:
     title = str(meta.get("title") or _first_heading(builder.headings) or path.stem)
     source = path.relative_to(root).as_posix()
     return Document(source, title.strip(), text, fmt, meta, builder.headings, builder.pages)
+
+
+def _read(fmt: str, path: Path, builder: TextBuilder) -> dict[str, Any]:
+    """Fill *builder* from *path*; any failure of a parser becomes a reason to skip the file."""
+    try:
+        if fmt in BINARY_FORMATS:
+            return _read_binary(fmt, path, builder)
+        return _read_text_format(fmt, _decode(path.read_bytes()), builder)
+    except DocumentError:
+        raise
+    except Exception as exc:  # parsers raise many kinds of error on malformed files
+        raise DocumentError(
+            f"the file is damaged or could not be read ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _decode(raw: bytes) -> str:
@@ -193,20 +204,29 @@ class TextBuilder:
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+\s*\n(.*?)\n\+\+\+\s*\n", re.S)
-# Parameters may be quoted with "..." or Hugo's raw `...`, and quoted text may hold "}".
-_SHORTCODE = re.compile(r'\{\{[<%]\s*(/?)\s*([\w.-]+)((?:"[^"]*"|`[^`]*`|[^}"`])*?)\s*[>%]\}\}')
-_LIQUID = re.compile(r"\{%-?\s*(/?)\s*(\w+)([^%]*?)-?%\}")
-_ATTR_TEXT = re.compile(r'\b(?:title|alt|caption|text|label)\s*=\s*(?:"([^"]+)"|`([^`]+)`)')
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)(.+?)(?<=\S)\1")
+# Every pattern below runs in time linear in the line: a scan that starts at an opening mark
+# stops at the next opening mark of its kind (and quantifiers that could be retried are
+# possessive), so a line of thousands of unclosed "[", "{{<" or "*a " cannot make the build hang.
+# Shortcode parameters may be quoted with "..." or Hugo's raw `...`, and quoted text may hold "}".
+_SHORTCODE = re.compile(
+    r"\{\{[<%]\s*+(/?)\s*+([\w.-]++)"
+    r'((?:"[^"]*+"|`[^`]*+`|[^{}"`>%]|\{(?!\{[<%])|[>%](?!\}\}))*+)[>%]\}\}'
+)
+_LIQUID = re.compile(r"\{%-?\s*+(/?)\s*+(\w++)((?:[^%{-]++|-|\{(?!%))*?)-?%\}")
+_ATTR_TEXT = re.compile(r'\b(?:title|alt|caption|text|label)\s*+=\s*+(?:"([^"]++)"|`([^`]++)`)')
+_IMAGE = re.compile(r"!\[([^\[\]]*+)\]\([^\[)]*+\)")
+_LINK = re.compile(r"\[([^\[\]]++)\]\([^\[)]*+\)")
+_REF_LINK = re.compile(r"\[([^\[\]]++)\]\[[^\[\]]*+\]")
+_BACKTICKS = re.compile(r"`+")
+# Emphasis text runs to the next mark of its kind, except marks inside a word (2*3, snake_case).
+_EMPHASIS = re.compile(r"(\*\*|\*)(?=\S)((?:[^*]++|(?<=\w)\*(?=\w))+?)(?<=\S)\1")
 # "_" emphasis never starts or ends inside a word: snake_case names stay as they are.
-_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\1(?!\w)")
-_ANCHOR = re.compile(r"\s*\{#[\w:.-]+\}")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_UNDERSCORE_EMPHASIS = re.compile(
+    r"(?<!\w)(__|_)(?=\S)((?:[^_]++|(?<=\w)_(?=\w))+?)(?<=\S)\1(?!\w)"
+)
+_ANCHOR = re.compile(r"(?<!\s)\s*+\{#[\w:.-]++\}")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*+>")
+_HEADING = re.compile(r"(#{1,6})\s+(.*)")
 
 
 def split_front_matter(content: str) -> tuple[dict[str, Any], str]:
@@ -247,12 +267,7 @@ def clean_inline(line: str) -> str:
     line = _SHORTCODE.sub(_shortcode_text, line)
     line = _LIQUID.sub(_shortcode_text, line)
     code: list[str] = []
-
-    def hold(match: re.Match[str]) -> str:
-        code.append(match.group(2).strip() or match.group(2))
-        return f"\ue000{len(code) - 1}\ue001"
-
-    line = _CODE_SPAN.sub(hold, line)
+    line = _hold_code_spans(line, code)
     line = _IMAGE.sub(lambda m: m.group(1), line)
     line = _LINK.sub(lambda m: m.group(1), line)
     line = _REF_LINK.sub(lambda m: m.group(1), line)
@@ -264,11 +279,54 @@ def clean_inline(line: str) -> str:
     return re.sub("\ue000(\\d+)\ue001", lambda m: code[int(m.group(1))], line)
 
 
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+def _hold_code_spans(line: str, code: list[str]) -> str:
+    """Put each code span's text in *code* and leave a placeholder, so no clean-up touches it.
+
+    A span opens with a run of backticks and closes at the next run of the same length (as in
+    CommonMark); runs with no partner are literal. Found in one pass over the runs.
+    """
+    runs = list(_BACKTICKS.finditer(line))
+    partner: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = len(runs[index].group())
+        partner[index] = last.get(length)
+        last[length] = index
+    parts, position, index = [], 0, 0
+    while index < len(runs):
+        close = partner[index]
+        if close is None:
+            index += 1
+            continue
+        inner = line[runs[index].end() : runs[close].start()]
+        code.append(inner.strip() or inner)
+        parts += [line[position : runs[index].start()], f"\ue000{len(code) - 1}\ue001"]
+        position, index = runs[close].end(), close + 1
+    return "".join(parts) + line[position:]
+
+
+def _strip_html_comments(body: str) -> str:
+    """*body* without ``<!-- ... -->`` comments (an unclosed one is kept as text)."""
+    parts, position = [], 0
+    while (start := body.find("<!--", position)) >= 0:
+        end = body.find("-->", start + 4)
+        if end < 0:
+            break
+        parts.append(body[position:start])
+        position = end + 3
+    return "".join(parts) + body[position:]
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """The level and text of an ATX heading line (``## Text ##``), or None."""
+    match = _HEADING.fullmatch(line)
+    if not match:
+        return None
+    return len(match.group(1)), match.group(2).rstrip().rstrip("#").rstrip()
 
 
 def _markdown_to_text(body: str, out: TextBuilder) -> None:
-    body = _HTML_COMMENT.sub("", body)  # editors' notes, never meant for readers
+    body = _strip_html_comments(body)  # editors' notes, never meant for readers
     in_fence = False
     for raw_line in body.splitlines():
         stripped = raw_line.strip()
@@ -278,9 +336,9 @@ def _markdown_to_text(body: str, out: TextBuilder) -> None:
         if in_fence:
             out.line(raw_line)
             continue
-        heading = _HEADING.match(stripped)
+        heading = _heading(stripped)
         if heading:
-            out.heading(len(heading.group(1)), clean_inline(heading.group(2)))
+            out.heading(heading[0], clean_inline(heading[1]))
             continue
         if set(stripped) <= set("-|: ") and "-" in stripped:
             continue  # table separator rows and horizontal rules carry no text
@@ -412,18 +470,34 @@ class _HtmlExtractor(HTMLParser):
 
 
 _META_NAMES = re.compile(r'<meta\s+name="(title)"\s+content="([^"]*)"', re.I)
-_MAIN = re.compile(r"<(main|article)\b.*?</\1>", re.S | re.I)
+
+
+def _main_part(content: str) -> str | None:
+    """The first ``<main>`` or ``<article>`` element, found in one pass (no regex backtracking)."""
+    best: tuple[int, int] | None = None
+    for name in ("main", "article"):
+        opener = re.compile(rf"<{name}\b", re.I).search(content)
+        closer = re.compile(rf"</{name}>", re.I).search(content, opener.end()) if opener else None
+        if opener and closer and (best is None or opener.start() < best[0]):
+            best = (opener.start(), closer.end())
+    return content[best[0] : best[1]] if best else None
+
+
+# A "<" whose tag never closes before the next "<": the standard library's HTML parser re-reads
+# the rest of the file for each of them, so thousands of them would take hours; made text here.
+_UNCLOSED_TAG = re.compile(r"<(?=[^<>]*+(?:<|\Z))")
 
 
 def _html_to_text(content: str, out: TextBuilder) -> dict[str, Any]:
+    content = _UNCLOSED_TAG.sub("&lt;", _strip_html_comments(content))
     head_end = content.lower().find("</head>")
     head = content[: head_end + 7] if head_end >= 0 else ""
-    main = _MAIN.search(content)
+    main = _main_part(content)
     parser = _HtmlExtractor(out)
     if main:
         parser.feed(head)
         parser.skip = _SKIP_TAGS - {"header"}  # inside the article, <header> holds its h1
-        parser.feed(main.group(0))
+        parser.feed(main)
     else:
         parser.feed(content)
     parser.close()

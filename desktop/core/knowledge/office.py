@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
 QUESTION_COLUMNS = ("question", "q", "faq", "title", "query", "prompt")
 ANSWER_COLUMNS = ("answer", "a", "response", "reply", "body", "text")
 OCR_DPI_SCALE = 300 / 72
+# Bounds on the work one PDF may cost: text extraction parses a page's drawing instructions at
+# well under 1 MB/s, so a small file whose pages share one huge compressed stream would otherwise
+# hold the build for hours. Real pages hold kilobytes of instructions and a few thousand letters.
+MAX_PDF_PAGE_CONTENT = 4_000_000
+MAX_PDF_CONTENT = 32_000_000
+MAX_PDF_PAGE_CHARS = 200_000
+MAX_PDF_CHARS = 10_000_000
+PDF_SECONDS = 300  # last resort, checked between pages
+# A sheet may declare a million empty rows in a few bytes; the reader would list them all.
+MAX_SHEET_ROWS = 100_000
+MAX_SHEET_COLUMNS = 64
 
 
 # --- PDF ------------------------------------------------------------------------------------
@@ -35,7 +47,8 @@ def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("the PDF is password-protected; save an unprotected copy")
-        texts = [page.extract_text() or "" for page in reader.pages]
+        _check_pdf_content(reader.pages)
+        texts = _pdf_texts(reader.pages, time.monotonic() + PDF_SECONDS)
         info: Any = reader.metadata or {}
     except DocumentError:
         raise
@@ -59,6 +72,58 @@ def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
     if title and str(title).strip():
         meta["title"] = str(title).strip()
     return meta
+
+
+def _content_size(page: Any) -> int:
+    """Bytes of drawing instructions on *page* once decompressed (what text extraction parses)."""
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if contents is None:
+        return 0
+    streams = contents if isinstance(contents, list) else [contents]
+    return sum(len(stream.get_object().get_data()) for stream in streams)
+
+
+def _check_pdf_content(pages: Any) -> None:
+    """Refuse, before any text is extracted, a PDF whose drawing instructions would take minutes
+    to read: a page with megabytes of them, or pages that share one huge stream."""
+    total = 0
+    for number, page in enumerate(pages, start=1):
+        size = _content_size(page)
+        if size > MAX_PDF_PAGE_CONTENT:
+            raise DocumentError(
+                f"page {number} of the PDF holds {size / 1e6:.0f} MB of drawing instructions, "
+                f"over the {MAX_PDF_PAGE_CONTENT / 1e6:.0f} MB a page may hold; the file is "
+                "malformed or a drawing, so save the text pages as a separate PDF"
+            )
+        total += size
+        if total > MAX_PDF_CONTENT:
+            raise DocumentError(
+                f"the PDF holds over {MAX_PDF_CONTENT / 1e6:.0f} MB of drawing instructions "
+                f"by page {number} (pages may share one huge stream); split it into smaller PDFs"
+            )
+
+
+def _pdf_texts(pages: Any, deadline: float) -> list[str]:
+    """The text of every page, within a character and a time budget for the whole file."""
+    texts: list[str] = []
+    total = 0
+    for number, page in enumerate(pages, start=1):
+        if time.monotonic() > deadline:
+            raise DocumentError(
+                f"reading the PDF took over {PDF_SECONDS} s (stopped at page {number}); "
+                "split it into smaller PDFs"
+            )
+        text = page.extract_text() or ""
+        total += len(text)
+        if len(text) > MAX_PDF_PAGE_CHARS or total > MAX_PDF_CHARS:
+            raise DocumentError(
+                f"the PDF holds more text than it can (page {number} has {len(text):,} "
+                f"characters; a page may have {MAX_PDF_PAGE_CHARS:,} and the file "
+                f"{MAX_PDF_CHARS:,}); split it into smaller PDFs"
+            )
+        texts.append(text)
+    return texts
 
 
 def tesseract_available() -> bool:
@@ -180,7 +245,13 @@ def read_csv(raw: str, out: TextBuilder) -> dict[str, Any]:
         dialect = csv.Sniffer().sniff(raw[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(raw), dialect))
+    try:
+        rows = list(csv.reader(io.StringIO(raw), dialect))
+    except csv.Error as exc:
+        raise DocumentError(
+            f"the CSV file cannot be parsed ({exc}); a quote that is never closed makes the "
+            "rest of the file one cell, so check its quotes"
+        ) from exc
     return _write_faq(rows, out)
 
 
@@ -196,9 +267,14 @@ def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
         raise DocumentError(f"the spreadsheet is damaged or not an .xlsx file ({exc})") from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = [
-            ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
-        ]
+        rows: list[list[str]] = []
+        for row in sheet.iter_rows(max_col=MAX_SHEET_COLUMNS, values_only=True):
+            if len(rows) == MAX_SHEET_ROWS:
+                raise DocumentError(
+                    f"the spreadsheet has over {MAX_SHEET_ROWS:,} rows (counting empty ones); "
+                    "an FAQ sheet this long is an export, so split it"
+                )
+            rows.append(["" if v is None else str(v) for v in row])
     finally:
         workbook.close()
     return _write_faq(rows, out)
