@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
 BUILDER_VERSION = 7
+# Passage vectors depend only on the embedding model and the text embedded, not on how documents
+# were read: a builder change that leaves a passage's text as it was reuses its vector. Bump this
+# only when the text given to the model for the same passage changes meaning (it was the builder
+# version, 6, when the two were split).
+VECTOR_CACHE_VERSION = 6
 TABLE = "chunks"
 EMBED_BLOCK = 1024  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
@@ -142,7 +147,7 @@ class _VectorCache:
     def __init__(self, folder: Path, embedder: Embedder) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.salt = f"{embedder.model_id}|{BUILDER_VERSION}"
+        self.salt = f"{embedder.model_id}|{VECTOR_CACHE_VERSION}"
 
     def key(self, chunks: list[Chunk]) -> str:
         digest = hashlib.sha256(self.salt.encode())
