@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from desktop.core import tasks
+from desktop.core.errors import ModelError
 from desktop.core.generation import prompts, verify
 from desktop.core.generation.engine import LlamaEngine
 from desktop.core.knowledge.index import Hit
@@ -116,6 +117,25 @@ def test_ordinary_prompts_tokenize_as_the_template_writes_them_and_reuse_the_pre
     old, new = engine.prompt_tokens(first), engine.prompt_tokens(second)
     common = next(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b)
     assert common > 100 and len(calls[0]) == len(new) - common
+
+
+@pytest.mark.slow
+def test_a_template_that_rewrites_message_text_is_refused_with_a_fix(engine) -> None:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    real = engine._formatter
+    engine._formatter = Jinja2ChatFormatter(
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}"
+        "<|im_end|>\n{% endfor %}<|im_start|>assistant\n",
+        eos_token="<|im_end|>",
+        bos_token="",
+    )
+    try:
+        with pytest.raises(ModelError, match="rewrites the text") as caught:
+            list(engine.stream([{"role": "user", "content": " padded "}], max_tokens=2))
+    finally:
+        engine._formatter = real
+    assert caught.value.fix
 
 
 # The instruction-line filter

@@ -209,7 +209,7 @@ class LlamaEngine:
         its turn or open a system turn; it stays plain text."""
         slots = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters
         shape = [{"role": m["role"], "content": s} for m, s in zip(messages, slots, strict=True)]
-        rest = self._formatter(messages=shape).prompt
+        rest = self._render(shape)
         tokens: list[int] = []
         assembled = []
         for slot, message in zip(slots, messages, strict=True):
@@ -222,9 +222,17 @@ class LlamaEngine:
         tokens += self._tokenize(rest, special=True)
         # The template must place each message's text as it is (no trimming or escaping), or
         # these tokens would not be the prompt the template writes.
-        if "".join(assembled) + rest != self._formatter(messages=messages).prompt:
+        if "".join(assembled) + rest != self._render(messages):
             raise _template_error(self.path)
         return tokens
+
+    def _render(self, messages: list[dict[str, str]]) -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return str(self._formatter(messages=messages).prompt)
+        except TemplateError as exc:
+            raise _template_error(self.path) from exc
 
     def stream(
         self,
