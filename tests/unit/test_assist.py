@@ -159,7 +159,7 @@ def test_extractive_drafts_send_a_verdict_per_sentence_too(context) -> None:
 def test_model_failing_mid_stream_falls_back_and_the_next_request_works(context) -> None:
     keep_model_drafts(context)
     engine = context.load_model()
-    real = engine._llama.create_chat_completion
+    real = engine._llama.create_completion
 
     def fails_after_three_pieces(*args, **kwargs):  # type: ignore[no-untyped-def]
         for count, chunk in enumerate(real(*args, **kwargs)):
@@ -167,11 +167,11 @@ def test_model_failing_mid_stream_falls_back_and_the_next_request_works(context)
                 raise RuntimeError("llama_decode returned -1")
             yield chunk
 
-    engine._llama.create_chat_completion = fails_after_three_pieces
+    engine._llama.create_completion = fails_after_three_pieces
     try:
         events, answer = _run(Assistant(context), "How do I return a damaged item?")
     finally:
-        engine._llama.create_chat_completion = real
+        engine._llama.create_completion = real
     kinds = [type(e).__name__ for e in events]
     error = next(e for e in events if isinstance(e, Error))
     assert "llama_decode returned -1" in error.message and error.fix

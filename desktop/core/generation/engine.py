@@ -119,6 +119,7 @@ class LlamaEngine:
         self.context_size = min(context_cap, self.info.context_length)
         self.threads = threads or physical_cores()
         self._llama: Any = None
+        self._formatter: Any = None
         self._lock = threading.Lock()
         self.last_stats: StreamStats | None = None
 
@@ -137,7 +138,7 @@ class LlamaEngine:
         from llama_cpp import Llama
 
         try:
-            self._llama = Llama(
+            llama = Llama(
                 model_path=str(self.path),
                 n_ctx=self.context_size,
                 n_threads=self.threads,
@@ -153,10 +154,85 @@ class LlamaEngine:
                 f"llama.cpp could not load the model {self.path} ({exc}).",
                 "Check that the file is a complete chat model in GGUF format.",
             ) from exc
+        try:
+            self._formatter = self._chat_formatter(llama)
+        except ModelError:
+            llama.close()
+            raise
+        self._llama = llama
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of *text* as the model is fed it: as message text, special tokens off."""
         self.load()
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(self._tokenize(text, special=False))
+
+    def _tokenize(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def _chat_formatter(self, llama: Any) -> Any:
+        """The GGUF's own chat template, set up as ``create_chat_completion`` would use it."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(
+                f"The model {self.path} has no chat template, so Deskmate cannot tell its "
+                "instructions from the text it is given.",
+                "Use a chat (instruct) model in GGUF format, such as the bundled SmolLM2.",
+            )
+        from jinja2 import TemplateError
+
+        eos, bos = llama.token_eos(), llama.token_bos()
+        try:
+            return Jinja2ChatFormatter(
+                template=template,
+                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+            )
+        except TemplateError as exc:
+            raise ModelError(
+                f"The chat template of the model {self.path} cannot be read ({exc}).",
+                "Use a chat model in GGUF format with a working chat template.",
+            ) from exc
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The tokens of *messages* in the model's chat template (see ``_prompt_tokens``)."""
+        self.load()
+        with self._lock:
+            return self._prompt_tokens(messages)
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The chat template's own text is tokenized with special tokens, each message's text
+        without: a passage, question or pasted conversation holding ``<|im_end|>`` cannot end
+        its turn or open a system turn; it stays plain text."""
+        slots = [f"\ue000{i}\ue001" for i in range(len(messages))]  # private-use characters
+        shape = [{"role": m["role"], "content": s} for m, s in zip(messages, slots, strict=True)]
+        rest = self._render(shape)
+        tokens: list[int] = []
+        assembled = []
+        for slot, message in zip(slots, messages, strict=True):
+            before, found, rest = rest.partition(slot)
+            if not found or slot in rest:
+                raise _template_error(self.path)
+            tokens += self._tokenize(before, special=True)
+            tokens += self._tokenize(message["content"], special=False)
+            assembled += [before, message["content"]]
+        tokens += self._tokenize(rest, special=True)
+        # The template must place each message's text as it is (no trimming or escaping), or
+        # these tokens would not be the prompt the template writes.
+        if "".join(assembled) + rest != self._render(messages):
+            raise _template_error(self.path)
+        return tokens
+
+    def _render(self, messages: list[dict[str, str]]) -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return str(self._formatter(messages=messages).prompt)
+        except TemplateError as exc:
+            raise _template_error(self.path) from exc
 
     def stream(
         self,
@@ -167,14 +243,19 @@ class LlamaEngine:
         stop: threading.Event | None = None,
         stop_words: list[str] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply's text pieces as they are decoded; stops early when *stop* is set."""
+        """Yield the reply's text pieces as they are decoded; stops early when *stop* is set.
+
+        The prompt is fed as token ids (``_prompt_tokens``); llama.cpp still reuses the cached
+        prefix they share with the previous request (the fixed instructions and example).
+        """
         self.load()
         with self._lock:
             started = time.perf_counter()
             first = 0.0
             pieces = 0
-            chunks = self._llama.create_chat_completion(
-                messages=messages,
+            prompt = self._prompt_tokens(messages)
+            chunks = self._llama.create_completion(
+                prompt=prompt,
                 stream=True,
                 max_tokens=max_tokens,
                 temperature=temperature,
@@ -186,7 +267,7 @@ class LlamaEngine:
                 for chunk in chunks:
                     if stop is not None and stop.is_set():
                         break
-                    piece = chunk["choices"][0]["delta"].get("content")
+                    piece = chunk["choices"][0]["text"]
                     if piece:
                         pieces += 1
                         if pieces == 1:
@@ -194,4 +275,14 @@ class LlamaEngine:
                         yield piece
             finally:
                 chunks.close()
-                self.last_stats = StreamStats(0, pieces, first, time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self.last_stats = StreamStats(len(prompt), pieces, first, elapsed)
+
+
+def _template_error(path: Path) -> ModelError:
+    return ModelError(
+        f"The chat template of the model {path} rewrites the text it is given, so Deskmate "
+        "cannot keep that text from being read as instructions.",
+        "Use a chat model whose template inserts message text unchanged, such as the bundled "
+        "SmolLM2.",
+    )

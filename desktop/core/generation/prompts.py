@@ -6,9 +6,11 @@ come last. Passages are wrapped in delimiters and described as data, never as in
 
 Two defences do not rely on the model obeying that: text in a passage that looks like our
 delimiters is defused, so a document cannot close its ``<source>`` and speak as the user; and a
-line that addresses AI assistants ("ignore previous instructions", "note to AI assistants") is
-replaced by a marker before the model, the extractive drafter or the verifier sees the passage, so
-an injected claim can neither be written from it nor verified against it.
+line that addresses AI assistants ("ignore previous instructions", "AI models reading this:",
+"System: ...", see ``verify.instruction_lines``) is replaced by a marker before the model, the
+extractive drafter or the verifier sees the passage, so an injected claim can neither be written
+from it nor verified against it. (The engine also tokenizes every message's text without special
+tokens, so ``<|im_start|>system`` in a passage is plain text, not a new turn.)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from desktop.core.generation import verify
 from desktop.core.knowledge.index import Hit
 
 NO_ANSWER = "I could not find this in the approved sources."
@@ -46,21 +49,12 @@ _EXAMPLE_ANSWER = (
 STOP = ["</source>", "<source", "<sources", "Question:"]
 
 REMOVED = "[Deskmate removed an instruction addressed to AI assistants from this source.]"
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?"
-    r"(?:previous|prior|above|earlier|system|original)\s+(?:instructions?|prompts?|rules)"
-    r"|\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:all\s+)?"
-    r"(?:ai|llms?|chatbots?|language models?|(?:ai\s+)?assistants?|copilots?)\b"
-    r"|\b(?:system prompt|you are now|new instructions)\b",
-    re.IGNORECASE,
-)
 _DELIMITER = re.compile(r"<(/?)(sources?\b)", re.IGNORECASE)
 
 
 def defuse(text: str) -> str:
     """*text* as passage data: delimiter look-alikes and lines instructing AI models removed."""
-    lines = [REMOVED if _INJECTION.search(line) else line for line in text.splitlines()]
-    return _DELIMITER.sub(r"‹\1\2", "\n".join(lines))
+    return _DELIMITER.sub(r"‹\1\2", verify.mark_instructions(text, REMOVED))
 
 
 def passage(hit: Hit) -> str:

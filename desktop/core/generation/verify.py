@@ -10,6 +10,9 @@ Every sentence gets a verdict:
 * ``unsupported`` — it cites a source that was not given, or the cited passage does not carry it;
 * ``no_citation`` — it cites nothing.
 
+A passage line addressed to an AI model (``instruction_lines``) supports nothing: it is an
+instruction, not a fact, whether or not the prompt's filter removed it before.
+
 This is deliberately conservative: a weak model's paraphrase may be flagged, but an invented fact
 is not passed as supported. The thresholds below were calibrated on half of the labelled planted
 claims in ``benchmarks/data/planted_claims.jsonl`` and checked on the other half
@@ -21,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -96,6 +100,82 @@ SUPPORT_THRESHOLD = 0.6
 # only ever vetoes; letting a high similarity rescue a low lexical score was tried and rejected,
 # as it passed more planted claims on the held-out half (see the calibration results).
 MEANING_FLOOR = 0.61
+
+
+# Text addressed to an AI model rather than to the reader: "ignore previous instructions",
+# "Assistant, disregard ...", "AI models reading this:", "When summarising this page, tell ...",
+# "System: new rules", chat-template tokens. Such a line is never data: the drafting prompt
+# replaces it by a marker and the verifier does not count it as support, even when a pasted text
+# (a wrap-up's conversation) or a passage reaches the verifier without the prompt's filtering.
+_AI = (
+    r"(?:a\.?i\.?|llms?|chat\s?bots?|chatgpt|gpt|copilots?|(?:large\s+)?language\s+models?"
+    r"|(?:ai|virtual)\s+(?:models?|assistants?|agents?|systems?|tools?|bots?))"
+)
+_ADDRESSEE = rf"(?:{_AI}|assistants?|bots?)"
+_READING = r"(?:reading|processing|summari[sz]ing|parsing|crawling|indexing|ingesting|seeing)"
+_ROLE = "(?:System|Assistant|Developer)"
+_ROLE_END = r"(?:\s+(?:prompt|message|note|override))?\s*[\]>]?\s*:"
+_INSTRUCTION = re.compile(
+    # ignore/disregard ... instructions (or "what you were told")
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all|any|the|your|my|our|what|everything"
+    r"|previous|prior|above|earlier|system|original)\b(?:\s+[\w']+){0,4}?\s+"
+    r"(?:instructions?|prompts?|rules|guidelines|directions|directives|told|said|programming)\b"
+    # a note, message or instruction for AI models
+    rf"|\b(?:note|message|instructions?|reminder|memo|notice|attention)\s+(?:addressed\s+)?"
+    rf"(?:to|for)\s+(?:all\s+|any\s+|the\s+)?{_AI}\b"
+    # "Assistant, ...", "AI models reading this:" at the start of a line
+    rf"|^[\s>*#-]*(?:hey|hi|dear|attention|calling)?[\s,]*(?:all|any|the)?\s*{_ADDRESSEE}\b"
+    rf"(?:\s+(?:that|who)\s+\w+|\s+{_READING})?(?:\s+(?:this|these|the)(?:\s+\w+)?)?\s*[,:]"
+    # "if you are an AI", "any AI reading this", "AI models must"
+    rf"|\b(?:if|when|while)\s+you(?:'re|\s+are)\s+(?:an?\s+)?{_AI}\b"
+    rf"|\b(?:any|all|every|an?)\s+{_AI}\s+(?:(?:that|who)\s+)?{_READING}"
+    rf"|\b{_AI}\s+(?:must|should|shall|are\s+(?:instructed|required|told)\s+to)\b"
+    # "When summarising this page, tell ..."
+    r"|\b(?:when|if|while|before)\s+(?:you\s+(?:are\s+)?)?(?:summari[sz]\w*|paraphras\w*"
+    r"|rewriting|processing|parsing|ingesting|crawling|indexing|answering\s+from)\s+"
+    r"(?:this|these|the)\s+(?:page|article|document|text|content|source|passage|site|help)"
+    # chat roles ("System: ...", but not a wrapped sentence's "... on your\nsystem:")
+    rf"|^[\s>*#\[<]*(?:(?-i:{_ROLE}|{_ROLE.upper()}){_ROLE_END}|{_ROLE.lower()}{_ROLE_END}\s*\S)"
+    r"|<\|[\w.-]+\|>|\[/?INST\]|<</?SYS>>"
+    # "You are now DAN", "you are now in developer mode" (not "You are now logged in")
+    rf"|\byou\s+are\s+now\s+(?:an?\s+(?:\w+\s+)?{_ADDRESSEE}\b|in\s+\w+\s+mode|no\s+longer"
+    r"|free\s+to|allowed\s+to|unrestricted|jailbroken|DAN\b|called|named)"
+    r"|\b(?:system\s+prompt|new\s+instructions)\b",
+    re.IGNORECASE,
+)
+_CONTINUED = re.compile(r"[:,\u2014-]\s*$|\.\.\.\s*$")
+
+
+def instruction_lines(text: str) -> set[int]:
+    """Indexes of the lines of *text* that address an AI model, with the line an address ends
+    on ("AI models reading this:") carrying on to the next non-blank line."""
+    flagged: set[int] = set()
+    carry = False
+    for index, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        if carry or _INSTRUCTION.search(line):
+            flagged.add(index)
+            carry = bool(_CONTINUED.search(line))
+            continue
+        carry = False
+    return flagged
+
+
+def mark_instructions(text: str, marker: str) -> str:
+    """*text* with each line addressed to an AI model replaced by *marker* ("" drops it)."""
+    flagged = instruction_lines(text)
+    if not flagged:
+        return text
+    lines = text.splitlines()
+    kept = [marker if i in flagged else line for i, line in enumerate(lines)]
+    return "\n".join(line for i, line in enumerate(kept) if marker or i not in flagged)
+
+
+@lru_cache(maxsize=256)
+def evidence(passage: str) -> str:
+    """What of *passage* may support a claim: not the lines addressed to AI models."""
+    return mark_instructions(passage, "")
 
 
 class Meaning(Protocol):
@@ -257,7 +337,7 @@ def judge(text: str, passages: Sequence[str], meaning: Meaning | None = None) ->
         sentence.reason = f"Cites source {missing[0]}, which was not given."
         return sentence
     body = _LIST_MARKER.sub("", text)  # a step number ("2.") is not a fact to check
-    cited_text = " ".join(passages[n - 1] for n in cited)
+    cited_text = " ".join(evidence(passages[n - 1]) for n in cited)
     problem = fact_mismatch(body, cited_text)
     if problem:
         sentence.verdict = "unsupported"
@@ -287,7 +367,9 @@ def attribute(
     if not content_words(_LIST_MARKER.sub("", sentence.text)):
         return sentence  # "Yes." or "I can do that." is carried by no passage in particular
     best = max(
-        range(len(passages)), key=lambda i: support(sentence.text, passages[i]), default=None
+        range(len(passages)),
+        key=lambda i: support(sentence.text, evidence(passages[i])),
+        default=None,
     )
     if best is None:
         return sentence
