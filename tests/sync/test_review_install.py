@@ -417,16 +417,18 @@ def sync_in_progress(
 def test_rollback_is_refused_while_a_sync_runs(
     sync_in_progress: list[SyncReport], workstation: Workstation
 ) -> None:
+    before = read_pointer(northwind(workstation))
+    result = deskmate("pack", "rollback", "northwind", timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert "not rolled back: a pack sync is running" in result.stderr
+    assert read_pointer(northwind(workstation)) == before
+
     from desktop.core.sync.state import rollback_pack
 
-    before = read_pointer(northwind(workstation))
     with pytest.raises(SyncBusyError, match="sync is running") as caught:
         rollback_pack(workstation.paths, "northwind")
-    assert f"process {os.getpid()}" in caught.value.message
+    assert f"process {os.getpid()}" in caught.value.message  # the sync runs in this process
     assert "pack rollback northwind" in caught.value.fix
-    result = deskmate("pack", "rollback", "northwind", timeout=120)
-    assert result.returncode == 1
-    assert "not rolled back: a pack sync is running" in result.stderr
     assert read_pointer(northwind(workstation)) == before
 
 
