@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from desktop.cli.common import emit_json, json_option, user_errors
+from desktop.cli.sync import pack_repair
 
 
 class _ProgressLine:
@@ -109,3 +110,6 @@ def pack_info(path: Path) -> None:
     manifest = _read_manifest(path)
     manifest.pop("files", None)
     click.echo(json.dumps(manifest, indent=2))
+
+
+pack.add_command(pack_repair)

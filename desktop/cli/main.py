@@ -28,6 +28,12 @@ def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
     return context
 
 
+def _warn_pack_problems(context: Any) -> None:
+    """One warning line on stderr per pack that is not served (damaged, not fully installed)."""
+    for problem in context.pack_problems():
+        click.echo(f"deskmate: warning: pack {problem.pack} not searched: {problem}", err=True)
+
+
 def _ensure_demo(context: Any) -> None:
     if context.ensure_demo_pack_needed():
         click.echo("Building the demo knowledge pack (first run)...", err=True)
@@ -103,9 +109,11 @@ def search(
                         ensure_ascii=False,
                     )
                 )
+        _warn_pack_problems(context)
         return
     assert query is not None
     hits = assistant.search(query, limit, categories, locale)
+    _warn_pack_problems(context)
     if as_json:
         emit_json([hit.to_json() for hit in hits])
         return
@@ -177,10 +185,12 @@ def ask(
             if line.strip():
                 answer = _run_ask(assistant, line.strip(), task, tone, stream=False)
                 click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        _warn_pack_problems(context)
         return
     assert question is not None
     text = sys.stdin.read() if question == "-" else question
     answer = _run_ask(assistant, text, task, tone, stream=not as_json)
+    _warn_pack_problems(context)
     if as_json:
         emit_json(answer.to_json())
         return

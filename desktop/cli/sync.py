@@ -1,4 +1,5 @@
-"""Workstation commands: ``deskmate sync``, ``sync status|login|logout`` and ``pack rollback``."""
+"""Workstation commands: ``deskmate sync``, ``sync status|login|logout``, ``pack rollback`` and
+``pack repair``."""
 
 from __future__ import annotations
 
@@ -122,11 +123,10 @@ def sync_logout(url: str) -> None:
 @user_errors
 def pack_rollback(pack_id: str, as_json: bool) -> None:
     """Go back to the previous version of the synced pack PACK_ID on this machine."""
-    from desktop.core.sync.install import rollback
-    from desktop.core.sync.state import packs_root
+    from desktop.core.sync.state import rollback_pack
 
     paths, _ = _paths_settings()
-    pointer = rollback(packs_root(paths), pack_id)
+    pointer = rollback_pack(paths, pack_id)  # under the sync lock: refused while a sync runs
     if as_json:
         emit_json({"pack": pack_id, **pointer.to_json()})
         return
@@ -134,3 +134,21 @@ def pack_rollback(pack_id: str, as_json: bool) -> None:
         f"{pack_id}: now {pointer.current} (sync will not reinstall {pointer.held}; a newer "
         "version will replace it)."
     )
+
+
+@click.command("repair")
+@click.argument("pack_id")
+@click.option("--progress/--no-progress", default=True, help="Show progress on stderr (a TTY).")
+@json_option
+@user_errors
+def pack_repair(pack_id: str, progress: bool, as_json: bool) -> None:
+    """Repair the damaged pack PACK_ID: reinstall a synced pack, rebuild the demo pack."""
+    from desktop.core.context import AppContext
+    from desktop.core.sync.repair import repair_pack
+
+    paths, settings = _paths_settings()
+    done = repair_pack(AppContext(paths, settings), pack_id, _Bytes(progress and not as_json))
+    if as_json:
+        emit_json(done.to_json())
+        return
+    click.echo(f"{done.pack}: {done.action} ({done.detail}).")

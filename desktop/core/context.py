@@ -8,8 +8,11 @@ first use, so building a context is instant and the window can appear before any
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +45,19 @@ def demo_source_dir() -> Path:
     return resources_dir() / "demo"
 
 
+@dataclass(frozen=True)
+class PackProblem:
+    """A pack that is not served (damaged, incompatible, not fully installed), and what to do."""
+
+    pack: str  # its folder name: what `deskmate pack repair` takes for an installed pack
+    folder: Path
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.fix}".strip()
+
+
 class AppContext:
     """Settings, paths and lazily created heavy components for one Deskmate process."""
 
@@ -58,8 +74,9 @@ class AppContext:
         self._pack_dirs = pack_dirs
         self._model_override = model_path
         self._embedder: Embedder | None = embedder
-        self._packs: list[Pack] | None = None
-        self._packs_from: list[Path] = []  # the folders self._packs were opened from
+        self._opened: list[tuple[str, Pack]] | None = None  # (folder name, pack), usable or not
+        self._opened_from: list[tuple[str, Path | None]] = []  # the entries they came from
+        self._problems: list[PackProblem] = []  # packs that could not be opened
         self._engine: LlamaEngine | None = None
         self._sensitive: SensitiveDetector | None = None
         self._lock = threading.RLock()
@@ -87,8 +104,12 @@ class AppContext:
         return self.paths.data / "packs" / DEMO_PACK_ID
 
     def pack_dirs(self) -> list[Path]:
+        return [folder for _, folder, _ in self._pack_entries() if folder is not None]
+
+    def _pack_entries(self) -> list[tuple[str, Path | None, Path]]:
+        """(name, folder to open or None, folder in packs/) of every pack to serve."""
         if self._pack_dirs is not None:
-            return list(self._pack_dirs)
+            return [(d.name, d, d) for d in self._pack_dirs]
         root = self.paths.data / "packs"
         found = (
             sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -99,8 +120,9 @@ class AppContext:
             found = [p for p in found if p.name != DEMO_PACK_ID]
         from desktop.core.sync.install import resolve_pack_dir
 
-        # A synced pack's folder names its current version in a pointer file (see sync.install).
-        return [d for d in map(resolve_pack_dir, found) if d is not None]
+        # A synced pack's folder names its current version in a pointer file (see sync.install);
+        # an interrupted first install resolves to None and is not opened.
+        return [(p.name, resolve_pack_dir(p), p) for p in found]
 
     def demo_pack_stale(self) -> bool:
         """True when the demo pack is missing or was built from other demo content."""
@@ -118,21 +140,48 @@ class AppContext:
             or built.get("builder_version") != BUILDER_VERSION
         )
 
-    def build_demo_pack(self) -> BuildReport:
+    def build_demo_pack(self, force: bool = False) -> BuildReport:
+        """Build the demo pack; from scratch when *force* or when the one on disk is damaged
+        (a plain rebuild would find its sources unchanged and keep it)."""
         from desktop.core.knowledge.build import build_pack
 
         src = demo_source_dir()
         with self._lock:
             self._sensitive = None
-            report = build_pack(
-                src,
-                self.demo_pack_dir,
-                self.embedder,
-                pack_id=DEMO_PACK_ID,
-                title="Northwind Mobile help centre (demo)",
-            )
-            self._packs = None
+            aside = self._demo_aside(force)
+            try:
+                report = build_pack(
+                    src,
+                    self.demo_pack_dir,
+                    self.embedder,
+                    pack_id=DEMO_PACK_ID,
+                    title="Northwind Mobile help centre (demo)",
+                )
+            except BaseException:
+                if aside is not None and not self.demo_pack_dir.exists():
+                    aside.rename(self.demo_pack_dir)  # what the user had, damaged or not
+                raise
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+            self._opened = None
         return report
+
+    def _demo_aside(self, force: bool) -> Path | None:
+        """Move a damaged (or, with *force*, any) demo pack aside, so it is built anew."""
+        from desktop.core.knowledge.index import Pack
+
+        folder = self.demo_pack_dir
+        if not folder.is_dir():
+            return None
+        if not force:
+            try:
+                Pack(folder, self.embedder).probe()
+                return None
+            except KnowledgeError:
+                pass
+        aside = folder.with_name(f".{folder.name}.damaged-{time.time_ns()}")
+        folder.rename(aside)
+        return aside
 
     def ensure_demo_pack_needed(self) -> bool:
         if self._pack_dirs is not None or not self.settings.get("knowledge.demo_enabled"):
@@ -144,26 +193,71 @@ class AppContext:
         return self.build_demo_pack() if self.ensure_demo_pack_needed() else None
 
     def packs(self) -> list[Pack]:
-        """The installed packs, opened. Raises KnowledgeError when none can be used."""
-        with self._lock:
-            dirs = self.pack_dirs()
-            if self._packs is None or dirs != self._packs_from:
-                from desktop.core.knowledge.index import Pack
+        """The installed packs that can be searched, opened.
 
+        A pack that cannot be opened or searched (damaged, incompatible, an interrupted first
+        install) is left out and named by :meth:`pack_problems`; the others are served. Raises
+        KnowledgeError when no pack can be used.
+        """
+        with self._lock:
+            entries = self._pack_entries()
+            key = [(name, folder) for name, folder, _ in entries]
+            if self._opened is None or key != self._opened_from:
                 self._sensitive = None  # a sync switched a pack: its topics may differ
-                if not dirs:
+                if not entries:
                     raise KnowledgeError(
                         "No knowledge pack is installed.",
                         "Run `deskmate index rebuild` to build the demo pack, or ask your "
                         "knowledge admin to publish one.",
                     )
-                self._packs = [Pack(d, self.embedder) for d in dirs]
-                self._packs_from = dirs
-            return self._packs
+                self._opened, self._problems = self._open_packs(entries)
+                self._opened_from = key
+            usable = [pack for _, pack in self._opened if pack.damage is None]
+            if not usable:
+                raise _none_usable(self.pack_problems())
+            return usable
+
+    def pack_problems(self) -> list[PackProblem]:
+        """The packs left out of :meth:`packs` and why, including any a search found damaged."""
+        with self._lock:
+            found = list(self._problems)
+            for name, pack in self._opened or []:
+                if pack.damage is not None:
+                    found.append(self._problem(name, pack.path, pack.damage))
+            return found
+
+    def _open_packs(
+        self, entries: list[tuple[str, Path | None, Path]]
+    ) -> tuple[list[tuple[str, Pack]], list[PackProblem]]:
+        from desktop.core.knowledge.index import Pack
+        from desktop.core.sync.install import interrupted_install
+
+        opened: list[tuple[str, Pack]] = []
+        problems: list[PackProblem] = []
+        for name, folder, root in entries:
+            if folder is None:
+                problems.append(_unresolved(name, root, interrupted_install(root)))
+                continue
+            try:
+                pack = Pack(folder, self.embedder)
+                pack.probe()  # LanceDB opens truncated files; only reading them fails
+            except KnowledgeError as exc:
+                problems.append(self._problem(name, folder, exc))
+                continue
+            opened.append((name, pack))
+        return opened, problems
+
+    def _problem(self, name: str, folder: Path, exc: KnowledgeError) -> PackProblem:
+        from desktop.core.knowledge.index import PackDamagedError
+
+        fix = exc.fix
+        if isinstance(exc, PackDamagedError) and self._pack_dirs is None:
+            fix = f"Run `deskmate pack repair {name}` to reinstall or rebuild it."
+        return PackProblem(name, folder, exc.message, fix)
 
     def reload_packs(self) -> None:
         with self._lock:
-            self._packs = None
+            self._opened = None
             self._sensitive = None
 
     def sensitive_detector(self) -> SensitiveDetector:
@@ -223,4 +317,30 @@ class AppContext:
         return engine
 
 
-__all__ = ["AppContext", "KnowledgeError", "ModelError", "resources_dir"]
+def _unresolved(name: str, root: Path, interrupted: bool) -> PackProblem:
+    if interrupted:
+        return PackProblem(
+            name,
+            root,
+            f"The first install of pack {name!r} did not finish (the sync was interrupted).",
+            "Run `deskmate sync` (or Sync now) to complete it.",
+        )
+    return PackProblem(
+        name,
+        root,
+        f"The synced pack {name!r} has no usable current version.",
+        f"Run `deskmate pack repair {name}` to reinstall it.",
+    )
+
+
+def _none_usable(problems: list[PackProblem]) -> KnowledgeError:
+    if len(problems) == 1:
+        return KnowledgeError(problems[0].message, problems[0].fix)
+    fixes = list(dict.fromkeys(p.fix for p in problems if p.fix))
+    return KnowledgeError(
+        "No knowledge pack can be used: " + " ".join(p.message for p in problems),
+        " ".join(fixes),
+    )
+
+
+__all__ = ["AppContext", "KnowledgeError", "ModelError", "PackProblem", "resources_dir"]

@@ -86,6 +86,15 @@ def check_index(context: AppContext) -> Check:
         f"{pack.id} v{pack.version} ({pack.manifest.get('chunks', '?')} passages)"
         for pack in context.packs()
     ]
+    problems = context.pack_problems()
+    if problems:
+        return Check(
+            "knowledge",
+            "error",
+            f"Searching {', '.join(names)}. Not searched: "
+            + " ".join(f"{p.pack}: {p.message}" for p in problems),
+            " ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
+        )
     return Check("knowledge", "ok", ", ".join(names))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,10 @@ from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for calle
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
+
+
+class PackDamagedError(KnowledgeError):
+    """A pack's files are damaged (unreadable, truncated): it must be reinstalled or rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,19 @@ class Hit:
 
 
 class Pack:
-    """An installed knowledge pack, opened for search."""
+    """An installed knowledge pack, opened for search.
+
+    Damaged files (LanceDB's, truncated or overwritten) are found when the pack is opened, by
+    :meth:`probe`, or, failing that, by the first search they break: the pack then records the
+    problem in :attr:`damage` and searches in it return nothing, so the other packs are still
+    served while the context names this one (see ``AppContext.pack_problems``).
+    """
 
     def __init__(self, path: Path, embedder: Embedder) -> None:
         self.path = path
         self.manifest = _read_manifest(path)
         self.id = str(self.manifest.get("id", path.name))
+        self.damage: PackDamagedError | None = None
         self._check_compatible(embedder)
         self._documents = {d["source"]: d for d in _read_json(path / "documents.json", path)}
         try:
@@ -82,10 +94,47 @@ class Pack:
 
             self._table: Any = lancedb.connect(str(path / "lance")).open_table(TABLE)
         except Exception as exc:  # lancedb raises several types for a damaged database
-            raise KnowledgeError(
-                f"The knowledge pack at {path} is damaged ({exc}).",
-                "Rebuild it (`deskmate index rebuild` for the demo pack) or reinstall the pack.",
-            ) from exc
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: BaseException) -> PackDamagedError:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return PackDamagedError(
+            f"The knowledge pack {self.id!r} at {self.path} is damaged ({detail}).",
+            f"Repair it with `deskmate pack repair {self.id}` (for a pack you built yourself: "
+            "build it again with `deskmate pack build`).",
+        )
+
+    def probe(self) -> None:
+        """One tiny vector search and one keyword search, as a search would run them.
+
+        LanceDB opens a table from its manifest alone, so a truncated data or index file only
+        shows when it is read: raise KnowledgeError (and remember it in :attr:`damage`) if so.
+        """
+        try:
+            dimension = int(self._table.schema.field("vector").type.list_size)
+            unit = [1.0] + [0.0] * (dimension - 1)
+            vector = self._table.search(unit, query_type="vector").distance_type("cosine")
+            vector.limit(1).select(
+                ["id", "_distance"]
+            ).to_list()  # a flat search reads every data file
+            keyword = self._table.search("probe", query_type="fts", fts_columns="search_text")
+            keyword.limit(1).select(["id", "_score"]).to_list()  # reads the full-text index
+        except Exception as exc:  # lance raises OSError, RuntimeError or ValueError
+            self.damage = self._damaged(exc)
+            raise self.damage from exc
+
+    def _rows(self, run: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """*run*'s rows; none if the pack is damaged (a failing search that the probe confirms)."""
+        if self.damage is not None:
+            return []
+        try:
+            return run()
+        except Exception:
+            try:
+                self.probe()
+            except KnowledgeError:
+                return []  # recorded in self.damage
+            raise  # the pack is sound: a bug, not damage
 
     def _check_compatible(self, embedder: Embedder) -> None:
         schema = self.manifest.get("schema_version")
@@ -153,10 +202,13 @@ class Pack:
     def vector_search(
         self, vector: Any, limit: int, where: str | None = None
     ) -> list[dict[str, Any]]:
-        query = self._table.search(vector, query_type="vector").distance_type("cosine")
-        if where:
-            query = query.where(where, prefilter=True)
-        return list(query.limit(limit).select([*_COLUMNS, "_distance"]).to_list())
+        def run() -> list[dict[str, Any]]:
+            query = self._table.search(vector, query_type="vector").distance_type("cosine")
+            if where:
+                query = query.where(where, prefilter=True)
+            return list(query.limit(limit).select([*_COLUMNS, "_distance"]).to_list())
+
+        return self._rows(run)
 
     def keyword_search(
         self, text: str, limit: int, where: str | None = None
@@ -164,10 +216,14 @@ class Pack:
         words = re.findall(r"\w+", text)
         if not words:
             return []
-        query = self._table.search(" ".join(words), query_type="fts", fts_columns="search_text")
-        if where:
-            query = query.where(where, prefilter=True)
-        return list(query.limit(limit).select([*_COLUMNS, "_score"]).to_list())
+
+        def run() -> list[dict[str, Any]]:
+            query = self._table.search(" ".join(words), query_type="fts", fts_columns="search_text")
+            if where:
+                query = query.where(where, prefilter=True)
+            return list(query.limit(limit).select([*_COLUMNS, "_score"]).to_list())
+
+        return self._rows(run)
 
 
 _COLUMNS = [
@@ -189,14 +245,19 @@ def _read_json(file: Path, pack: Path) -> Any:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
+        if file.name != "manifest.json":
+            raise PackDamagedError(
+                f"The knowledge pack at {pack} is damaged: {file.name} is missing.",
+                "Repair it with `deskmate pack repair ID` (ID: its folder name) or rebuild it.",
+            ) from exc
         raise KnowledgeError(
             f"No knowledge pack at {pack} ({file.name} is missing).",
             "Build it with `deskmate index rebuild` or install a pack.",
         ) from exc
     except (OSError, ValueError) as exc:
-        raise KnowledgeError(
+        raise PackDamagedError(
             f"The knowledge pack at {pack} is damaged: {file.name} cannot be read ({exc}).",
-            "Rebuild it with `deskmate index rebuild` or reinstall the pack.",
+            "Rebuild it with `deskmate index rebuild` or repair it with `deskmate pack repair ID`.",
         ) from exc
 
 

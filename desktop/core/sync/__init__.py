@@ -52,6 +52,7 @@ from desktop.core.errors import SyncError
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RESERVED_IDS = frozenset({"demo"})
 POINTER = "current"
+REINSTALL = "reinstall"  # beside the pointer: extract the current version again
 VERSIONS = "versions"
 
 
@@ -65,4 +66,4 @@ def check_name(kind: str, value: str) -> str:
     return value
 
 
-__all__ = ["NAME_RE", "POINTER", "RESERVED_IDS", "VERSIONS", "SyncError", "check_name"]
+__all__ = ["NAME_RE", "POINTER", "REINSTALL", "RESERVED_IDS", "VERSIONS", "SyncError", "check_name"]

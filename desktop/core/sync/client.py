@@ -26,14 +26,16 @@ from urllib.request import url2pathname
 from desktop.core.errors import SyncError
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
-from desktop.core.sync import POINTER, check_name
+from desktop.core.sync import check_name
 from desktop.core.sync.credentials import auth_headers
 from desktop.core.sync.install import (
     PackInfo,
+    foreign_folder,
     install_archive,
     installed_packs,
     read_pointer,
     uninstall,
+    version_damage,
     version_dir_name,
 )
 from desktop.core.sync.lock import sync_lock
@@ -501,13 +503,15 @@ def _sync_target(
     pack_root = packs_root(paths) / info.id
     pointer = read_pointer(pack_root)
     name = version_dir_name(info.version, sha256)
-    if pointer and pointer.current == name:
+    current = bool(pointer and pointer.current == name)
+    damage = version_damage(pack_root, name, embedder) if current else ""
+    if current and not damage:
         result.status, result.reason = "current", "already installed"
         return result
     if pointer and pointer.held == name:
         result.status, result.reason = "held", "rolled back on this machine; waiting for a newer"
         return result
-    if pack_root.exists() and not (pack_root / POINTER).exists():
+    if foreign_folder(pack_root):
         result.reason = f"a pack folder {pack_root} not installed by sync uses this id"
         return result
     download = sync_dir(paths) / "downloads" / f"{check_name('id', info.id)}.tar.gz"
@@ -539,5 +543,5 @@ def _sync_target(
     finally:
         fetcher.on_bytes = None
         download.unlink(missing_ok=True)
-    result.status, result.reason = "installed", ""
+    result.status, result.reason = "installed", f"reinstalled: {damage}" if damage else ""
     return result

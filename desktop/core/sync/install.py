@@ -4,6 +4,11 @@ Layout of one synced pack (a pointer file rather than a symlink, so it works on 
 
     <data>/packs/<id>/current                       {"current": "2-ab12...", "previous": "1-..."}
     <data>/packs/<id>/versions/<version>-<sha12>/   the pack folders (current and previous)
+    <data>/packs/<id>/reinstall                     only after `deskmate pack repair ID`
+
+A folder with ``versions/`` but no pointer is a first install that never finished (the process
+was killed, crashed or ran out of disk): it is not opened as a pack, and the next sync installs
+over it.
 
 An archive is extracted into a hidden temporary folder beside the versions, checked (every member
 a plain file or folder inside the tree, total size and file count within the signed limits, the
@@ -31,13 +36,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from desktop.core.errors import KnowledgeError, SyncError
 from desktop.core.fileio import atomic_write_text
-from desktop.core.sync import POINTER, VERSIONS, check_name
+from desktop.core.sync import POINTER, REINSTALL, VERSIONS, check_name
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
 
 CUSTOM_KEY = "deskmate_pack"
 MAX_FILES = 100_000
+MAX_EXTRA_DIRS = 64  # folders beyond one per file (LanceDB's layout has a few empty ones)
 _CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -166,15 +172,25 @@ def _write_member(source: IO[bytes], target: Path, size: int) -> None:
         raise SyncError(f"Could not unpack the pack to {target.parent}: {exc}.") from exc
 
 
+def _count_dirs(path: str, is_dir: bool, made: set[str]) -> None:
+    """Add the folders that extracting *path* creates (its parents, and itself if a folder)."""
+    parts = path.split("/")
+    for end in range(1, len(parts) + (1 if is_dir else 0)):
+        made.add("/".join(parts[:end]).casefold())
+
+
 def safe_extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> tuple[int, int]:
     """Extract the .tar.gz *archive* into the empty folder *dest*; return (bytes, files).
 
     Refuses absolute paths, ``..``, links, devices and pipes, duplicate names, and archives that
-    unpack to more than *max_bytes* or *max_files*. Reads the archive as a stream, so a
-    decompression bomb is stopped as soon as it passes the limit.
+    unpack to more than *max_bytes* or *max_files*. Folders count against the file limit too: a
+    pack may create at most as many folders as it may hold files, plus :data:`MAX_EXTRA_DIRS`
+    (every folder of a real pack holds a file, except a few of LanceDB's). Reads the archive as
+    a stream, so a decompression bomb is stopped as soon as it passes the limit.
     """
     total = files = 0
     seen: set[str] = set()
+    made: set[str] = set()
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
             for member in tar:
@@ -185,18 +201,21 @@ def safe_extract(archive: Path, dest: Path, max_bytes: int, max_files: int) -> t
                     raise ArchiveError(f"The pack archive holds {member.name!r} twice.")
                 seen.add(path.casefold())
                 target = dest / path
+                if not member.isdir() and (not member.isreg() or member.issparse()):
+                    raise ArchiveError(f"{member.name!r} in the pack archive is {_kind(member)}.")
+                _count_dirs(path, member.isdir(), made)
+                if not member.isdir():
+                    files += 1
+                    total += member.size
+                if files > max_files or total > max_bytes or len(made) > max_files + MAX_EXTRA_DIRS:
+                    raise ArchiveError(
+                        f"The pack archive unpacks to more than {max_bytes:,} bytes, "
+                        f"{max_files:,} files or {max_files + MAX_EXTRA_DIRS:,} folders (a "
+                        "decompression bomb or a mislabelled pack)."
+                    )
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
-                if not member.isreg() or member.issparse():
-                    raise ArchiveError(f"{member.name!r} in the pack archive is {_kind(member)}.")
-                files += 1
-                total += member.size
-                if files > max_files or total > max_bytes:
-                    raise ArchiveError(
-                        f"The pack archive unpacks to more than {max_bytes:,} bytes or "
-                        f"{max_files:,} files (a decompression bomb or a mislabelled pack)."
-                    )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 source = tar.extractfile(member)
                 assert source is not None
@@ -244,15 +263,72 @@ def read_pointer(pack_root: Path) -> Pointer | None:
     return pointer
 
 
+def _sync_artefact(entry: Path) -> bool:
+    """Whether *entry* in a pack's folder is one that sync writes (never part of a plain pack)."""
+    name = entry.name
+    if name == VERSIONS:
+        return entry.is_dir()
+    if name == REINSTALL:
+        return True
+    return name.startswith((f".{POINTER}.", f".{REINSTALL}.")) and name.endswith(".tmp")
+
+
+def interrupted_install(pack_root: Path) -> bool:
+    """True for a folder left by a first sync of its pack that never finished (killed, crashed,
+    disk full): no pointer, and nothing in it but what sync writes (``versions/``, half-extracted
+    staging folders, a half-written pointer). It is not a pack; the next sync installs over it."""
+    if not pack_root.is_dir() or (pack_root / POINTER).exists():
+        return False
+    try:
+        return all(_sync_artefact(entry) for entry in pack_root.iterdir())
+    except OSError:
+        return False
+
+
+def foreign_folder(pack_root: Path) -> bool:
+    """True when *pack_root* exists but sync did not install it (a plain pack or other files)."""
+    return (
+        pack_root.exists()
+        and not (pack_root / POINTER).exists()
+        and not interrupted_install(pack_root)
+    )
+
+
 def resolve_pack_dir(pack_root: Path) -> Path | None:
-    """The folder to open for *pack_root*: itself (a plain pack) or its current version."""
+    """The folder to open for *pack_root*: itself (a plain pack) or its current version.
+
+    None for a synced pack whose pointer or version is unusable and for an interrupted first
+    install (see :func:`interrupted_install`): neither is a pack to open.
+    """
     if not (pack_root / POINTER).exists():
-        return pack_root
+        return None if interrupted_install(pack_root) else pack_root
     pointer = read_pointer(pack_root)
     if pointer is None:
         return None
     folder = pack_root / VERSIONS / pointer.current
     return folder if folder.is_dir() else None
+
+
+def version_damage(pack_root: Path, name: str, embedder: Embedder) -> str:
+    """Why the version folder *name* of a synced pack must be extracted again ("" if it need not):
+    a repair was requested, or the folder is missing, or it cannot be opened and searched."""
+    from desktop.core.knowledge.index import Pack
+
+    if (pack_root / REINSTALL).exists():
+        return "a repair was requested (`deskmate pack repair`)"
+    folder = pack_root / VERSIONS / name
+    if not folder.is_dir():
+        return f"its folder {folder} is missing"
+    try:
+        Pack(folder, embedder).probe()
+    except KnowledgeError as exc:
+        return f"the installed copy is damaged ({exc.message})"
+    return ""
+
+
+def request_reinstall(pack_root: Path) -> None:
+    """Make the next sync extract the current version of this synced pack again."""
+    atomic_write_text(pack_root / REINSTALL, "extract the current version again at the next sync\n")
 
 
 def _write_pointer(pack_root: Path, pointer: Pointer) -> None:
@@ -285,11 +361,13 @@ def install_archive(
     embedder: Embedder,
     max_bytes: int,
 ) -> Path:
-    """Extract, verify and switch to the pack in *archive*; return its version folder."""
-    from desktop.core.knowledge.index import Pack
+    """Extract, verify and switch to the pack in *archive*; return its version folder.
 
+    A version folder already on disk is reused unless :func:`version_damage` finds it damaged
+    (or a repair was requested); then it is extracted again and replaced.
+    """
     pack_root = packs_root / info.id
-    if pack_root.exists() and not (pack_root / POINTER).exists():
+    if foreign_folder(pack_root):
         raise SyncError(
             f"A pack folder {pack_root} that sync did not install already uses the id {info.id!r}.",
             "Remove or rename that folder, or ask your knowledge admin to use another pack id.",
@@ -298,37 +376,55 @@ def install_archive(
     versions.mkdir(parents=True, exist_ok=True)
     name = version_dir_name(info.version, sha256)
     final = versions / name
-    if not final.is_dir():
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=versions))
-        try:
-            # The signed metadata bounds the unpacked pack: a bomb stops at the size it claimed.
-            size, count = safe_extract(
-                archive,
-                staging,
-                min(max_bytes, info.unpacked_size),
-                min(MAX_FILES, info.file_count),
-            )
-            _check_extracted(staging, info, size, count)
-            try:
-                Pack(staging, embedder)
-            except KnowledgeError as exc:
-                raise ArchiveError(f"The unpacked pack cannot be opened: {exc}") from exc
-            os.replace(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+    if not final.is_dir() or version_damage(pack_root, name, embedder):
+        _unpack(archive, info, final, embedder, max_bytes)
     old = read_pointer(pack_root)
     previous = old.current if old and old.current != name else (old.previous if old else "")
-    _write_pointer(pack_root, Pointer(name, previous))
+    held = old.held if old and old.current == name else ""
+    _write_pointer(pack_root, Pointer(name, previous, held))
+    (pack_root / REINSTALL).unlink(missing_ok=True)
     _prune(pack_root, keep={name, previous})
     return final
 
 
+def _unpack(archive: Path, info: PackInfo, final: Path, embedder: Embedder, max_bytes: int) -> None:
+    """Extract and check *archive* beside *final*, then rename it into place (moving a damaged
+    copy aside first; :func:`_prune` deletes it)."""
+    from desktop.core.knowledge.index import Pack
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        # The signed metadata bounds the unpacked pack: a bomb stops at the size it claimed.
+        size, count = safe_extract(
+            archive, staging, min(max_bytes, info.unpacked_size), min(MAX_FILES, info.file_count)
+        )
+        _check_extracted(staging, info, size, count)
+        try:
+            Pack(staging, embedder).probe()
+        except KnowledgeError as exc:
+            raise ArchiveError(f"The unpacked pack cannot be opened: {exc}") from exc
+        try:
+            if final.exists():
+                os.replace(final, final.with_name(f".{final.name}.damaged-{time.time_ns()}"))
+            os.replace(staging, final)
+        except OSError as exc:  # e.g. Windows: a file of the damaged copy is open
+            raise SyncError(
+                f"The damaged copy {final} could not be replaced ({exc}).",
+                "Close Deskmate's window, then sync again.",
+            ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _prune(pack_root: Path, keep: set[str]) -> None:
-    """Remove version folders that are neither current nor previous, and leftover partials."""
+    """Remove version folders that are neither current nor previous, leftover partials and
+    damaged copies, and the temporary files of pointer writes that never finished."""
     for folder in (pack_root / VERSIONS).iterdir():
         if folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+    for stale in pack_root.glob(f".{POINTER}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def rollback(packs_root: Path, pack_id: str) -> Pointer:

@@ -1,4 +1,8 @@
-"""One sync at a time per machine: an OS file lock that dies with its process (no stale locks)."""
+"""One sync at a time per machine: an OS file lock that dies with its process (no stale locks).
+
+``deskmate pack rollback`` takes the same lock (:func:`~.state.rollback_pack`), so that it cannot
+interleave with a sync that installs and prunes versions.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,11 @@ from desktop.core.errors import SyncError
 
 
 class SyncBusyError(SyncError):
-    """Another sync holds the lock."""
+    """Another sync (or a rollback) holds the lock; ``holder`` is its process id, if known."""
+
+    def __init__(self, message: str, fix: str = "", holder: str = "unknown") -> None:
+        super().__init__(message, fix)
+        self.holder = holder
 
 
 def _try_lock(fd: int) -> bool:
@@ -60,6 +68,7 @@ def sync_lock(path: Path) -> Iterator[None]:
             raise SyncBusyError(
                 f"Another pack sync is already running on this machine (process {holder}).",
                 "Wait for it to finish, then sync again if you still need to.",
+                holder,
             )
         try:
             os.ftruncate(fd, 0)

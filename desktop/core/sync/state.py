@@ -1,4 +1,5 @@
-"""The sync state file and the status the window shows (last sync, last error, packs, warning).
+"""The sync state file, the status the window shows (last sync, last error, packs, warning),
+and the lock-taking rollback.
 
 ``<data>/sync/state.json`` records the last attempt, the last success and the last error; it is
 rewritten atomically after every sync. A broken or missing file reads as "never synced".
@@ -15,7 +16,8 @@ from typing import Any
 from desktop.core.fileio import atomic_write_text
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
-from desktop.core.sync.install import InstalledPack, installed_packs
+from desktop.core.sync.install import InstalledPack, Pointer, installed_packs, rollback
+from desktop.core.sync.lock import SyncBusyError, sync_lock
 
 
 def sync_dir(paths: Paths) -> Path:
@@ -24,6 +26,25 @@ def sync_dir(paths: Paths) -> Path:
 
 def packs_root(paths: Paths) -> Path:
     return paths.data / "packs"
+
+
+def lock_file(paths: Paths) -> Path:
+    """The machine's sync lock: held by every sync, and by a rollback."""
+    return sync_dir(paths) / "sync.lock"
+
+
+def rollback_pack(paths: Paths, pack_id: str) -> Pointer:
+    """:func:`~.install.rollback` under the sync lock, so that it cannot interleave with a sync
+    (which could prune the version the rollback points to). Refuses at once while one runs."""
+    try:
+        with sync_lock(lock_file(paths)):
+            return rollback(packs_root(paths), pack_id)
+    except SyncBusyError as exc:
+        raise SyncBusyError(
+            f"Pack {pack_id!r} was not rolled back: a pack sync is running on this machine "
+            f"(process {exc.holder}).",
+            f"Wait for the sync to finish, then run `deskmate pack rollback {pack_id}` again.",
+        ) from exc
 
 
 def _state_file(paths: Paths) -> Path:
