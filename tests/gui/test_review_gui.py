@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from guikit import DAMAGED, context_with, start, type_search
+from PySide6 import QtGui
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QTextDocument
 from PySide6.QtWidgets import QLabel
@@ -32,7 +33,7 @@ def shown(label: QLabel) -> str:
     """What *label* displays: rich text as Qt renders it, plain text as it is."""
     text = label.textFormat()
     rich = text == Qt.TextFormat.RichText or (
-        text == Qt.TextFormat.AutoText and Qt.mightBeRichText(label.text())
+        text == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(label.text())
     )
     if not rich:
         return label.text()

@@ -233,12 +233,15 @@ def test_feedback_stores_no_question_or_draft_text(tmp_path: Path) -> None:
         route={"topic": "fraud", "reason": f'"{question}" is like "x"', "rule": "r"},
     )
 
-    entry = feedback.record(tmp_path, answer, "down", {"demo": "3"})
+    first = feedback.record(tmp_path, answer, "up")
 
     stored = (tmp_path / "feedback.jsonl").read_text(encoding="utf-8")
     for words in ("Smithson", "4929", "charged twice", "refund for card", "Jane"):
         assert words not in stored
+    entry = feedback.record(tmp_path, answer, "down", {"demo": "3"})
+    assert "Smithson" not in (tmp_path / "feedback.jsonl").read_text(encoding="utf-8")
     assert entry["question_chars"] == len(question) and entry["draft_chars"] == len(draft)
+    assert first["sources"] == [{"pack": "demo", "version": "", "source": "billing/refunds.md"}]
     assert entry["sources"] == [{"pack": "demo", "version": "3", "source": "billing/refunds.md"}]
-    assert entry["verdicts"] == {"unsupported": 1} and entry["rating"] == "down"
-    assert feedback.read_all(tmp_path) == [entry]
+    assert entry["verdicts"] == {"unsupported": 1} and entry["route_topic"] == "fraud"
+    assert feedback.read_all(tmp_path) == [first, entry]
