@@ -114,3 +114,20 @@ def test_doctor_reports_invalid_policy_sensitive_topics(deskmate: Any, policy: A
     assert str(path) in check["message"]
     assert "sensitive topic 'everything'" in check["message"] and "trigger ''" in check["message"]
     assert "sensitive topic 'typed'" in check["message"]
+
+
+@pytest.mark.slow
+def test_search_argument_that_is_not_utf8(tmp_path: Path, demo_pack: Path) -> None:
+    query = b"router lights \xff"  # Python keeps the bad byte as a lone surrogate in sys.argv
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop", "search", query, "--json", "--pack", str(demo_pack)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        capture_output=True,
+        timeout=300,
+    )
+
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert json.loads(result.stdout)
