@@ -12,7 +12,15 @@ import click
 
 from desktop import __version__
 from desktop.cli.admin import pack
-from desktop.cli.common import EXIT_USER_ERROR, emit_json, json_option, user_errors
+from desktop.cli.common import (
+    EXIT_USER_ERROR,
+    clean_text,
+    emit_json,
+    json_option,
+    read_stdin,
+    text_file,
+    user_errors,
+)
 from desktop.cli.repo import pack_publish, pack_retire, repo
 from desktop.cli.sync import pack_rollback, sync
 
@@ -76,7 +84,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--locale", default=None, help="Only documents in this locale (e.g. en-GB, en).")
 @click.option(
     "--queries",
-    type=click.File("r", encoding="utf-8"),
+    type=text_file,
     default=None,
     help="Run one search per line of FILE, printing one JSON line per query.",
 )
@@ -112,6 +120,7 @@ def search(
         _warn_pack_problems(context)
         return
     assert query is not None
+    query = clean_text(query)
     hits = assistant.search(query, limit, categories, locale)
     _warn_pack_problems(context)
     if as_json:
@@ -154,7 +163,7 @@ def search(
 )
 @click.option(
     "--questions",
-    type=click.File("r", encoding="utf-8"),
+    type=text_file,
     default=None,
     help="Answer one question per line of FILE, printing one JSON object per line.",
 )
@@ -188,7 +197,7 @@ def ask(
         _warn_pack_problems(context)
         return
     assert question is not None
-    text = sys.stdin.read() if question == "-" else question
+    text = read_stdin() if question == "-" else clean_text(question)
     answer = _run_ask(assistant, text, task, tone, stream=not as_json)
     _warn_pack_problems(context)
     if as_json:

@@ -1,7 +1,11 @@
 """Thumbs up / down on drafts, kept on this PC as JSON lines in the data folder.
 
-One line per rating: time, rating, task, the question, the answer's status and mode, and a hash
-of the draft (not the draft itself, which may quote the customer).
+One line per rating, with nothing a customer or an agent wrote in it: the question and the draft
+may quote the customer, so only content-free facts are kept. The time, the rating, the task, the
+answer's status and mode, the length of the question and of the draft, a hash of the draft (to
+tell ratings of the same draft apart, not to recover it), the cited sources as pack id, pack
+version and document, the number of sentences of each verdict and, for a case routed to a
+person, the topic.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +36,30 @@ def feedback_file(data_dir: Path) -> Path:
     return data_dir / FILE_NAME
 
 
-def record(data_dir: Path, answer: Answer, rating: str) -> dict[str, Any]:
-    """Append one rating of *answer*; returns the entry written."""
+def record(
+    data_dir: Path, answer: Answer, rating: str, pack_versions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Append one rating of *answer*; returns the entry written. *pack_versions* maps the ids of
+    the installed packs to their versions."""
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    versions = pack_versions or {}
     entry = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rating": rating,
         "task": answer.task,
-        "question": answer.question,
         "status": answer.status,
         "mode": answer.mode,
+        "stopped": answer.stopped,
+        "question_chars": len(answer.question),
+        "draft_chars": len(answer.draft),
         "draft_sha256": draft_hash(answer.draft),
+        "sources": [
+            {"pack": hit.pack, "version": versions.get(hit.pack, ""), "source": hit.source}
+            for hit in answer.sources
+        ],
+        "verdicts": dict(Counter(sentence.verdict for sentence in answer.sentences)),
+        "route_topic": answer.route.get("topic", ""),
     }
     path = feedback_file(data_dir)
     try:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core.fileio import confined
 from desktop.core.generation import verify
 
 if TYPE_CHECKING:
@@ -197,14 +198,23 @@ def copy_text(answer: Answer, with_sources: bool = False) -> str:
 
 
 def original_file(source: str, roots: Sequence[Path]) -> Path | None:
-    """The original file of *source*, if one of *roots* (tried in order) still has it."""
+    """The original file of *source*, if one of *roots* (tried in order) still has it.
+
+    *source* comes from the pack: an absolute name, ``..`` or a symlink that leads out of its
+    root is never returned (see :func:`original_refused`).
+    """
     if ".." in Path(source).parts:
         return None
     for root in roots:
-        candidate = root / source
-        if candidate.is_file():
+        candidate = confined(root / source, root)
+        if candidate is not None and candidate.is_file():
             return candidate
     return None
+
+
+def original_refused(source: str, roots: Sequence[Path]) -> bool:
+    """Whether a file for *source* exists in one of *roots* but leads out of it (refused)."""
+    return original_file(source, roots) is None and any((root / source).is_file() for root in roots)
 
 
 def snippet_html(text: str, query: str, length: int = 180) -> str:

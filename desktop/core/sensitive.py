@@ -16,13 +16,14 @@ benchmarks/grounding.py). Detection runs before retrieval and before any model i
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop.core import policy
+from desktop.core.fileio import parse_json
 from desktop.core.generation import verify
 from desktop.core.knowledge.search import sql_quote
 
@@ -86,11 +87,10 @@ def topic_from_document(pack: Pack, source: str, meta: dict[str, Any]) -> Topic 
     rule = _RULE.search(text)
     section = _section(pack, source, text, "How to recognise it")
     examples = tuple(quote for line in _BULLET.findall(section) for quote in _QUOTED.findall(line))
-    triggers = meta.get("triggers") or []
     return Topic(
         name=name,
         rule=" ".join(rule.group(0).split()) if rule else "",
-        triggers=tuple(str(t).lower() for t in triggers if str(t).strip()),
+        triggers=_triggers(meta.get("triggers")),
         examples=examples,
         pack=pack.id,
         source=source,
@@ -113,27 +113,33 @@ def pack_topics(packs: Sequence[Pack]) -> list[Topic]:
 def policy_topics(policy_file: Path) -> list[Topic]:
     """Topics IT adds in the policy file's ``sensitive_topics`` section.
 
-    ``{"sensitive_topics": {"gambling": {"rule": "...", "triggers": [...], "examples": [...]}}}``
-    A malformed section is ignored here; ``deskmate doctor`` reports the policy file.
+    Only the valid parts are used (see :mod:`desktop.core.policy`); the settings report the
+    rest, and an unreadable policy file, so ``deskmate doctor`` names them.
     """
     try:
-        data = json.loads(policy_file.read_text(encoding="utf-8"))
-        section = data.get("sensitive_topics", {}) if isinstance(data, dict) else {}
+        data = parse_json(policy_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    topics = []
-    for name, spec in section.items() if isinstance(section, dict) else ():
-        if isinstance(spec, dict) and spec.get("rule"):
-            topics.append(
-                Topic(
-                    name=str(name),
-                    rule=str(spec["rule"]),
-                    triggers=tuple(str(t).lower() for t in spec.get("triggers", [])),
-                    examples=tuple(str(e) for e in spec.get("examples", [])),
-                    title="Machine policy",
-                )
-            )
-    return topics
+    return [
+        Topic(
+            name=spec.name,
+            rule=spec.rule,
+            triggers=_triggers(spec.triggers),
+            examples=spec.examples,
+            title="Machine policy",
+        )
+        for spec in policy.sensitive_topics(data, policy_file)[0]
+    ]
+
+
+def _triggers(triggers: object) -> tuple[str, ...]:
+    """Trigger phrases as they are matched; one that would match nearly anything is dropped."""
+    if isinstance(triggers, str):
+        triggers = [triggers]
+    if not isinstance(triggers, (list, tuple)):
+        return ()
+    phrases = [_normalise(str(trigger)) for trigger in triggers]
+    return tuple(phrase for phrase in phrases if policy.usable_trigger(phrase))
 
 
 def _normalise(text: str) -> str:

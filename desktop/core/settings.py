@@ -7,13 +7,15 @@ a decimal); only :meth:`Settings.set` parses text, as it serves the command line
 
 User file (``Paths.settings_file``): a flat JSON object of dotted keys, ``{"model.threads": 4}``.
 Unknown keys and unusable values are reported, not applied, and kept on save (a newer Deskmate may
-have written them). A file that cannot be parsed is kept aside as ``settings.json.broken-<time>``.
+have written them). A file that cannot be parsed (or is nested absurdly deep) is kept aside as
+``settings.json.broken-<time>``.
 
 Machine policy (``Paths.policy``, written by IT): a JSON object whose ``"settings"`` object maps
 dotted keys to values, ``{"settings": {"model.path": "/opt/m.gguf", "generation.enabled": false}}``;
 other top-level keys belong to other policy sections. An object without ``"settings"`` is read as
 flat dotted keys. Valid values of lockable settings are applied and locked; unknown keys, invalid
-values and non-lockable settings are reported and never applied.
+values and non-lockable settings are reported and never applied. Problems in the policy's
+``sensitive_topics`` section (see :mod:`desktop.core.policy`) are reported here too.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
+from desktop.core import policy
 from desktop.core.errors import SettingError
-from desktop.core.fileio import atomic_write_text
+from desktop.core.fileio import atomic_write_text, parse_json
 from desktop.core.paths import Paths
 
 SettingValue = str | int | float | bool
@@ -472,7 +475,7 @@ class Settings:
     def _load_user(self) -> None:
         path = self.paths.settings_file
         try:
-            entries = _read_json_object(path)
+            entries = _json_object(_read_json(path))
         except (OSError, ValueError) as err:
             self._set_aside(path, err)
             return
@@ -502,13 +505,15 @@ class Settings:
     def _load_policy(self) -> None:
         path = self.paths.policy
         try:
-            entries = _read_json_object(path, section="settings")
+            data = _read_json(path)
+            entries = _json_object(data, section="settings", others=(policy.SECTION,))
         except (OSError, ValueError) as err:
             self.problems.append(
                 f"Could not read the machine policy file {path} ({err}), so no policy applies. "
                 "Fix the JSON or ask IT."
             )
             return
+        self.problems.extend(policy.sensitive_topics(data, path)[1])
         for key, value in entries.items():
             try:
                 self._policy[key] = _lockable(key).validate(value)
@@ -522,14 +527,24 @@ class _NotAnObjectError(ValueError):
     """The file is valid JSON, but not the JSON object it must be."""
 
 
-def _read_json_object(path: Path, section: str = "") -> dict[str, object]:
-    """The object in *path* (or its *section*), {} if no file; OSError/ValueError if unusable."""
+def _read_json(path: Path) -> object:
+    """The JSON document in *path*, {} if there is no file; OSError/ValueError if unusable."""
     try:
-        data: object = json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    if section and isinstance(data, dict) and section in data:
-        data = data[section]
+
+
+def _json_object(
+    data: object, section: str = "", others: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """The settings object in *data*: its *section* if it has one, else the object itself less
+    the *others* sections. ValueError if that is not an object."""
+    if section and isinstance(data, dict):
+        if section in data:
+            data = data[section]
+        else:
+            data = {key: value for key, value in data.items() if key not in others}
     if not isinstance(data, dict):
         raise _NotAnObjectError("the settings in it are not a JSON object")
     return data

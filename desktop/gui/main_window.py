@@ -34,6 +34,8 @@ from desktop.gui.panes import (
     SearchPane,
     SourcePane,
     column,
+    plain_label,
+    plain_tip,
     row_of,
 )
 from desktop.gui.window_extras import WindowExtras
@@ -44,6 +46,13 @@ WELCOME = (
     "<h3>Welcome to Deskmate</h3><p>Type in the search box: results appear as you type. "
     "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
     "conversation into <b>Listen</b> for suggestions.</p>"
+)
+ORIGINAL_MISSING = (
+    "The original file is not available on this PC; the text shown is the pack's copy."
+)
+ORIGINAL_REFUSED = (
+    "The pack names an original file outside its originals folder; Deskmate does not open it. "
+    "The text shown is the pack's copy."
 )
 EXTRACTIVE = (
     "Until then, drafts are built from the approved sources' own sentences (extractive mode); "
@@ -168,11 +177,12 @@ class MainWindow(WindowExtras, QMainWindow):
         self.source.show_message("Source", "<p>Select a result to read its source here.</p>")
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel("Model: starting…")
+        # Plain text: pack titles and versions, model names and sync messages come from files.
+        self.model_label = plain_label("Model: starting…")
         self.model_label.setAccessibleName("Model state")
-        self.packs_label = QLabel("Knowledge: opening…")
+        self.packs_label = plain_label("Knowledge: opening…")
         self.packs_label.setAccessibleName("Installed packs")
-        self.sync_label = QLabel("")
+        self.sync_label = plain_label()
         self.sync_label.setAccessibleName("Knowledge sync")
         self.sync_label.setVisible(False)
         self.offline_label = QLabel("● Offline: nothing leaves this PC")
@@ -221,7 +231,7 @@ class MainWindow(WindowExtras, QMainWindow):
 
     def _set_model_state(self, text: str, tip: str = "") -> None:
         self.model_label.setText(f"Model: {text}")
-        self.model_label.setToolTip(tip)
+        self.model_label.setToolTip(plain_tip(tip))
         self.model_state.emit(text)
 
     # --- start-up ---------------------------------------------------------------------------
@@ -439,13 +449,7 @@ class MainWindow(WindowExtras, QMainWindow):
         if hit.page:
             details.append(f"page {hit.page}")
         self.source.meta.setText(" · ".join(details))
-        self.original_path = render.original_file(hit.source, self._original_roots(pack))
-        self.source.open_button.setEnabled(self.original_path is not None)
-        self.source.open_button.setToolTip(
-            str(self.original_path)
-            if self.original_path
-            else "The original file is not available on this PC; the text shown is the pack's copy."
-        )
+        self._show_original(hit.source, self._original_roots(pack))
         shown = (hit.pack, hit.source, hit.start, hit.end)
         if shown != self.source.rendered:  # the same passage again: nothing to redo
             self.source.rendered = shown
@@ -475,13 +479,28 @@ class MainWindow(WindowExtras, QMainWindow):
             roots.append(demo_source_dir())
         return roots
 
+    def _show_original(self, source: str, roots: list[Path]) -> None:
+        self.original_path = render.original_file(source, roots)
+        self.source.open_button.setEnabled(self.original_path is not None)
+        if self.original_path is not None:
+            tip = str(self.original_path)
+        elif render.original_refused(source, roots):
+            tip = ORIGINAL_REFUSED
+        else:
+            tip = ORIGINAL_MISSING
+        self.source.open_button.setToolTip(plain_tip(tip))
+
     def open_original(self) -> None:
-        if self.original_path is None:
+        path = self.original_path
+        if path is None:
             self.statusBar().showMessage("The original file is not available on this PC.", 8000)
             return
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.original_path))):
+        if path.resolve() != path:  # replaced by a symlink since it was shown: refuse
+            self.statusBar().showMessage(ORIGINAL_REFUSED, 10000)
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
             self.statusBar().showMessage(
-                f"No application on this PC opened {self.original_path.name}; the pack's copy "
+                f"No application on this PC opened {path.name}; the pack's copy "
                 "is shown here. Ask IT for a viewer for this kind of file.",
                 10000,
             )
@@ -628,7 +647,8 @@ class MainWindow(WindowExtras, QMainWindow):
         if self.answer is None:
             return
         try:
-            feedback.record(self.context.paths.data, self.answer, rating)
+            versions = {pack_id: pack.version for pack_id, pack in self.packs.items()}
+            feedback.record(self.context.paths.data, self.answer, rating, versions)
         except UserError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return

@@ -53,6 +53,20 @@ def _named(widget: Any, name: str, tip: str = "") -> Any:
     return widget
 
 
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as written. Qt's default (AutoText) renders text that looks
+    like HTML as rich text, so a pack title such as ``<a href=…>`` would become a link."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def plain_tip(text: str) -> str:
+    """*text* as a tooltip that shows it as written (Qt renders a tooltip that looks like HTML
+    as rich text): escaped inside a paragraph."""
+    return f"<p>{html.escape(text).replace(chr(10), '<br>')}</p>" if text else ""
+
+
 def column(*widgets: Any, margins: int = 0) -> tuple[QWidget, QVBoxLayout]:
     box = QWidget()
     layout = QVBoxLayout(box)
@@ -173,7 +187,7 @@ class HitList(QListWidget):
                 origin += f" · {hit.category}"
             item = QListWidgetItem(hit.title)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
-            item.setToolTip(f"{hit.source} (relevance {hit.score:.2f})")
+            item.setToolTip(plain_tip(f"{hit.source} (relevance {hit.score:.2f})"))
             item.setData(
                 RICH_ROLE,
                 f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
@@ -235,7 +249,7 @@ class SearchPane(QWidget):
         self.pack_filter.addItem("All packs", "")
         self.category_filter = _named(QComboBox(), "Category filter", "Search only this category")
         self.category_filter.addItem("All categories", "")
-        self.status = _named(QLabel(""), "Search status")
+        self.status = _named(plain_label(), "Search status")
         self.status.setWordWrap(True)
 
     def set_filters(self, packs: list[tuple[str, str]], categories: list[str]) -> None:
@@ -259,7 +273,7 @@ class SourcePane(QWidget):
         self.title = _named(QLabel("Source"), "Source title")
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.meta = _named(QLabel(""), "Source details")
+        self.meta = _named(plain_label(), "Source details")
         self.meta.setWordWrap(True)
         self.open_button = _named(
             QPushButton("Open &original"), "Open original", "Open the original file"

@@ -6,6 +6,7 @@ wired by hand per setting: a new entry in ``SCHEMA`` appears here by itself.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -148,6 +149,6 @@ class SettingsDialog(QDialog):
                 self.settings.set(key, value)
             self.settings.save()
         except SettingError as err:
-            self.error.setText(f"<b>{err.message}</b> {err.fix}")
+            self.error.setText(f"<b>{html.escape(err.message)}</b> {html.escape(err.fix)}")
             return
         self.accept()

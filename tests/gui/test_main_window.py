@@ -245,7 +245,9 @@ def test_citation_click_copy_regenerate_and_feedback(
 
     qtbot.mouseClick(window.draft.thumbs_down, Qt.MouseButton.LeftButton)
     (entry,) = feedback.read_all(context.paths.data)
-    assert entry["rating"] == "down" and entry["question"] == QUESTION
+    assert entry["rating"] == "down" and entry["question_chars"] == len(QUESTION)
+    assert QUESTION not in json.dumps(entry)
+    assert entry["sources"][0] == {"pack": "demo", "version": "1", "source": DAMAGED}
     assert entry["status"] == "answered"
     assert entry["draft_sha256"] == feedback.draft_hash(answer.draft)
     assert not window.draft.thumbs_up.isEnabled()

@@ -48,7 +48,8 @@ def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
     lines = (tmp_path / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
     entries = [json.loads(line) for line in lines]
     assert [e["rating"] for e in entries] == ["up", "down"]
-    assert entries[0]["question"] == "Q?" and entries[0]["status"] == "answered"
+    assert entries[0]["question_chars"] == 2 and entries[0]["status"] == "answered"
+    assert "question" not in entries[0], "nothing the customer wrote is stored"
     assert entries[0]["draft_sha256"] == feedback.draft_hash("A draft [1].")
     assert "A draft" not in lines[0], "the draft itself is not stored"
     assert feedback.read_all(tmp_path) == entries

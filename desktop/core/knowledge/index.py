@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import KnowledgeError
+from desktop.core.fileio import confined
 from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for callers
     BUILDER_VERSION,
     SCHEMA_VERSION,
@@ -173,7 +174,14 @@ class Pack:
         entry = self._documents.get(source)
         if entry is None:
             raise KnowledgeError(f"No document {source!r} in pack {self.id!r}.", "")
-        return (self.path / str(entry["file"])).read_text(encoding="utf-8")
+        file = confined(self.path / str(entry["file"]), self.path / "docs")
+        if file is None:  # an absolute name, "..", or a symlink out of the pack: never read
+            raise KnowledgeError(
+                f"The pack {self.id!r} refers {source} to a file outside its documents folder; "
+                "Deskmate does not read it.",
+                "Ask your knowledge admin to rebuild the pack.",
+            )
+        return file.read_text(encoding="utf-8")
 
     def document_headings(self, source: str) -> list[tuple[int, str, int]]:
         """(level, text, offset) of every heading of a document."""
