@@ -261,17 +261,29 @@ class AppContext:
             self._sensitive = None
 
     def sensitive_detector(self) -> SensitiveDetector:
-        """Sensitive topics from the installed packs and the machine policy."""
-        from desktop.core.sensitive import SensitiveDetector, pack_topics, policy_topics
+        """Sensitive topics: built in, then the installed packs', then the machine policy's."""
+        from desktop.core.sensitive import (
+            SensitiveDetector,
+            builtin_topics,
+            merge_topics,
+            pack_topics,
+            policy_topics,
+        )
 
         with self._lock:
             try:
                 packs = self.packs()  # first, so that a pack a sync switched is noticed
             except KnowledgeError:
-                packs = []  # no usable pack: search will say so; policy topics still apply
+                packs = []  # no usable pack: search will say so; the other topics still apply
             if self._sensitive is None:
-                topics = pack_topics(packs) + policy_topics(self.paths.policy)
-                self._sensitive = SensitiveDetector(topics, self.embedder, packs)
+                builtin = builtin_topics(resources_dir())
+                from_policy, disabled = policy_topics(self.paths.policy)
+                topics = merge_topics(
+                    builtin.topics, pack_topics(packs), from_policy, disabled=disabled
+                )
+                self._sensitive = SensitiveDetector(
+                    topics, self.embedder, packs, ordinary=builtin.ordinary
+                )
             return self._sensitive
 
     # --- model ----------------------------------------------------------------------------

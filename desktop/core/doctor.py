@@ -112,6 +112,28 @@ def check_policy(context: AppContext) -> Check:
     return Check("settings and policy", "ok", f"Machine policy at {where}: {state}.")
 
 
+def check_sensitive(context: AppContext) -> Check:
+    """Which sensitive topics route messages to a person, and any built-in one policy removed."""
+    from desktop.core.context import resources_dir
+    from desktop.core.sensitive import builtin_topics, policy_topics
+
+    builtin = [t.name for t in builtin_topics(resources_dir()).topics]
+    disabled = [name for name in policy_topics(context.paths.policy)[1] if name in builtin]
+    active = [t.name for t in context.sensitive_detector().topics]
+    message = f"{len(active)} topics are routed to a person: {', '.join(active)}."
+    if disabled:
+        return Check(
+            "sensitive topics",
+            "warning",
+            f"Machine policy switched off the built-in sensitive topic(s) "
+            f"{', '.join(disabled)}: such messages get drafts instead of going to a person. "
+            + message,
+            f'If that is not intended, remove "disabled" from those topics in '
+            f"{context.paths.policy}.",
+        )
+    return Check("sensitive topics", "ok", message)
+
+
 def check_keyring(context: AppContext) -> Check:
     try:
         import keyring
@@ -145,6 +167,7 @@ CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (
     ("embedding model", check_embedding),
     ("knowledge", check_index),
     ("settings and policy", check_policy),
+    ("sensitive topics", check_sensitive),
     ("keyring", check_keyring),
 )
 

@@ -2,6 +2,9 @@
 
 ``{"sensitive_topics": {"gambling": {"rule": "...", "triggers": [...], "examples": [...]}}}``:
 each topic needs a non-empty ``rule`` and at least one usable trigger phrase or example message.
+A topic named like a built-in one (``self_harm``, ``fraud``, ...) replaces its rule and adds to
+its triggers and examples; ``{"minor": {"disabled": true}}`` is the only way to switch a built-in
+topic off (``deskmate doctor`` says so).
 A trigger routes every message that contains it to a person, so a blank or very short one
 (``""``, ``"a"``) would route nearly every question: such triggers are refused. Whatever is
 invalid is reported (``deskmate doctor``, ``deskmate config``) and ignored; the valid rest of
@@ -17,7 +20,7 @@ from pathlib import Path
 
 SECTION = "sensitive_topics"
 MIN_TRIGGER_LETTERS = 3  # letters or digits: "ombudsman" and "sos" are fine, "" and "a" are not
-_KEYS = ("rule", "triggers", "examples")
+_KEYS = ("rule", "triggers", "examples", "disabled")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class PolicyTopic:
     rule: str
     triggers: tuple[str, ...]
     examples: tuple[str, ...]
+    disabled: bool = False
 
 
 def usable_trigger(trigger: object) -> bool:
@@ -55,6 +59,12 @@ def _topic(name: str, spec: object, report: Callable[[str], None]) -> PolicyTopi
         return None
     for key in sorted(spec.keys() - set(_KEYS)):
         report(f"has an unknown key {key!r} (use {', '.join(_KEYS)}). It is ignored.")
+    disabled = spec.get("disabled", False)
+    if not isinstance(disabled, bool):
+        report('has "disabled" that is not true or false. The topic is ignored.')
+        return None
+    if disabled:
+        return PolicyTopic(name, "", (), (), disabled=True)
     rule = spec.get("rule")
     if not isinstance(rule, str) or not rule.strip():
         report('needs a "rule": the company\'s rule, as text. The topic is ignored.')

@@ -1,28 +1,41 @@
 """Sensitive cases: recognise them and route them to a person instead of drafting.
 
-The company defines each case in its knowledge: a document whose metadata says
-``sensitive: <topic>`` states the rule (a paragraph starting "Rule:"), lists example messages
-under a "How to recognise it" heading and may list ``triggers`` (phrases that identify the case
-on their own). Machine policy can add topics of its own (see :func:`policy_topics`).
+Three layers define the cases, merged by topic name (:func:`merge_topics`):
 
-A message is sensitive when it contains a trigger phrase, or when one of its sentences is close in
-meaning to one of the examples *and* clearly closer to it than to any ordinary passage of the
-installed packs (the packs' own chunk vectors are the counter-examples). An absolute similarity
-threshold alone flags ordinary messages that merely share a shape with an example; the contrast
-with ordinary content is what keeps "my parcel never arrived" apart from "my dad never woke up".
-Floor and margin were calibrated on benchmarks/data/grounding_questions.jsonl (see
-benchmarks/grounding.py). Detection runs before retrieval and before any model is called.
+* **built in** (``resources/safety/topics.yaml``): self-harm, domestic abuse, bereavement, fraud,
+  legal threats, minors, vulnerable customers and insider misuse, each with a default rule,
+  trigger phrases, patterns (regular expressions for common indirect wordings) and example
+  messages, plus ordinary messages that serve as counter-examples. They hold with any knowledge,
+  or none;
+* **the company's knowledge**: a document whose metadata says ``sensitive: <topic>`` states the
+  rule (a paragraph starting "Rule:"), lists example messages under a "How to recognise it"
+  heading and may list ``triggers``. It adds a topic, or replaces a built-in topic's rule with the
+  company's own and adds its triggers and examples;
+* **machine policy** (``sensitive_topics``, see :mod:`desktop.core.policy`): the same, and the
+  only way to switch a built-in topic off (``{"minor": {"disabled": true}}``), which
+  ``deskmate doctor`` reports.
+
+A message is sensitive when it contains a trigger phrase or matches a pattern, or when one of its
+sentences is close in meaning to one of the examples *and* clearly closer to it than to any
+ordinary text: the installed packs' passages and the built-in ordinary messages. An absolute
+similarity threshold alone flags ordinary messages that merely share a shape with an example; the
+contrast with ordinary content is what keeps "my parcel never arrived" apart from "my dad never
+woke up". A phrase or pattern match is more specific than a likeness, so it decides the topic
+when there is one. Floor and margin were chosen on the tuning half of
+benchmarks/data/helpcentre_questions.jsonl and checked on the demo set (benchmarks/grounding.py).
+Detection runs before retrieval and before any model is called.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core import policy
+from desktop.core.errors import KnowledgeError
 from desktop.core.fileio import parse_json
 from desktop.core.generation import verify
 from desktop.core.knowledge.search import sql_quote
@@ -32,10 +45,20 @@ if TYPE_CHECKING:
     from desktop.core.knowledge.index import Hit, Pack
 
 SIMILARITY_FLOOR = 0.45  # a sentence must be at least this close to a sensitive example...
-MARGIN = 0.10  # ...and this much closer to it than to the nearest ordinary passage
+MARGIN = 0.10  # ...and this much closer to it than to the nearest ordinary text
 MAX_SENTENCES = 40  # the latest part of a long conversation is what matters
 # When a message matches several topics, the most urgent one decides where it goes.
-PRIORITY = ("self_harm", "domestic_abuse", "fraud", "bereavement", "vulnerable", "legal_threat")
+PRIORITY = (
+    "self_harm",
+    "domestic_abuse",
+    "minor",
+    "fraud",
+    "bereavement",
+    "vulnerable",
+    "insider_misuse",
+    "legal_threat",
+)
+BUILTIN_FILE = Path("safety") / "topics.yaml"
 _RULE = re.compile(r"Rule:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
 _BULLET = re.compile(r"^\s*[-*•]\s+(.+)$", re.M)
 _QUOTED = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
@@ -54,10 +77,94 @@ class Topic:
     title: str = ""
     rule_start: int = 0
     rule_end: int = 0
+    patterns: tuple[re.Pattern[str], ...] = ()
+    handling: str = ""
+    builtin: bool = False
 
     @property
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """The topics that ship with Deskmate and the ordinary messages that contrast with them."""
+
+    topics: tuple[Topic, ...]
+    ordinary: tuple[str, ...]
+
+
+def builtin_topics(resources: Path) -> Builtin:
+    """The built-in topics in *resources*/safety/topics.yaml.
+
+    The file ships with the app; a missing or damaged one is a broken installation, so this
+    raises :class:`KnowledgeError` (nothing is drafted) rather than silently routing nothing.
+    """
+    import yaml
+
+    path = resources / BUILTIN_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return _builtin(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, re.error) as exc:
+        raise KnowledgeError(
+            f"The built-in sensitive-case rules ({path}) cannot be read ({exc}), so Deskmate "
+            "cannot tell which messages must go to a person and drafts nothing.",
+            "Reinstall Deskmate.",
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(
+            f"The built-in sensitive-case rules ({path}) are damaged ({exc}), so Deskmate "
+            "cannot tell which messages must go to a person and drafts nothing.",
+            "Reinstall Deskmate.",
+        ) from exc
+
+
+def _builtin(data: Any) -> Builtin:
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
+        raise ValueError("it has no topics")
+    topics = tuple(
+        Topic(
+            name=str(name),
+            rule=" ".join(str(spec["rule"]).split()),
+            triggers=_triggers(spec.get("triggers")),
+            examples=tuple(str(e) for e in spec.get("examples") or ()),
+            title=str(spec.get("title") or name),
+            patterns=tuple(re.compile(str(p)) for p in spec.get("patterns") or ()),
+            handling=" ".join(str(spec.get("handling") or "").split()),
+            builtin=True,
+        )
+        for name, spec in data["topics"].items()
+    )
+    return Builtin(topics, tuple(str(o) for o in data.get("ordinary") or ()))
+
+
+def merge_topics(
+    builtin: Sequence[Topic], *layers: Sequence[Topic], disabled: Sequence[str] = ()
+) -> list[Topic]:
+    """Built-in topics, then each layer's: a topic of the same name takes the later rule (and its
+    source article) and adds its triggers and examples. *disabled* names built-in topics that
+    policy switched off."""
+    merged: dict[str, Topic] = {t.name: t for t in builtin if t.name not in disabled}
+    for layer in layers:
+        for topic in layer:
+            before = merged.get(topic.name)
+            merged[topic.name] = topic if before is None else _override(before, topic)
+    return list(merged.values())
+
+
+def _override(before: Topic, later: Topic) -> Topic:
+    keep = before if not later.rule else later
+    return replace(
+        keep,
+        rule=later.rule or before.rule,
+        triggers=tuple(dict.fromkeys(before.triggers + later.triggers)),
+        examples=tuple(dict.fromkeys(before.examples + later.examples)),
+        patterns=before.patterns,
+        handling=before.handling,
+        builtin=before.builtin,
+        title=later.title if later.source else before.title,
+    )
 
 
 @dataclass(frozen=True)
@@ -110,8 +217,9 @@ def pack_topics(packs: Sequence[Pack]) -> list[Topic]:
     return topics
 
 
-def policy_topics(policy_file: Path) -> list[Topic]:
-    """Topics IT adds in the policy file's ``sensitive_topics`` section.
+def policy_topics(policy_file: Path) -> tuple[list[Topic], list[str]]:
+    """Topics IT adds or changes in the policy file's ``sensitive_topics`` section, and the names
+    of the built-in topics it switches off.
 
     Only the valid parts are used (see :mod:`desktop.core.policy`); the settings report the
     rest, and an unreadable policy file, so ``deskmate doctor`` names them.
@@ -119,8 +227,9 @@ def policy_topics(policy_file: Path) -> list[Topic]:
     try:
         data = parse_json(policy_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return [
+        return [], []
+    specs = policy.sensitive_topics(data, policy_file)[0]
+    topics = [
         Topic(
             name=spec.name,
             rule=spec.rule,
@@ -128,8 +237,10 @@ def policy_topics(policy_file: Path) -> list[Topic]:
             examples=spec.examples,
             title="Machine policy",
         )
-        for spec in policy.sensitive_topics(data, policy_file)[0]
+        for spec in specs
+        if not spec.disabled
     ]
+    return topics, [spec.name for spec in specs if spec.disabled]
 
 
 def _triggers(triggers: object) -> tuple[str, ...]:
@@ -156,25 +267,31 @@ class SensitiveDetector:
         packs: Sequence[Pack] = (),
         floor: float = SIMILARITY_FLOOR,
         margin: float = MARGIN,
+        ordinary: Sequence[str] = (),
     ) -> None:
         self.topics = list(topics)
         self.embedder = embedder
         self.packs = list(packs)
         self.floor = floor
         self.margin = margin
+        self.ordinary = list(ordinary)
         sources = sorted({t.source for t in self.topics if t.source})
         quoted = ", ".join(sql_quote(source) for source in sources)
         self._ordinary_where = f"source NOT IN ({quoted})" if sources else None
         self._examples = [(t, e) for t in self.topics for e in t.examples]
         self._matrix: Any = None
+        self._ordinary_matrix: Any = None
 
     def _example_vectors(self) -> Any:
         if self._matrix is None and self.embedder is not None and self._examples:
             self._matrix = self.embedder.embed([e for _, e in self._examples])
+            if self.ordinary:
+                self._ordinary_matrix = self.embedder.embed(self.ordinary)
         return self._matrix
 
     def detect(self, text: str) -> Detection | None:
-        found = [d for d in (*self._by_trigger(text), *self._by_meaning(text)) if d]
+        """The topic of *text*, or None. A phrase or pattern match decides over a likeness."""
+        found = self._by_trigger(text) or self._by_meaning(text)
         if not found:
             return None
         rank = {name: i for i, name in enumerate(PRIORITY)}
@@ -188,6 +305,10 @@ class SensitiveDetector:
                 if re.search(rf"(?<!\w){re.escape(trigger)}(?!\w)", normalised):
                     found.append(Detection(topic, f'the message says "{trigger}"', 1.0))
                     break
+            else:
+                match = next(filter(None, (p.search(normalised) for p in topic.patterns)), None)
+                if match is not None:
+                    found.append(Detection(topic, f'the message says "{match.group(0)}"', 1.0))
         return found
 
     def _by_meaning(self, text: str) -> list[Detection]:
@@ -214,8 +335,11 @@ class SensitiveDetector:
         return list(best.values())
 
     def _ordinary_similarity(self, vector: Any) -> float:
-        """Similarity of the nearest passage that is not a sensitive-case article."""
-        best = 0.0
+        """Similarity of the nearest ordinary text: a built-in ordinary message or a passage that
+        is not a sensitive-case article."""
+        best = (
+            0.0 if self._ordinary_matrix is None else float((self._ordinary_matrix @ vector).max())
+        )
         for pack in self.packs:
             rows = pack.vector_search(vector, 1, self._ordinary_where)
             if rows:

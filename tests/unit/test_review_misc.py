@@ -75,7 +75,7 @@ def test_deeply_nested_policy_is_reported_and_ignored(paths: Paths) -> None:
     [problem] = settings.problems
     assert str(paths.policy) in problem and "nested" in problem and "no policy applies" in problem
     assert settings["model.threads"] == 4 and not settings.is_locked("model.threads")
-    assert policy_topics(paths.policy) == []
+    assert policy_topics(paths.policy) == ([], [])
 
 
 # --- 12 (b, c): sensitive topics in the policy ---------------------------------------------------
@@ -106,7 +106,7 @@ def test_invalid_policy_sensitive_topics_are_reported_at_load(paths: Paths) -> N
 def test_invalid_policy_sensitive_topics_are_ignored_not_fatal(paths: Paths) -> None:
     write(paths.policy, {"sensitive_topics": BAD_TOPICS})
 
-    topics = policy_topics(paths.policy)
+    topics, _ = policy_topics(paths.policy)
 
     assert [(t.name, t.triggers, t.examples) for t in topics] == [("gambling", ("betting",), ())]
     detector = SensitiveDetector(topics, embedder=None)
@@ -121,7 +121,7 @@ def test_a_blank_or_tiny_policy_trigger_does_not_route_every_question(
 ) -> None:
     write(paths.policy, {"sensitive_topics": {"x": {"rule": RULE, "triggers": [trigger]}}})
 
-    assert SensitiveDetector(policy_topics(paths.policy), embedder=None).detect(ORDINARY) is None
+    assert SensitiveDetector(policy_topics(paths.policy)[0], embedder=None).detect(ORDINARY) is None
     assert any(repr(trigger) in problem for problem in Settings.load(paths).problems)
 
 
@@ -130,7 +130,7 @@ def test_a_valid_policy_topic_is_accepted_without_problems(paths: Paths) -> None
     write(paths.policy, {"sensitive_topics": {"gambling": topic}})
 
     assert Settings.load(paths).problems == []
-    [found] = policy_topics(paths.policy)
+    [found], _ = policy_topics(paths.policy)
     assert found.triggers == ("online betting",)
     assert SensitiveDetector([found], embedder=None).detect("More ONLINE betting again") is not None
 
