@@ -33,7 +33,10 @@ ARTICLES = {
 # One message per built-in topic, worded as customers write, none using the topic's own name.
 SENSITIVE = [
     ("honestly there's no point in going on anymore, just close everything", "self_harm"),
-    ("my boyfriend reads all my messages and I'm scared of him, can the VPN hide me", "domestic_abuse"),
+    (
+        "my boyfriend reads all my messages and I'm scared of him, can the VPN hide me",
+        "domestic_abuse",
+    ),
     ("My mum passed away in March, how do I close her account?", "bereavement"),
     ("someone has logged into my account right now and changed my password", "fraud"),
     ("If this isn't sorted by Friday my solicitor will be in touch.", "legal_threat"),
@@ -116,8 +119,8 @@ def test_the_company_article_replaces_the_builtin_rule(deskmate_home, demo_pack,
     )
     assert answer.route["topic"] == "bereavement"
     assert answer.route["source"] == "sensitive/bereavement.md"
-    builtin = next(t.rule for t in builtin_topics(resources_dir()).topics if t.name == "bereavement")
-    assert answer.route["rule"] != builtin
+    topics = builtin_topics(resources_dir()).topics
+    assert answer.route["rule"] != next(t.rule for t in topics if t.name == "bereavement")
     assert answer.sources and answer.sources[0].source == "sensitive/bereavement.md"
 
 
