@@ -38,7 +38,7 @@ from desktop.gui.panes import (
     plain_tip,
     row_of,
 )
-from desktop.gui.window_extras import WindowExtras
+from desktop.gui.window_extras import WindowExtras, warning_color
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
@@ -257,9 +257,7 @@ class MainWindow(WindowExtras, QMainWindow):
         _freeze_startup_objects()
         self.packs = {pack.id: pack for pack in packs}
         self.knowledge_ready = True
-        self.packs_label.setText(
-            "Knowledge: " + ", ".join(f"{p.title} v{p.version}" for p in packs)
-        )
+        self._show_pack_problems()
         categories = sorted(
             {
                 str(meta.get("category"))
@@ -278,6 +276,23 @@ class MainWindow(WindowExtras, QMainWindow):
         self.start_sync_schedule()
         # Ready the sensitive-topic check now, so the first draft does not wait for it.
         self.ops.run(self.context.sensitive_detector, lambda _: None, self._show_problem)
+
+    def _show_pack_problems(self) -> None:
+        """The packs in service in the status bar, and any left out (damaged, half installed)
+        named there, with what to do in the tooltip."""
+        problems = self.context.pack_problems()
+        text = "Knowledge: " + ", ".join(
+            f"{p.title} v{p.version}" for p in self.packs.values() if p.damage is None
+        )
+        if problems:
+            text += " · not searched: " + ", ".join(problem.pack for problem in problems)
+        self.packs_label.setText(text)
+        self.packs_label.setToolTip(
+            plain_tip("\n".join(f"{p.pack}: {p.message} {p.fix}" for p in problems))
+        )
+        self.packs_label.setStyleSheet(
+            f"color: {warning_color(self.palette())}" if problems else ""
+        )
 
     def _on_prepare_failed(self, exc: Exception) -> None:
         _freeze_startup_objects()
@@ -360,6 +375,7 @@ class MainWindow(WindowExtras, QMainWindow):
 
         def done(result: tuple[str, list[Hit]]) -> None:
             lane.running = False
+            self._show_pack_problems()  # a search may have found a pack damaged
             if lane.pending is None:  # only the latest request's results are shown
                 show(*result)
             else:

@@ -140,3 +140,35 @@ def test_document_reader_refuses_a_symlink_out_of_the_pack(
     assert "outside its documents folder" in text
     assert "top secret" not in text
     assert not window.source.open_button.isEnabled()
+
+
+def test_a_damaged_pack_is_named_in_the_status_bar_and_the_others_are_searched(
+    qtbot: Any, make_window: Any, embedder: Any, demo_pack: Path, tmp_path: Path
+) -> None:
+    """Review item 3: one damaged pack leaves the others searchable, and the window says which
+    pack is left out and what to do."""
+    import shutil
+
+    from desktop.core.knowledge.index import build_pack
+
+    source = tmp_path / "other-src"
+    source.mkdir()
+    (source / "vpn.md").write_text(
+        "# Using the VPN\n\nTurn the VPN on in Settings, then choose a location.\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "other"
+    build_pack(source, other, embedder, pack_id="other", title="Other help")
+    data = max((other / "lance" / "chunks.lance" / "data").glob("*.lance"))
+    with open(data, "r+b") as handle:
+        handle.truncate(data.stat().st_size // 2)
+    demo = tmp_path / "demo"
+    shutil.copytree(demo_pack, demo)
+    window = make_window(context_with(embedder, pack_dirs=[demo, other]))
+    start(qtbot, window)
+    hits = type_search(qtbot, window, "How do I return a damaged item?")
+    assert hits and hits[0].source == DAMAGED
+    label = window.packs_label
+    assert "not searched: other" in label.text(), label.text()
+    assert "Demo" in label.text()
+    assert "deskmate pack repair other" in label.toolTip()
