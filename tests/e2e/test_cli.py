@@ -218,6 +218,7 @@ def test_doctor_json_reports_every_dependency(deskmate: Any) -> None:
         "embedding model",
         "knowledge",
         "settings and policy",
+        "sensitive topics",
         "keyring",
     ]
     for check in checks.values():
@@ -265,6 +266,7 @@ def test_doctor_reports_a_damaged_pack_under_knowledge(
         "embedding model",
         "knowledge",
         "settings and policy",
+        "sensitive topics",
         "keyring",
     ]
     assert checks["knowledge"]["status"] == "error"
