@@ -22,8 +22,9 @@ from synckit import (
 )
 
 from desktop.core.knowledge.build import build_pack
-from desktop.core.sync.install import POINTER
+from desktop.core.sync.install import POINTER, resolve_pack_dir
 from desktop.core.sync.repo import Repository
+from desktop.core.sync.retire import retire_document
 from desktop.core.sync.state import packs_root, sync_status
 
 PACK = "goldwind"
@@ -157,3 +158,20 @@ def test_a_stricter_workstation_policy_is_what_refuses(
     assert target.status == "refused"
     assert "expected answered, got no_source" in target.reason
     assert not (packs_root(workstation.paths) / PACK / POINTER).exists()
+
+
+def test_retiring_the_answering_document_drops_its_questions_so_the_version_installs(
+    repo: Repository, workstation: Workstation, golden_packs: dict[str, Path]
+) -> None:
+    repo.publish(golden_packs["1"])
+    assert workstation.sync().ok
+    retire_document(repo, PACK, LOYALTY)
+    report = workstation.sync()
+    assert report.ok, report.error
+    assert workstation.served()[PACK] == "2"
+    folder = resolve_pack_dir(packs_root(workstation.paths) / PACK)
+    assert folder is not None
+    golden = [json.loads(line) for line in (folder / "golden.jsonl").read_text().splitlines()]
+    assert [q["expect"] for q in golden] == ["no_source", "route_to_human"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["golden"] == {"total": 2, "threshold": 0.9, "retired_questions": 1}

@@ -22,6 +22,7 @@ threshold (see :mod:`desktop.core.sync.install`).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core.context import AppContext
 from desktop.core.errors import KnowledgeError, UserError
+from desktop.core.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -335,6 +337,40 @@ def workstation_refusal(
     except KnowledgeError as exc:
         return f"its golden questions cannot be run ({exc.message})"
     return shortfall(*outcome) if outcome is not None else ""
+
+
+def drop_article(pack_dir: Path, source: str) -> int:
+    """Remove the golden questions that *source* must answer from the pack in *pack_dir*, and
+    return how many: retiring a document must not make workstations refuse the version that
+    removes it. The manifest's golden entry keeps its threshold; its pass rate is unknown until
+    the questions run again (at the next build, and on every workstation at sync)."""
+    path = pack_dir / GOLDEN_FILE
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    drop = {q.line for q in parse_golden("\n".join(lines), str(path)) if q.article == source}
+    if not drop:
+        return 0
+    kept = [line for n, line in enumerate(lines, start=1) if n not in drop and line.strip()]
+    manifest_path = pack_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    files = manifest.setdefault("files", {})
+    old = manifest.get("golden") or {}
+    if kept:
+        data = ("\n".join(kept) + "\n").encode("utf-8")
+        atomic_write_bytes(path, data)
+        files[GOLDEN_FILE] = hashlib.sha256(data).hexdigest()
+        manifest["golden"] = {
+            "total": len(kept),
+            "threshold": old.get("threshold", DEFAULT_THRESHOLD),
+            "retired_questions": len(drop) + int(old.get("retired_questions", 0)),
+        }
+    else:
+        path.unlink()
+        files.pop(GOLDEN_FILE, None)
+        manifest.pop("golden", None)
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+    return len(drop)
 
 
 def check_threshold(value: float) -> float:
