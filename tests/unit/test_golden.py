@@ -91,7 +91,7 @@ def test_a_good_file_parses_with_defaults_and_skips_blank_lines() -> None:
         ('{"expect": "no_source"}', "the 'question' field is missing"),
         ('{"question": "Q?", "expect": "answerd", "article": "a.md"}', "not 'answerd'"),
         ('{"question": "Q?"}', "needs the 'article'"),
-        ('{"question": "Q?", "artcle": "a.md"}', "unknown field 'artcle' (did you mean 'article'?)"),
+        ('{"question": "Q?", "artcle": "a.md"}', "field 'artcle' (did you mean 'article'?)"),
         ('{"question": "", "article": "a.md"}', "'question' must be a non-empty string"),
         ('{"question": "Q?", "article": 3}', "'article' must be a non-empty string, not 3"),
         ('{"question": "Q?", "expect": "no_source", "article": "a.md"}', "'article' is only"),
@@ -108,6 +108,11 @@ def test_a_bad_line_is_named_with_what_is_wrong(line: str, says: str) -> None:
     assert "one JSON object" in caught.value.fix
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    (tmp_path / GOLDEN_FILE).write_text(json.dumps(NO_SOURCE) + "\n", encoding="utf-8-sig")
+    assert read_golden(tmp_path / GOLDEN_FILE)[0].expect == "no_source"
+
+
 def test_an_empty_or_unreadable_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="holds no golden questions"):
         parse_golden("\n \n")
@@ -121,7 +126,7 @@ def test_a_bad_golden_file_stops_the_build_before_anything_is_written(
 ) -> None:
     src = write_source(tmp_path / "src", [ANSWERED])
     (src / GOLDEN_FILE).write_text('{"question": "Q?", "expect": "maybe"}\n', encoding="utf-8")
-    with pytest.raises(KnowledgeError, match="golden.jsonl line 1"):
+    with pytest.raises(KnowledgeError, match=r"golden\.jsonl line 1"):
         build_pack(src, tmp_path / "pack", embedder, pack_id="p")
     assert not (tmp_path / "pack").exists()
 

@@ -142,7 +142,7 @@ class GoldenReport:
 def read_golden(path: Path) -> list[GoldenQuestion]:
     """The questions in the golden file *path*; KnowledgeError naming the line that is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from Notepad is fine
     except UnicodeDecodeError:
         raise KnowledgeError(
             f"{path} is not UTF-8 text.", "Save golden.jsonl as UTF-8 (one JSON object per line)."
@@ -347,7 +347,7 @@ def drop_article(pack_dir: Path, source: str) -> int:
     path = pack_dir / GOLDEN_FILE
     if not path.is_file():
         return 0
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     drop = {q.line for q in parse_golden("\n".join(lines), str(path)) if q.article == source}
     if not drop:
         return 0
