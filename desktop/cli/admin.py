@@ -6,10 +6,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from desktop.cli.common import emit_json, json_option, user_errors
+if TYPE_CHECKING:
+    from desktop.core.knowledge.build import BuildReport
+
+from desktop.cli.common import EXIT_USER_ERROR, emit_json, json_option, user_errors
 from desktop.cli.sync import pack_repair
 
 
@@ -57,6 +61,14 @@ def pack() -> None:
 @click.option("--id", "pack_id", help="Pack id (default: the output folder's name).")
 @click.option("--title", default="", help="Human title of the pack.")
 @click.option("--version", "version", default="1", show_default=True, help="Pack version.")
+@click.option(
+    "--golden-threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.9,
+    show_default=True,
+    help="Share of the golden questions (SRC/golden.jsonl) that must pass; workstations refuse "
+    "a version below it.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 @json_option
 @user_errors
@@ -66,6 +78,7 @@ def pack_build(
     pack_id: str | None,
     title: str,
     version: str,
+    golden_threshold: float,
     progress: bool,
     as_json: bool,
 ) -> None:
@@ -73,7 +86,9 @@ def pack_build(
 
     Markdown, HTML, text, PDF, Word (.docx) and FAQ spreadsheets (.csv, .xlsx). Files that cannot
     be read are skipped and listed with the reason; unchanged files are not embedded again, and
-    an interrupted build resumes where it stopped.
+    an interrupted build resumes where it stopped. When SRC holds golden.jsonl, its questions
+    run against the new pack; below --golden-threshold the pack is written but the command
+    exits 1, and it must not be published.
     """
     from desktop.core.knowledge.build import build_pack
     from desktop.core.knowledge.embedder import Embedder
@@ -86,10 +101,23 @@ def pack_build(
         title=title,
         version=version,
         progress=_ProgressLine(progress),
+        golden_threshold=golden_threshold,
     )
     if as_json:
-        emit_json({"pack": str(out), **report.to_json()})
-        return
+        emit_json({"pack": str(out), **report.to_json(), "refused": report.golden_shortfall})
+    else:
+        _print_build(out, report)
+    if report.golden_shortfall:
+        click.echo(
+            f"deskmate: {out}: {report.golden_shortfall}. Do not publish this pack: workstations "
+            "refuse it. Fix the documents or the questions (each failure is listed in "
+            f"{out / 'build-report.json'}), then build again.",
+            err=True,
+        )
+        sys.exit(EXIT_USER_ERROR)
+
+
+def _print_build(out: Path, report: BuildReport) -> None:
     state = "unchanged" if report.unchanged else f"built in {report.seconds:.1f} s"
     click.echo(
         f"{out}: {report.documents} documents, {report.chunks} passages ({state}; "
@@ -97,6 +125,17 @@ def pack_build(
     )
     for source, reason in report.skipped:
         click.echo(f"  skipped {source}: {reason}")
+    golden = report.golden
+    if golden:
+        click.echo(
+            f"Golden questions: {golden['passed']} of {golden['total']} passed "
+            f"({golden['pass_rate']:.0%}; threshold {golden['threshold']:.0%})"
+        )
+        for result in golden["results"]:
+            if not result["passed"]:
+                click.echo(
+                    f"  failed (line {result['line']}) {result['question']!r}: {result['reason']}"
+                )
     click.echo(f"Build report: {out / 'build-report.json'}")
 
 

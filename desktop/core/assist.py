@@ -142,8 +142,15 @@ class Assistant:
         stop: threading.Event | None = None,
         task: str = "reply",
         tone: str = "shorter",
+        *,
+        judge_extractive: bool = True,
     ) -> Iterator[Event]:
-        """Run *task* (reply, wrapup or rewrite) on *question*, as a stream of events."""
+        """Run *task* (reply, wrapup or rewrite) on *question*, as a stream of events.
+
+        With *judge_extractive* False, an extractive reply's sentences (the sources' own, so
+        supported by construction) are not verified again: batch checks that need only the
+        status, sources and draft (golden questions) skip most of the cost.
+        """
         if task not in tasks.TASKS or tone not in tasks.TONES:
             raise UserError(
                 f"Unknown task {task!r} or tone {tone!r}.",
@@ -202,6 +209,10 @@ class Assistant:
             answer.sources = hits[:3]
             answer.draft = extractive_draft(question, answer.sources)
             yield Sources(answer.sources)
+            if not judge_extractive:
+                answer.timings["total_s"] = time.perf_counter() - started
+                yield Done(answer)
+                return
             answer.sentences = verify.verify(answer.draft, _passages(answer.sources), meaning)
         answer.draft = verify.with_citations(answer.draft, answer.sentences)
         for index in range(judged, len(answer.sentences)):

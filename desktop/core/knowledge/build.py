@@ -31,6 +31,14 @@ from desktop.core.knowledge.documents import (
     DocumentError,
     load_document,
 )
+from desktop.core.knowledge.golden import (
+    DEFAULT_THRESHOLD,
+    GOLDEN_FILE,
+    GoldenQuestion,
+    check_threshold,
+    read_golden,
+    run_golden,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +73,22 @@ class BuildReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    # The golden questions' outcome (GoldenReport.to_json plus the threshold), when there are any.
+    golden: dict[str, Any] | None = None
+
+    @property
+    def golden_shortfall(self) -> str:
+        """Why the golden questions fall short of the pack's threshold ("" when they do not)."""
+        if not self.golden:
+            return ""
+        passed, total = self.golden["passed"], self.golden["total"]
+        rate = passed / total if total else 1.0  # as a workstation computes it: not rounded
+        if rate >= self.golden["threshold"]:
+            return ""
+        return (
+            f"golden questions: {passed} of {total} passed ({rate:.0%}), below the threshold "
+            f"{self.golden['threshold']:.0%}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +100,7 @@ class BuildReport:
             "seconds": round(self.seconds, 2),
             "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
             "phases": {k: round(v, 2) for k, v in self.phases.items()},
+            "golden": self.golden,
         }
 
 
@@ -138,7 +163,16 @@ def _sha256(data: bytes) -> str:
 
 
 def file_checksums(root: Path) -> dict[str, str]:
-    return {_relative(p, root): _sha256(p.read_bytes()) for p in iter_source_files(root)}
+    return _checksums(root, iter_source_files(root))
+
+
+def _checksums(root: Path, files: list[Path]) -> dict[str, str]:
+    """SHA-256 of every source file, and of the golden questions when the folder has them."""
+    found = {_relative(p, root): _sha256(p.read_bytes()) for p in files}
+    golden = root / GOLDEN_FILE
+    if golden.is_file():
+        found[GOLDEN_FILE] = _sha256(golden.read_bytes())
+    return found
 
 
 class _VectorCache:
@@ -232,35 +266,31 @@ def build_pack(
     title: str = "",
     version: str = "1",
     progress: Progress | None = None,
+    golden_threshold: float = DEFAULT_THRESHOLD,
 ) -> BuildReport:
-    """Build the pack for every document below *src* into *dest*, replacing it atomically."""
+    """Build the pack for every document below *src* into *dest*, replacing it atomically.
+
+    When *src* holds ``golden.jsonl``, it is copied into the pack and its questions run against
+    the new pack; the manifest records the pass rate and *golden_threshold*. A pack below its
+    threshold is still written (the admin inspects it); the report says so (see
+    :attr:`BuildReport.golden_shortfall`) and workstations refuse it at sync.
+    """
     started = time.perf_counter()
     src, dest = src.resolve(), dest.resolve()
     if not src.is_dir():
         raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
     check_destination(src, dest)
+    check_threshold(golden_threshold)
+    golden = src / GOLDEN_FILE
+    questions = read_golden(golden) if golden.is_file() else None  # a bad file fails at once
     report = BuildReport()
     files, report.skipped = scan_sources(src)
-    checksums = {_relative(p, src): _sha256(p.read_bytes()) for p in files}
-    if _unchanged(dest, checksums, pack_id, version, embedder):
+    checksums = _checksums(src, files)
+    if _unchanged(dest, checksums, pack_id, version, embedder, golden_threshold):
         report.unchanged = True
         report.seconds = time.perf_counter() - started
         return _previous_report(dest, report)
-    docs: list[tuple[Document, list[Chunk]]] = []
-    budget = min(200, embedder.max_tokens - 32)
-    for doc in _read_documents(src, files, report, progress):
-        chunks = chunk_document(doc, budget, embedder.count_tokens)
-        if chunks:
-            docs.append((doc, chunks))
-        else:
-            report.skipped.append(
-                (doc.source, "no passages of text (only headings or tables of contents)")
-            )
-    if not docs:
-        raise KnowledgeError(
-            f"No readable documents in {src}.",
-            "Add Markdown, HTML, text, PDF, Word or spreadsheet files.",
-        )
+    docs = _read_and_chunk(src, files, embedder, report, progress)
     report.phases["read_and_chunk_s"] = time.perf_counter() - started
     cache = _VectorCache(dest.with_name(f".{dest.name}.vectors"), embedder)
     vectors = _embed_documents(docs, embedder, cache, report, progress)
@@ -271,8 +301,6 @@ def build_pack(
     _write_documents(staging, [d for d, _ in docs])
     _write_table(staging, docs, vectors)
     report.documents, report.chunks = len(docs), sum(len(c) for _, c in docs)
-    report.seconds = time.perf_counter() - started
-    report.phases["write_and_index_s"] = report.seconds - sum(report.phases.values())
     manifest = {
         "id": pack_id,
         "title": title or pack_id,
@@ -289,10 +317,54 @@ def build_pack(
         "chunks": report.chunks,
         "files": checksums,
     }
-    atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
     atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
+    if questions is not None:
+        _run_golden(golden, staging, manifest, questions, golden_threshold, embedder, report)
+    report.seconds = time.perf_counter() - started
+    report.phases["write_and_index_s"] = report.seconds - sum(report.phases.values())
+    atomic_write_text(staging / "build-report.json", json.dumps(report.to_json(), indent=2))
     _swap_in(staging, dest)
     return report
+
+
+def _read_and_chunk(
+    src: Path, files: list[Path], embedder: Embedder, report: BuildReport, progress: Progress | None
+) -> list[tuple[Document, list[Chunk]]]:
+    docs: list[tuple[Document, list[Chunk]]] = []
+    budget = min(200, embedder.max_tokens - 32)
+    for doc in _read_documents(src, files, report, progress):
+        chunks = chunk_document(doc, budget, embedder.count_tokens)
+        if chunks:
+            docs.append((doc, chunks))
+        else:
+            report.skipped.append(
+                (doc.source, "no passages of text (only headings or tables of contents)")
+            )
+    if not docs:
+        raise KnowledgeError(
+            f"No readable documents in {src}.",
+            "Add Markdown, HTML, text, PDF, Word or spreadsheet files.",
+        )
+    return docs
+
+
+def _run_golden(
+    golden: Path,
+    staging: Path,
+    manifest: dict[str, Any],
+    questions: list[GoldenQuestion],
+    threshold: float,
+    embedder: Embedder,
+    report: BuildReport,
+) -> None:
+    """Copy the golden questions into the new pack, run them on it, record the outcome."""
+    shutil.copyfile(golden, staging / GOLDEN_FILE)
+    started = time.perf_counter()
+    result = run_golden(staging, questions, embedder)
+    report.phases["golden_s"] = time.perf_counter() - started
+    manifest["golden"] = result.manifest_entry(threshold)
+    report.golden = {**result.to_json(), "threshold": threshold}
+    atomic_write_text(staging / "manifest.json", json.dumps(manifest, indent=2))
 
 
 def check_destination(src: Path, dest: Path) -> None:
@@ -342,6 +414,7 @@ def _unchanged(
     pack_id: str,
     version: str,
     embedder: Embedder,
+    golden_threshold: float,
 ) -> bool:
     try:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
@@ -358,6 +431,10 @@ def _unchanged(
         all(manifest.get(k) == v for k, v in wanted.items())
         and manifest.get("embedding", {}).get("model") == embedder.model_id
         and (dest / "lance" / f"{TABLE}.lance").is_dir()
+        and (
+            GOLDEN_FILE not in checksums
+            or (manifest.get("golden") or {}).get("threshold") == golden_threshold
+        )
     )
 
 
@@ -369,6 +446,7 @@ def _previous_report(dest: Path, report: BuildReport) -> BuildReport:
     report.documents, report.chunks = int(old.get("documents", 0)), int(old.get("chunks", 0))
     report.reused_chunks = report.chunks
     report.skipped = [(s["source"], s["reason"]) for s in old.get("skipped", [])]
+    report.golden = old.get("golden")
     return report
 
 

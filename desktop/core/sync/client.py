@@ -29,6 +29,7 @@ from desktop.core.settings import Settings
 from desktop.core.sync import check_name
 from desktop.core.sync.credentials import auth_headers
 from desktop.core.sync.install import (
+    Check,
     PackInfo,
     foreign_folder,
     install_archive,
@@ -417,11 +418,23 @@ def _sync_with(
         progress("metadata", 1, 1)
     published = _published(updater, metadata_dir, report)
     limit = int(settings.get("sync.max_pack_mb")) * MB
+    check = _golden_check(paths, settings, embedder)
     for target, info in published:
         report.targets.append(
-            _sync_target(paths, updater, fetcher, target, info, embedder, limit, progress)
+            _sync_target(paths, updater, fetcher, target, info, embedder, limit, progress, check)
         )
     _retire_unpublished(paths, {info.id for _, info in published}, report)
+
+
+def _golden_check(paths: Paths, settings: Settings, embedder: Embedder) -> Check:
+    """Run a new version's golden questions on this machine (its embedder, settings, policy)."""
+
+    def check(folder: Path) -> str:
+        from desktop.core.knowledge.golden import workstation_refusal
+
+        return workstation_refusal(folder, embedder, paths, settings)
+
+    return check
 
 
 def _retire_unpublished(paths: Paths, names: set[str], report: SyncReport) -> None:
@@ -484,6 +497,7 @@ def _sync_target(
     embedder: Embedder,
     limit: int,
     progress: Progress | None,
+    check: Check | None = None,
 ) -> TargetResult:
     result = TargetResult(target.path, info.id, info.version, "refused", bytes=target.length)
     sha256 = target.hashes.get("sha256", "")
@@ -529,7 +543,7 @@ def _sync_target(
         fetcher.on_bytes = None
         if progress:
             progress(f"install {info.id} {info.version}", 0, 1)
-        install_archive(download, info, sha256, packs_root(paths), embedder, limit)
+        install_archive(download, info, sha256, packs_root(paths), embedder, limit, check)
         if progress:
             progress(f"install {info.id} {info.version}", 1, 1)
     except SyncDeadlineError:

@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -48,8 +48,16 @@ _CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+# A last check of an unpacked pack before it goes into service: why to refuse it, or "".
+Check = Callable[[Path], str]
+
+
 class ArchiveError(SyncError):
     """A pack archive is malformed or tries to escape its folder or its size limits."""
+
+
+class PackRefusedError(SyncError):
+    """An unpacked pack failed the last check on this machine (its golden questions)."""
 
 
 @dataclass(frozen=True)
@@ -360,11 +368,14 @@ def install_archive(
     packs_root: Path,
     embedder: Embedder,
     max_bytes: int,
+    check: Check | None = None,
 ) -> Path:
     """Extract, verify and switch to the pack in *archive*; return its version folder.
 
     A version folder already on disk is reused unless :func:`version_damage` finds it damaged
-    (or a repair was requested); then it is extracted again and replaced.
+    (or a repair was requested); then it is extracted again and replaced. *check* runs on a
+    newly extracted pack before anything is switched: a reason it returns refuses the version
+    (PackRefusedError), removes what was extracted and leaves the version in service.
     """
     pack_root = packs_root / info.id
     if foreign_folder(pack_root):
@@ -377,7 +388,12 @@ def install_archive(
     name = version_dir_name(info.version, sha256)
     final = versions / name
     if not final.is_dir() or version_damage(pack_root, name, embedder):
-        _unpack(archive, info, final, embedder, max_bytes)
+        try:
+            _unpack(archive, info, final, embedder, max_bytes, check)
+        except PackRefusedError:
+            if interrupted_install(pack_root):  # a refused first install leaves nothing behind
+                shutil.rmtree(pack_root, ignore_errors=True)
+            raise
     old = read_pointer(pack_root)
     previous = old.current if old and old.current != name else (old.previous if old else "")
     held = old.held if old and old.current == name else ""
@@ -387,7 +403,14 @@ def install_archive(
     return final
 
 
-def _unpack(archive: Path, info: PackInfo, final: Path, embedder: Embedder, max_bytes: int) -> None:
+def _unpack(
+    archive: Path,
+    info: PackInfo,
+    final: Path,
+    embedder: Embedder,
+    max_bytes: int,
+    check: Check | None = None,
+) -> None:
     """Extract and check *archive* beside *final*, then rename it into place (moving a damaged
     copy aside first; :func:`_prune` deletes it)."""
     from desktop.core.knowledge.index import Pack
@@ -403,6 +426,7 @@ def _unpack(archive: Path, info: PackInfo, final: Path, embedder: Embedder, max_
             Pack(staging, embedder).probe()
         except KnowledgeError as exc:
             raise ArchiveError(f"The unpacked pack cannot be opened: {exc}") from exc
+        _last_check(staging, info, check)
         try:
             if final.exists():
                 os.replace(final, final.with_name(f".{final.name}.damaged-{time.time_ns()}"))
@@ -415,6 +439,17 @@ def _unpack(archive: Path, info: PackInfo, final: Path, embedder: Embedder, max_
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _last_check(staging: Path, info: PackInfo, check: Check | None) -> None:
+    why = check(staging) if check is not None else ""
+    if why:
+        raise PackRefusedError(
+            f"Version {info.version} was refused on this machine: {why}. The version in service "
+            "is unchanged.",
+            "Ask your knowledge admin to fix the pack or its golden questions and publish a new "
+            "version (`deskmate pack build` lists each failed question).",
+        )
 
 
 def _prune(pack_root: Path, keep: set[str]) -> None:

@@ -1,7 +1,8 @@
 """Retire one document from a published pack: a new pack version without its passages.
 
 The published archive is unpacked (with the same limits as on a workstation), the document's
-rows are dropped from a fresh LanceDB table, its text file and entries go, and the result is
+rows are dropped from a fresh LanceDB table, its text file, its entries and the golden questions
+it answered go (else workstations would refuse the version that retires it), and the result is
 published as the next version. Workstations install it at their next sync like any update, so
 the retired passages are gone from their disk, not merely hidden.
 """
@@ -36,6 +37,7 @@ def remove_document(pack_dir: Path, source: str, version: str) -> None:
     import pyarrow.compute as pc
 
     from desktop.core.knowledge.build import TABLE, index_table
+    from desktop.core.knowledge.golden import drop_article
 
     documents: list[dict[str, Any]] = json.loads(
         (pack_dir / "documents.json").read_text(encoding="utf-8")
@@ -58,6 +60,7 @@ def remove_document(pack_dir: Path, source: str, version: str) -> None:
     manifest.get("files", {}).pop(source, None)
     manifest["retired_documents"] = [*manifest.get("retired_documents", []), source]
     atomic_write_text(pack_dir / "manifest.json", json.dumps(manifest, indent=2))
+    drop_article(pack_dir, source)  # its golden questions go with it
 
 
 def retire_document(
