@@ -210,8 +210,9 @@ def unknown_terms(question: str, stats: TermStats, common: frozenset[str]) -> tu
             continue
         if stats.frequency.get(stem(word), 0) or _is_common(word, common):
             continue
-        if word not in found:
-            found.append(word)
+        name = re.sub(r"['’]s$", "", written)
+        if name not in found:
+            found.append(name)
     return tuple(found)
 
 
