@@ -148,6 +148,7 @@ def _pack_stats(pack: Pack, digest: str, cache_dir: str) -> TermStats:
 
 def _write_json(file: Path, data: object) -> None:
     """Write atomically; a cache that cannot be written is only a cache."""
+    temp = ""
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=file.parent, suffix=".tmp")
@@ -155,7 +156,8 @@ def _write_json(file: Path, data: object) -> None:
             json.dump(data, out)
         os.replace(temp, file)
     except OSError:
-        pass
+        if temp:
+            Path(temp).unlink(missing_ok=True)
 
 
 def vocabulary_file(embedder: Embedder) -> Path | None:
@@ -189,7 +191,9 @@ class Assessment:
         if self.unknown:
             return f"The knowledge never mentions {', '.join(self.unknown)}."
         if not self.answerable:
-            return f"The best passages carry {self.coverage:.0%} of the question."
+            return (
+                f"The best passages cover only {self.coverage:.0%} of what the question asks about."
+            )
         return ""
 
 
@@ -273,12 +277,24 @@ def assess_in_context(context: AppContext, question: str, hits: Sequence[Hit]) -
     names = bool(settings.get("answer.refuse_unknown_names"))
     if min_coverage <= 0 and not names:
         return Assessment(True, 1.0, ())
-    packs = context.packs()
-    stats = TermStats.merged([pack_stats(pack, context.paths.cache) for pack in packs])
+    stats = TermStats.merged(_usable_stats(context))
     common = common_words(vocabulary_file(context.embedder)) if names else frozenset()
     found = assess(question, hits, stats, common, min_coverage)
     if not names and found.unknown:
         return Assessment(found.coverage >= min_coverage, found.coverage, ())
+    return found
+
+
+def _usable_stats(context: AppContext) -> list[TermStats]:
+    """The statistics of every installed pack that can be read (a damaged one is left out)."""
+    from desktop.core.errors import KnowledgeError
+
+    found = []
+    for pack in context.packs():
+        try:
+            found.append(pack_stats(pack, context.paths.cache))
+        except KnowledgeError:
+            continue  # Pack.passage_texts names the damage; search already leaves it out
     return found
 
 

@@ -154,8 +154,16 @@ def test_cli_ask_json_keeps_its_shape_for_a_refusal(
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"generation.enabled": False}))
     result = subprocess.run(
-        [sys.executable, "-m", "desktop", "ask", NEAR_DOMAIN[0][0], "--json"]
-        + ["--pack", str(demo_pack)],
+        [
+            sys.executable,
+            "-m",
+            "desktop",
+            "ask",
+            NEAR_DOMAIN[0][0],
+            "--json",
+            "--pack",
+            str(demo_pack),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
