@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.core import tasks
+from desktop.core import answerable, tasks
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
@@ -172,7 +172,11 @@ class Assistant:
         hits = self.search(question)
         answer.timings["retrieval_s"] = time.perf_counter() - started
         floor = float(self.context.settings.get("answer.min_score"))
-        if not hits or max(hit.rank_score for hit in hits) < floor:
+        if (
+            not hits
+            or max(hit.rank_score for hit in hits) < floor
+            or not self._covers(question, hits, answer)
+        ):
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."
             near = hits or hybrid_search(
@@ -219,6 +223,15 @@ class Assistant:
             yield Verdict(index, answer.sentences[index])
         answer.timings["total_s"] = time.perf_counter() - started
         yield Done(answer)
+
+    def _covers(self, question: str, hits: list[Hit], answer: Answer) -> bool:
+        """Whether the passages answer the question by its words (see desktop.core.answerable)."""
+        started = time.perf_counter()
+        assessment = answerable.assess_in_context(self.context, question, hits)
+        answer.timings["answerable_s"] = time.perf_counter() - started
+        if not assessment.answerable:
+            answer.notice = _join(answer.notice, assessment.reason)
+        return assessment.answerable
 
     def _transform(
         self, text: str, answer: Answer, stop: threading.Event | None, tone: str

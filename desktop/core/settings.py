@@ -236,6 +236,30 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=1.0,
     ),
     Setting(
+        key="answer.min_coverage",
+        type=float,
+        default=0.1,
+        label="Question coverage needed to draft",
+        description=(
+            "A reply is drafted only when the best passages carry at least this share (0 to 1) "
+            "of the question's words, weighted by how rare each is in the knowledge. Calibrated "
+            "in benchmarks/answerability.py. 0 turns the check off."
+        ),
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
+        key="answer.refuse_unknown_names",
+        type=bool,
+        default=True,
+        label="No draft for names the knowledge never mentions",
+        description=(
+            "When the question names something no approved source mentions (a product, a "
+            "company: a capitalised rare word found in no passage), the answer is 'no approved "
+            "source covers this'."
+        ),
+    ),
+    Setting(
         key="answer.min_supported",
         type=float,
         default=0.5,

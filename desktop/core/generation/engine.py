@@ -234,6 +234,30 @@ class LlamaEngine:
         except TemplateError as exc:
             raise _template_error(self.path) from exc
 
+    def next_word_odds(self, messages: list[dict[str, str]], yes: str, no: str) -> float:
+        """P(*yes*) / (P(*yes*) + P(*no*)) for the first token of the model's reply to
+        *messages*: a constrained one-word judgement, read from the logits, nothing sampled."""
+        import numpy as np
+
+        self.load()
+        with self._lock:
+            started = time.perf_counter()
+            prompt = self._prompt_tokens(messages)
+            self._llama.reset()
+            self._llama.eval(prompt)
+            # The last token's logits (the ``scores`` array is only filled with logits_all).
+            vocabulary = self._llama.n_vocab()
+            last = np.ctypeslib.as_array(self._llama._ctx.get_logits(), shape=(vocabulary,))
+            logits = last.astype(np.float64)
+            self.last_stats = StreamStats(len(prompt), 0, 0.0, time.perf_counter() - started)
+        probs = np.exp(logits - logits.max())
+        ids = [{self._first_token(w) for w in (word, word.capitalize())} for word in (yes, no)]
+        p_yes, p_no = (float(sum(probs[i] for i in group)) for group in ids)
+        return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+
+    def _first_token(self, word: str) -> int:
+        return int(self._tokenize(word, special=False)[0])
+
     def stream(
         self,
         messages: list[dict[str, str]],

@@ -207,6 +207,14 @@ class Pack:
         entry = self._documents.get(source, {})
         return dict(entry.get("meta", {}))
 
+    def passage_texts(self) -> list[str]:
+        """Every passage's title, heading and text (for word statistics over the pack)."""
+        try:
+            table = self._table.to_arrow().select(["title", "heading", "text"]).to_pylist()
+        except Exception as exc:  # lancedb raises several types for a damaged database
+            raise self._damaged(exc) from exc
+        return [f"{r['title']} {r['heading']} {r['text']}" for r in table]
+
     def vector_search(
         self, vector: Any, limit: int, where: str | None = None
     ) -> list[dict[str, Any]]:

@@ -1,0 +1,179 @@
+"""Answerability: a question is answered only when the passages cover it (real embedder, packs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop.core import answerable
+from desktop.core.assist import Answer, Assistant, Done
+from desktop.core.context import AppContext
+from desktop.core.knowledge.build import build_pack
+from desktop.core.knowledge.index import Pack
+from desktop.core.paths import Paths
+from desktop.core.settings import Settings
+
+REFUSAL = "No approved source covers this question."
+
+NEAR_DOMAIN = [
+    # Each names something no demo article mentions, next to words that match real articles.
+    ("Can I pay my Northwind bill with Klarna?", "Klarna"),
+    ("Does Northwind's roaming cost less than Vodafone's?", "Vodafone"),
+]
+CASUAL = [
+    "stuff i ordered never showed up, courier came twice",
+    "how do i get rid of the late fee on my bill",
+    "forgot my password and the reset email never came",
+]
+
+ROUTERS = {
+    "reset.md": "# Reset the Zephyr router\n\nHold the pinhole button on the back of the Zephyr "
+    "router for 10 seconds until the light flashes amber. The router restarts with its factory "
+    "settings and the Wi-Fi name printed on its label.\n",
+    "lights.md": "# Zephyr router lights\n\nA solid green light means the router is online. A "
+    "flashing red light means there is no broadband signal: check that the grey cable is in "
+    "the socket marked DSL.\n",
+    "mesh.md": "# Add a Zephyr mesh point\n\nPress the pair button on the router, then on the "
+    "mesh point within two minutes. The mesh point's light turns solid green when paired.\n",
+}
+
+
+def _ask(context: AppContext, question: str) -> Answer:
+    events = list(Assistant(context).ask(question))
+    assert isinstance(events[-1], Done)
+    return events[-1].answer
+
+
+@pytest.fixture
+def extractive(context):  # type: ignore[no-untyped-def]
+    context.settings.set("generation.enabled", False)
+    return context
+
+
+@pytest.fixture
+def router_context(tmp_path: Path, embedder) -> AppContext:  # type: ignore[no-untyped-def]
+    source = tmp_path / "kb"
+    source.mkdir()
+    for name, text in ROUTERS.items():
+        (source / name).write_text(text, encoding="utf-8")
+    build_pack(source, tmp_path / "pack", embedder, pack_id="routers", title="Routers")
+    paths = Paths.from_env()
+    context = AppContext(
+        paths, Settings.load(paths), pack_dirs=[tmp_path / "pack"], embedder=embedder
+    )
+    context.settings.set("generation.enabled", False)
+    return context
+
+
+@pytest.mark.parametrize(("question", "name"), NEAR_DOMAIN)
+def test_near_domain_question_naming_an_absent_product_is_refused(
+    extractive: AppContext, question: str, name: str
+) -> None:
+    answer = _ask(extractive, question)
+
+    # Search alone finds a relevant-looking article: the old floor would have drafted from it.
+    best = max(hit.rank_score for hit in Assistant(extractive).search(question))
+    assert best >= float(extractive.settings.get("answer.min_score"))
+    assert answer.status == "no_source"
+    assert answer.draft == REFUSAL
+    assert answer.nearest and not answer.sources and not answer.sentences
+    assert name in answer.notice
+
+
+@pytest.mark.parametrize("question", CASUAL)
+def test_casually_phrased_answerable_questions_are_answered(
+    extractive: AppContext, question: str
+) -> None:
+    answer = _ask(extractive, question)
+
+    assert answer.status == "answered", answer.notice
+    assert answer.sources and answer.draft != REFUSAL
+
+
+def test_turning_the_checks_off_restores_the_floor_alone(extractive: AppContext) -> None:
+    extractive.settings.set("answer.refuse_unknown_names", False)
+    extractive.settings.set("answer.min_coverage", 0.0)
+
+    assert _ask(extractive, NEAR_DOMAIN[0][0]).status == "answered"
+
+
+def test_small_pack_refuses_a_question_it_does_not_cover(router_context: AppContext) -> None:
+    answered = _ask(router_context, "how do i factory reset my zephyr router?")
+    brand = _ask(router_context, "How do I reset my Netgear Orbi router?")
+    uncovered = _ask(router_context, "what does the router's monthly rental cost per year?")
+
+    assert answered.status == "answered"
+    assert answered.sources[0].source == "reset.md"
+    assert brand.status == "no_source" and "Netgear" in brand.notice
+    assert brand.nearest
+    assert uncovered.status == "no_source"
+
+
+def test_pack_statistics_are_cached_by_manifest_hash_outside_the_pack(
+    router_context: AppContext, tmp_path: Path
+) -> None:
+    pack = router_context.packs()[0]
+    os.chmod(pack.path, 0o555)  # a read-only pack folder: the cache lives elsewhere
+    try:
+        stats = answerable.pack_stats(pack, router_context.paths.cache)
+    finally:
+        os.chmod(pack.path, 0o755)
+    cached = (
+        router_context.paths.cache / "answerable" / f"{answerable.manifest_hash(pack.path)}.json"
+    )
+
+    assert cached.is_file()
+    assert stats.passages == len(pack.passage_texts())
+    assert stats.frequency[answerable.stem("zephyr")] == stats.passages
+    reread = answerable.pack_stats(
+        Pack(pack.path, router_context.embedder), router_context.paths.cache
+    )
+    assert reread == stats
+
+
+def test_unknown_terms_count_casual_words_as_common_and_names_as_rare(embedder) -> None:
+    stats = answerable.TermStats.of_texts(["Reset the Zephyr router", "Router lights"])
+    common = answerable.common_words(answerable.vocabulary_file(embedder))
+
+    assert answerable.unknown_terms("my wife's laptop stuff", stats, common) == ()
+    assert answerable.unknown_terms("Does it work with NordVPN?", stats, common) == ("NordVPN",)
+    assert answerable.unknown_terms("does it work with nordvpn", stats, common) == ("nordvpn",)
+    # Sentence case: a capital that only starts the sentence is not a name.
+    assert answerable.unknown_terms("Misspelt router lights?", stats, common) == ()
+
+
+def test_cli_ask_json_keeps_its_shape_for_a_refusal(
+    deskmate_home: Path, demo_pack: Path, tmp_path: Path
+) -> None:
+    settings = Paths.from_env().settings_file
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"generation.enabled": False}))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop",
+            "ask",
+            NEAR_DOMAIN[0][0],
+            "--json",
+            "--pack",
+            str(demo_pack),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert {"status", "draft", "sources", "sentences", "nearest"} <= answer.keys()
+    assert answer["status"] == "no_source" and answer["draft"] == REFUSAL
+    assert answer["sources"] == [] and answer["sentences"] == []
+    assert answer["nearest"]
