@@ -30,13 +30,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from desktop.core.text import sentence_spans as sentence_spans
+from desktop.core.text import split_sentences as split_sentences
+
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-# A sentence ends at . ! ? (plus any citation markers after it) before white space, or at a line
-# end; "1." at the start of a list item is a marker, not a sentence.
-_SENTENCE = re.compile(
-    r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?"
-    r"(?:[.!?](?:[ \t]*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|(?=\n)|$)"
-)
 _LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
@@ -256,23 +253,6 @@ def citations_in(text: str) -> list[int]:
 def strip_list_marker(text: str) -> str:
     """*text* without a leading list marker ("2. ", "- ")."""
     return _LIST_MARKER.sub("", text)
-
-
-def sentence_spans(draft: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of *draft*, each with the citations that follow it."""
-    spans = []
-    for match in _SENTENCE.finditer(draft):
-        text = match.group(0)
-        start = match.start() + len(text) - len(text.lstrip())
-        end = match.start() + len(text.rstrip())
-        if end > start and re.search(r"\w", draft[start:end]):
-            spans.append((start, end))
-    return spans
-
-
-def split_sentences(draft: str) -> list[str]:
-    """Sentences of *draft*, each keeping the citation markers that follow it."""
-    return [draft[start:end] for start, end in sentence_spans(draft)]
 
 
 def content_words(text: str) -> set[str]:
