@@ -27,9 +27,9 @@ from desktop.core.knowledge.index import Hit
 
 Embed = Callable[[list[str]], npt.NDArray[np.float32]]
 
-LEXICAL_WEIGHT = 0.3  # weight of the question-word share beside the embedding similarity
-SAME_MARGIN = 0.12  # a sentence of the best passage this close to the best one is kept
-OTHER_MARGIN = 0.04  # ... a sentence of another passage only this close
+LEXICAL_WEIGHT = 0.15  # weight of the question-word share beside the embedding similarity
+SAME_MARGIN = 0.3  # a sentence of the best article this close to the best one is kept
+OTHER_MARGIN = 0.06  # ... a sentence of another passage only this close
 MAX_SENTENCES = 5
 MAX_STEPS = 10
 
@@ -42,6 +42,7 @@ class Piece:
     """One sentence of a passage, where it sits, and how well it answers the question."""
 
     passage: int  # index into the hits
+    article: str  # the hit's document: passages of one article count as one
     line: int  # line of the passage it is on
     item: bool  # on a list item line ("1. ...", "- ...", "Step 2: ...")
     text: str
@@ -58,13 +59,13 @@ class Piece:
         return len(verify.content_words(body)) >= 2
 
 
-def pieces(passage: str, index: int) -> list[Piece]:
+def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
     """The sentences of *passage*, each with its line and whether that line is a list item."""
     found = []
-    for number, line in enumerate(passage.splitlines()):
+    for number, line in enumerate(sentences.unwrap(passage).splitlines()):
         item = bool(_ITEM.match(line))
         for sentence in sentences.split_sentences(line):
-            found.append(Piece(index, number, item, sentence))
+            found.append(Piece(index, article, number, item, sentence))
     return found
 
 
@@ -122,7 +123,7 @@ def choose(found: list[Piece]) -> list[Piece]:
     chosen: list[Piece] = []
     units = 0
     for piece in ranked:
-        margin = SAME_MARGIN if piece.passage == best.passage else OTHER_MARGIN
+        margin = SAME_MARGIN if piece.article == best.article else OTHER_MARGIN
         if piece.score < best.score - margin or units >= MAX_SENTENCES:
             break
         if piece in chosen:
@@ -134,7 +135,8 @@ def choose(found: list[Piece]) -> list[Piece]:
         if fresh:
             chosen += fresh
             units += 1 if len(unit) == 1 else MAX_SENTENCES // 2
-    order = [best.passage] + [p.passage for p in ranked if p.passage != best.passage]
+    order = [p.passage for p in ranked if p.article == best.article]
+    order += [p.passage for p in ranked if p.article != best.article]
     rank = {passage: n for n, passage in enumerate(dict.fromkeys(order))}
     return sorted(chosen, key=lambda p: (rank[p.passage], found.index(p)))
 
@@ -143,7 +145,11 @@ def extractive(
     question: str, hits: Sequence[Hit], embed: Embed | None = None
 ) -> tuple[str, list[Hit]]:
     """A draft of the sources' own sentences answering *question*, and the sources it cites."""
-    found = [p for index, hit in enumerate(hits) for p in pieces(prompts.passage(hit), index)]
+    found = [
+        piece
+        for index, hit in enumerate(hits)
+        for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
+    ]
     score(question, found, embed)
     chosen = choose(found)
     if not chosen:

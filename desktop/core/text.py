@@ -6,6 +6,9 @@ of our own: a line break always ends a sentence (a list item "1. Open Settings" 
 sentence of its own), and citation markers ``[n]`` belong to the sentence before them, even when
 they follow its full stop ("... 7 days. [1][3] Is it ...").
 
+Knowledge articles are often hard-wrapped; ``unwrap`` joins a paragraph's lines first, so that a
+sentence is not cut where its line ends.
+
 Splitting runs on every streamed token of a draft, so each line's spans are cached: while a draft
 streams, only its last line is new.
 """
@@ -16,6 +19,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
+_WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")
 _LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
 _WORD = re.compile(r"\w")
 
@@ -40,6 +45,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def split_sentences(text: str) -> list[str]:
     """Sentences of *text*, each keeping the citation markers that follow it."""
     return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def unwrap(text: str) -> str:
+    """*text* with hard-wrapped lines joined: a line break inside a paragraph becomes a space,
+    unless the next line starts a list item. The length of *text* does not change."""
+
+    def join(match: re.Match[str]) -> str:
+        if _ITEM.match(text, match.end()):
+            return match.group(0)
+        return " " * len(match.group(0))
+
+    return _WRAPPED.sub(join, text)
 
 
 @lru_cache(maxsize=4096)

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from desktop.core.text import sentence_spans as sentence_spans
 from desktop.core.text import split_sentences as split_sentences
+from desktop.core.text import unwrap
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
@@ -206,7 +207,8 @@ class EmbeddingMeaning:
     def _window_vectors(self, passage: str) -> npt.NDArray[np.float32]:
         vectors = self._windows.get(passage)
         if vectors is None:
-            sentences = [strip_list_marker(s) for s in split_sentences(passage)] or [passage]
+            lines = split_sentences(unwrap(passage))
+            sentences = [strip_list_marker(s) for s in lines] or [passage]
             pairs = [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
             vectors = self._embed(sentences + pairs)
             self._windows[passage] = vectors
