@@ -265,7 +265,21 @@ def content_words(text: str) -> set[str]:
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
     )
 } | {"once": "1", "twice": "2", "twenty": "20", "thirty": "30", "sixty": "60", "ninety": "90"}
 # A number written as a word; "one" only before a unit ("one day"), not as in "the earlier one".
