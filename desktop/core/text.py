@@ -25,10 +25,20 @@ _LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
 _WORD = re.compile(r"\w")
 
 
+# pySBD's English abbreviations include US state codes that are everyday words at the end of a
+# sentence ("... does this for me. I don't ..."): those end a sentence here.
+_WORDS_NOT_ABBREVIATIONS = frozenset({"me", "is", "ok", "id", "may", "pa", "la", "hi"})
+
+
 @lru_cache(maxsize=1)
 def _segmenter() -> Any:
     import pysbd  # imported here: the window starts without it
+    from pysbd.lang.english import English
 
+    abbreviations = English.Abbreviation.ABBREVIATIONS
+    English.Abbreviation.ABBREVIATIONS = [
+        a for a in abbreviations if a not in _WORDS_NOT_ABBREVIATIONS
+    ]
     return pysbd.Segmenter(language="en", clean=False)
 
 

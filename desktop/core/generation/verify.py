@@ -315,7 +315,8 @@ def support(sentence: str, passage: str) -> float:
     return len(words & passage_words) / len(words)
 
 
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+# Whole capitalised words only: "Duck" in "DuckDuckGo" or "My" in "MySQL" is not a name.
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b(?:\s+[A-Z][a-z]+\b)*")
 
 
 def _unknown_name(sentence: str, passage: str) -> str:
@@ -375,6 +376,10 @@ def _contradicts(negating: str, plain: str) -> bool:
     return False
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
 def polarity_mismatch(sentence: str, passage: str) -> str:
     """Why *sentence* says the opposite of its passage, or "" when it does not.
 
@@ -382,6 +387,8 @@ def polarity_mismatch(sentence: str, passage: str) -> str:
     without negating them ("We don't charge a separate fee" restated as "A separate charge
     applies"), or negates words the passage states plainly.
     """
+    if _plain(strip_list_marker(_CITATION.sub(" ", sentence))) in _plain(passage):
+        return ""  # it quotes the passage
     if _contradicts(passage, sentence):
         return "The cited source says this is not so."
     if _contradicts(sentence, passage):
