@@ -32,7 +32,8 @@ class Case:
     id: int
     supported: bool
     kind: str
-    hard_fail: bool  # a number or name the passage lacks: no threshold can rescue it
+    hard_fail: bool  # a number or name the passage lacks, or a negation it contradicts: no
+    # threshold can rescue it
     lexical: float
     meaning: float
 
@@ -134,7 +135,10 @@ def main() -> None:
         f"meaning >= {CHOSEN.floor} (MiniLM cosine to the closest passage window). Grid best "
         f"floor on the calibration half: {found.floor}. Rejected extension (a high meaning "
         f"rescues a lower lexical score), grid best on the calibration half: lexical >= "
-        f"{rescue.paraphrase_lexical} and meaning >= {rescue.paraphrase_meaning}.",
+        f"{rescue.paraphrase_lexical} and meaning >= {rescue.paraphrase_meaning}. "
+        "Before the thresholds, a sentence fails outright on a number (digits or words) or a "
+        "name the passage lacks, or a negation that contradicts it (negation scope "
+        f"{verify.NEGATION_SCOPE} content words, all {verify.NEGATION_MATCH} repeated).",
         "",
         "| half | verifier | unsupported flagged | supported wrongly flagged | n |",
         "|---|---|---|---|---|",

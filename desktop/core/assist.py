@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.core import answerable, tasks
+from desktop.core import answerable, compose, tasks
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
@@ -30,10 +30,12 @@ from desktop.core.sensitive import Detection, handling_hit
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
+    from desktop.core.knowledge.embedder import Embedder
 
 MAX_QUESTION_CHARS = 4000
 CLOSE_TO_BEST = 0.12
 PROMPT_OVERHEAD_TOKENS = 320
+EXTRACTIVE_HITS = 3  # passages an extractive draft is composed from
 
 
 @dataclass
@@ -210,8 +212,7 @@ class Assistant:
                 engine, judged = None, 0
         if engine is None:
             answer.mode = "extractive"
-            answer.sources = hits[:3]
-            answer.draft = extractive_draft(question, answer.sources)
+            answer.draft, answer.sources = extractive_draft(question, hits, self.context.embedder)
             yield Sources(answer.sources)
             if not judge_extractive:
                 answer.timings["total_s"] = time.perf_counter() - started
@@ -415,19 +416,10 @@ def _clean_question(question: str) -> tuple[str, str]:
     return question, ""
 
 
-def extractive_draft(question: str, hits: list[Hit], per_source: int = 2) -> str:
-    """A reply made only of the sources' own sentences, each cited: always fully supported."""
-    asked = verify.content_words(question)
-    lines = []
-    for number, hit in enumerate(hits, start=1):
-        candidates = [
-            s
-            for s in verify.split_sentences(prompts.passage(hit))
-            if len(verify.content_words(s)) >= 3
-            and not s.rstrip().endswith(":")
-            and s.strip() != prompts.REMOVED
-        ]
-        ranked = sorted(candidates, key=lambda s: -len(verify.content_words(s) & asked))
-        for sentence in ranked[:per_source]:
-            lines.append(f"{verify.strip_list_marker(sentence).rstrip()} [{number}]")
-    return " ".join(lines)
+def extractive_draft(
+    question: str, hits: list[Hit], embedder: Embedder | None = None, limit: int = EXTRACTIVE_HITS
+) -> tuple[str, list[Hit]]:
+    """A reply made only of the sources' own sentences, each cited, composed for *question*
+    (``desktop.core.compose``); and the sources it cites, numbered as cited."""
+    embed = embedder.embed if embedder is not None else None
+    return compose.extractive(question, hits[:limit], embed)

@@ -311,3 +311,112 @@ def test_meaning_caches_passage_windows(embedder) -> None:
     meaning.similarity("We send a replacement.", ROUTER)
     # Two sentences of the passage plus one pair, once; then one call per new sentence.
     assert calls == [1, 3, 1]
+
+
+# Sentence splitting (pySBD) and contradictions
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Use a long password, e.g. one with 12 characters [1]. Then save it.",
+            ["Use a long password, e.g. one with 12 characters [1].", "Then save it."],
+        ),
+        (
+            "Call Dr. Patel at the U.S. office [2]. She replies within a day.",
+            ["Call Dr. Patel at the U.S. office [2].", "She replies within a day."],
+        ),
+        (
+            "Open Settings, i.e. the gear icon. Tap Save.",
+            ["Open Settings, i.e. the gear icon.", "Tap Save."],
+        ),
+    ],
+)
+def test_abbreviations_do_not_end_a_sentence(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_hard_wrapped_lines_unwrap_into_whole_sentences() -> None:
+    from desktop.core.text import unwrap
+
+    text = "There is no limit\nto the number of members.\n1. Open the list\n2. Add members"
+
+    assert unwrap(text) == (
+        "There is no limit to the number of members.\n1. Open the list\n2. Add members"
+    )
+    assert len(unwrap(text)) == len(text)
+
+
+PASSAGE_NEGATIONS = (
+    "We don't charge a separate fee for a failed Direct Debit. If the bill still hasn't been "
+    "paid 7 days after the due date, the standard £4.99 late-payment fee applies."
+)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "We charge a separate fee for a failed Direct Debit [1].",
+        "A failed Direct Debit incurs a separate charge and fee [1].",
+    ],
+)
+def test_a_sentence_dropping_the_sources_negation_is_unsupported(claim: str) -> None:
+    sentence = judge(claim, [PASSAGE_NEGATIONS])
+
+    assert sentence.verdict == "unsupported"
+    assert "not so" in sentence.reason
+
+
+def test_a_sentence_negating_what_the_source_states_is_unsupported() -> None:
+    sentence = judge(
+        "If the bill still hasn't been paid 7 days after the due date, the late-payment fee is "
+        "not applied [1].",
+        [PASSAGE_NEGATIONS],
+    )
+
+    assert sentence.verdict == "unsupported"
+    assert "negated" in sentence.reason
+
+
+def test_a_negation_kept_from_the_source_is_supported() -> None:
+    sentence = judge(
+        "We don't charge a separate fee for a failed Direct Debit [1].", [PASSAGE_NEGATIONS]
+    )
+
+    assert sentence.verdict == "supported"
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        (
+            "We can remove a late-payment fee three times in any 12-month period [1].",
+            "We may remove a late-payment fee once in any 12-month period.",
+        ),
+        (
+            "Refunds reach your card within 48 hours [1].",
+            "Refunds reach your card within 24 hours.",
+        ),
+        ("Wait two days before asking again [1].", "Wait 5 days before asking again."),
+    ],
+)
+def test_a_changed_number_in_words_or_digits_is_unsupported(claim: str, passage: str) -> None:
+    assert judge(claim, [passage]).verdict == "unsupported"
+
+
+def test_a_number_written_as_a_word_matches_its_digits() -> None:
+    sentence = judge(
+        "Wait five days before asking again [1].", ["Wait 5 days before asking again."]
+    )
+
+    assert sentence.verdict == "supported"
+
+
+def test_once_as_a_conjunction_is_not_a_number() -> None:
+    sentence = judge(
+        "Once you reset your password, we send a confirmation email [1].",
+        ["When you reset your password, we send a confirmation email."],
+    )
+
+    assert sentence.verdict == "supported"

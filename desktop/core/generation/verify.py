@@ -30,13 +30,11 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from desktop.core.text import sentence_spans as sentence_spans
+from desktop.core.text import split_sentences as split_sentences
+from desktop.core.text import unwrap
+
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-# A sentence ends at . ! ? (plus any citation markers after it) before white space, or at a line
-# end; "1." at the start of a list item is a marker, not a sentence.
-_SENTENCE = re.compile(
-    r"(?:\s*(?:\d{1,2}[.)]|[-*•])\s+)?[^\n]+?"
-    r"(?:[.!?](?:[ \t]*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|(?=\n)|$)"
-)
 _LIST_MARKER = re.compile(r"\A\s*(?:\d{1,2}[.)]|[-*•])\s+")
 _WORD = re.compile(r"[a-z0-9£$€%]+(?:['’][a-z]+)?")
 _NUMBER = re.compile(r"[£$€]?\d+(?:[.,:]\d+)*%?")
@@ -209,7 +207,8 @@ class EmbeddingMeaning:
     def _window_vectors(self, passage: str) -> npt.NDArray[np.float32]:
         vectors = self._windows.get(passage)
         if vectors is None:
-            sentences = [strip_list_marker(s) for s in split_sentences(passage)] or [passage]
+            lines = split_sentences(unwrap(passage))
+            sentences = [strip_list_marker(s) for s in lines] or [passage]
             pairs = [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
             vectors = self._embed(sentences + pairs)
             self._windows[passage] = vectors
@@ -258,33 +257,49 @@ def strip_list_marker(text: str) -> str:
     return _LIST_MARKER.sub("", text)
 
 
-def sentence_spans(draft: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of *draft*, each with the citations that follow it."""
-    spans = []
-    for match in _SENTENCE.finditer(draft):
-        text = match.group(0)
-        start = match.start() + len(text) - len(text.lstrip())
-        end = match.start() + len(text.rstrip())
-        if end > start and re.search(r"\w", draft[start:end]):
-            spans.append((start, end))
-    return spans
-
-
-def split_sentences(draft: str) -> list[str]:
-    """Sentences of *draft*, each keeping the citation markers that follow it."""
-    return [draft[start:end] for start, end in sentence_spans(draft)]
-
-
 def content_words(text: str) -> set[str]:
     text = _CITATION.sub(" ", text.lower())
     return {w for w in _WORD.findall(text) if w not in STOPWORDS and len(w) > 1}
 
 
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+} | {"once": "1", "twice": "2", "twenty": "20", "thirty": "30", "sixty": "60", "ninety": "90"}
+# A number written as a word; "one" only before a unit ("one day"), not as in "the earlier one".
+_NUMBER_WORD = re.compile(
+    r"\b(?:(?:zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
+    r"|sixty|ninety|twice)\b|once(?=\s*(?:[.,;:!?)]|$|\s+(?:in|a|per|every|only|more|and|or)\b))"
+    r"|one(?=\s+(?:more\s+|extra\s+|working\s+|business\s+)?"
+    r"(?:second|minute|hour|day|week|month|year|time)s?\b))",
+    re.IGNORECASE,
+)
+
+
 def _numbers(text: str) -> set[str]:
-    return {n.strip("£$€%").replace(",", "") for n in _NUMBER.findall(_CITATION.sub(" ", text))}
+    """The numbers in *text*, digits or words ("three times" is 3, "once" 1), without units."""
+    text = _CITATION.sub(" ", text)
+    found = {n.strip("£$€%").replace(",", "") for n in _NUMBER.findall(text)}
+    return found | {_NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)}
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) > len(suffix) + 3:
             return word[: -len(suffix)]
@@ -293,32 +308,92 @@ def _stem(word: str) -> str:
 
 def support(sentence: str, passage: str) -> float:
     """Share of the sentence's content words (stemmed) that the passage contains."""
-    words = {_stem(w) for w in content_words(sentence)}
+    words = {stem(w) for w in content_words(sentence)}
     if not words:
         return 1.0
-    passage_words = {_stem(w) for w in content_words(passage)}
+    passage_words = {stem(w) for w in content_words(passage)}
     return len(words & passage_words) / len(words)
 
 
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+# Whole capitalised words only: "Duck" in "DuckDuckGo" or "My" in "MySQL" is not a name.
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b(?:\s+[A-Z][a-z]+\b)*")
 
 
 def _unknown_name(sentence: str, passage: str) -> str:
     """Names (teams, products, menus) in the claim must be the source's names."""
-    words = {_stem(w) for w in content_words(passage)}
+    words = {stem(w) for w in content_words(passage)}
     for name in _NAME.findall(_CITATION.sub(" ", sentence).strip()):
-        missing = [w for w in name.lower().split() if w not in STOPWORDS and _stem(w) not in words]
+        missing = [w for w in name.lower().split() if w not in STOPWORDS and stem(w) not in words]
         if missing:
             return f'"{name}" does not appear in the cited source.'
     return ""
 
 
 def fact_mismatch(sentence: str, passage: str) -> str:
-    """Why a number or name in *sentence* is not the passage's, or "" when all are."""
+    """Why a number, name or negation in *sentence* is not the passage's, or "" when all are."""
     absent = sorted(_numbers(sentence) - _numbers(passage))
     if absent:
         return f"{absent[0]} does not appear in the cited source."
-    return _unknown_name(sentence, passage)
+    return _unknown_name(sentence, passage) or polarity_mismatch(sentence, passage)
+
+
+_NEGATION = re.compile(
+    r"\b(?:no\s+longer|not|no|never|none|nothing|nobody|neither|nor|cannot|without)\b"
+    r"|n['’]t\b",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[.;!?]|,\s|\b(?:and|but|however|although|though|while|whereas)\b")
+# How many content words after a negation it governs, and how many of them (at least, and at
+# least which share) a sentence must repeat without the negation to contradict it.
+NEGATION_SCOPE = 3
+NEGATION_MATCH = 3
+
+
+def _scopes(text: str, size: int = NEGATION_SCOPE) -> list[set[str]]:
+    """The stemmed content words each negation in *text* governs ("don't [charge a fee]"): the
+    first *size* of its clause."""
+    text = _CITATION.sub(" ", text)
+    scopes = []
+    for match in _NEGATION.finditer(text):
+        rest = text[match.end() :]
+        end = _CLAUSE_END.search(rest)
+        words = [w for w in _WORD.findall(rest[: end.start() if end else None].lower())]
+        kept = [stem(w) for w in words if w not in STOPWORDS and len(w) > 1]
+        if kept[:size]:
+            scopes.append(set(kept[:size]))
+    return scopes
+
+
+def _contradicts(negating: str, plain: str) -> bool:
+    """Whether *plain* repeats, without a negation, what a negation in *negating* governs."""
+    plain_scopes = _scopes(plain, size=1000)  # all of a clause it negates is not plain
+    negated_there = set().union(*plain_scopes) if plain_scopes else set()
+    words = {stem(w) for w in content_words(plain)} - negated_there
+    for scope in _scopes(negating):
+        shared = scope & words
+        if len(shared) >= min(NEGATION_MATCH, len(scope)) and len(shared) * 3 >= 2 * len(scope):
+            return True
+    return False
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def polarity_mismatch(sentence: str, passage: str) -> str:
+    """Why *sentence* says the opposite of its passage, or "" when it does not.
+
+    It contradicts the passage when it repeats the words a negation of the passage governs
+    without negating them ("We don't charge a separate fee" restated as "A separate charge
+    applies"), or negates words the passage states plainly.
+    """
+    if _plain(strip_list_marker(_CITATION.sub(" ", sentence))) in _plain(passage):
+        return ""  # it quotes the passage
+    if _contradicts(passage, sentence):
+        return "The cited source says this is not so."
+    if _contradicts(sentence, passage):
+        return "It is negated, but the cited source says it is so."
+    return ""
 
 
 def judge(text: str, passages: Sequence[str], meaning: Meaning | None = None) -> Sentence:

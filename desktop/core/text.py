@@ -1,0 +1,99 @@
+"""Sentences of a text: where each one starts and ends.
+
+Sentence boundaries come from pySBD (rule-based, the "Golden Rules" of sentence boundary
+disambiguation), so "e.g.", "Dr.", "U.S." and decimals do not end a sentence. Around it, two rules
+of our own: a line break always ends a sentence (a list item "1. Open Settings" or a greeting is a
+sentence of its own), and citation markers ``[n]`` belong to the sentence before them, even when
+they follow its full stop ("... 7 days. [1][3] Is it ...").
+
+Knowledge articles are often hard-wrapped; ``unwrap`` joins a paragraph's lines first, so that a
+sentence is not cut where its line ends.
+
+Splitting runs on every streamed token of a draft, so each line's spans are cached: while a draft
+streams, only its last line is new.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
+_WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")
+_LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
+_WORD = re.compile(r"\w")
+
+
+# pySBD's English abbreviations include US state codes that are everyday words at the end of a
+# sentence ("... does this for me. I don't ..."): those end a sentence here.
+_WORDS_NOT_ABBREVIATIONS = frozenset({"me", "is", "ok", "id", "may", "pa", "la", "hi"})
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    import pysbd  # imported here: the window starts without it
+    from pysbd.lang.english import English
+
+    abbreviations = English.Abbreviation.ABBREVIATIONS
+    English.Abbreviation.ABBREVIATIONS = [
+        a for a in abbreviations if a not in _WORDS_NOT_ABBREVIATIONS
+    ]
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of *text*, each with the citations that follow it."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        spans += [(offset + start, offset + end) for start, end in _line_spans(line.rstrip("\r\n"))]
+        offset += len(line)
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of *text*, each keeping the citation markers that follow it."""
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def unwrap(text: str) -> str:
+    """*text* with hard-wrapped lines joined: a line break inside a paragraph becomes a space,
+    unless the next line starts a list item. The length of *text* does not change."""
+
+    def join(match: re.Match[str]) -> str:
+        if _ITEM.match(text, match.end()):
+            return match.group(0)
+        return " " * len(match.group(0))
+
+    return _WRAPPED.sub(join, text)
+
+
+@lru_cache(maxsize=4096)
+def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
+    if not _WORD.search(line):
+        return ()
+    spans: list[list[int]] = []
+    cursor = 0
+    for segment in _segmenter().segment(line):
+        piece = segment.strip()
+        if not piece:
+            continue
+        start = line.find(piece, cursor)
+        if start < 0:  # pySBD changed the text: keep the rest of the line as one sentence
+            spans.append([cursor, len(line)])
+            break
+        end = start + len(piece)
+        cursor = end
+        lead = _LEADING_CITATIONS.match(line, start)
+        if lead and spans:  # "[1][3] Is it ...": the markers close the sentence before
+            spans[-1][1] = start + len(lead.group(0).rstrip())
+            start = lead.end()
+        if start < end:
+            spans.append([start, end])
+    return tuple(_trimmed(line, a, b) for a, b in spans if _WORD.search(line[a:b]))
+
+
+def _trimmed(line: str, start: int, end: int) -> tuple[int, int]:
+    piece = line[start:end]
+    return start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip())

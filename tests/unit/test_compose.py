@@ -1,0 +1,115 @@
+"""Extractive drafts composed for the question: answering sentences, whole procedures, own
+citations, only cited sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from desktop.core.compose import extractive
+from desktop.core.generation import verify
+from desktop.core.knowledge.index import Hit
+
+PASSWORD = (
+    "Your password protects your account and your saved payment details. "
+    "To reset your password, follow these steps:\n"
+    "1. Open the Northwind app and tap Settings.\n"
+    "2. Choose Security, then Reset password.\n"
+    "3. Enter the code we text to your phone.\n"
+    "4. Type your new password twice and tap Save.\n"
+    "\n"
+    "Our offices are closed on bank holidays."
+)
+DELIVERY = (
+    "Standard delivery takes 2 to 3 working days. Next-day delivery costs £5.99 and must be "
+    "ordered before 8pm. Parcels that cannot be delivered are taken to the local depot."
+)
+FAQ = (
+    "Can I pay to get more Duck.ai chats?\n"
+    "Not at this time, but we are considering it for the future.\n"
+    "Is Duck.ai free?\n"
+    "Yes, Duck.ai is free to use within the daily limits."
+)
+WRAPPED = (
+    "A group list is a great way to manage users in a team on your domain. There is no limit\n"
+    "to the number of internal recipients and a limit of 250 additional recipients outside\n"
+    "of the internal domain.\n"
+)
+
+
+def hit(source: str, text: str, score: float = 0.8) -> Hit:
+    return Hit("demo", source, source, "", 0, len(text), text, score, rank_score=score)
+
+
+@pytest.fixture(scope="module")
+def embed(embedder):  # type: ignore[no-untyped-def]
+    return embedder.embed
+
+
+@pytest.mark.slow
+def test_a_procedure_is_kept_whole_and_in_order(embed) -> None:  # type: ignore[no-untyped-def]
+    draft, sources = extractive("How do I reset my password?", [hit("password", PASSWORD)], embed)
+
+    steps = [line for line in draft.splitlines() if line[:2] in {"1.", "2.", "3.", "4."}]
+    assert [s[:2] for s in steps] == ["1.", "2.", "3.", "4."], draft
+    assert "Type your new password twice and tap Save. [1]" in draft
+    assert "bank holidays" not in draft
+    assert [s.source for s in sources] == ["password"]
+
+
+@pytest.mark.slow
+def test_off_topic_sentences_from_another_passage_are_left_out(embed) -> None:  # type: ignore[no-untyped-def]
+    hits = [hit("delivery", DELIVERY, 0.82), hit("password", PASSWORD, 0.8)]
+
+    draft, sources = extractive("How do I reset my password?", hits, embed)
+
+    assert "delivery" not in draft.lower() and "depot" not in draft
+    # Only the cited source is returned, renumbered as [1].
+    assert [s.source for s in sources] == ["password"]
+    assert verify.citations_in(draft) == [1]
+
+
+@pytest.mark.slow
+def test_every_sentence_cites_its_own_source(embed) -> None:  # type: ignore[no-untyped-def]
+    question = "How long does standard delivery take, and how do I reset my password?"
+    hits = [hit("password", PASSWORD), hit("delivery", DELIVERY, 0.79)]
+
+    draft, sources = extractive(question, hits, embed)
+
+    passages = [s.text for s in sources]
+    for sentence in verify.verify(draft, passages):
+        assert sentence.verdict == "supported", sentence
+        (number,) = sentence.citations
+        body = verify.strip_list_marker(sentence.text.rsplit(" [", 1)[0])
+        assert body in " ".join(passages[number - 1].split())
+
+
+@pytest.mark.slow
+def test_a_faq_question_brings_its_answer(embed) -> None:  # type: ignore[no-untyped-def]
+    draft, _ = extractive("can i just pay to get more duck ai chats", [hit("faq", FAQ)], embed)
+
+    assert "Not at this time, but we are considering it for the future. [1]" in draft
+
+
+@pytest.mark.slow
+def test_hard_wrapped_sentences_are_not_cut_at_line_ends(embed) -> None:  # type: ignore[no-untyped-def]
+    draft, _ = extractive(
+        "How many outside people can be on a group list?", [hit("lists", WRAPPED)], embed
+    )
+
+    assert "a limit of 250 additional recipients outside of the internal domain. [1]" in draft
+
+
+def test_without_an_embedding_model_shared_words_decide() -> None:
+    draft, sources = extractive(
+        "How do I reset my password?", [hit("delivery", DELIVERY), hit("password", PASSWORD)]
+    )
+
+    assert "1. Open the Northwind app and tap Settings. [1]" in draft
+    assert [s.source for s in sources] == ["password"]
+
+
+def test_nothing_to_quote_gives_an_empty_draft() -> None:
+    assert extractive("Anything?", [hit("empty", "Contents\n\nSee below:")]) == (
+        "",
+        [hit("empty", "Contents\n\nSee below:")],
+    )
