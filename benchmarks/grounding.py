@@ -1,7 +1,8 @@
 """Grounding quality: answers, refusals, routing, citations and sentence verification.
 
     .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|all] [--skip-model]
-                                             [--model GGUF] [--limit N] [--dump FILE]
+                                             [--model GGUF] [--split tune|test] [--limit N]
+                                             [--dump FILE]
 
 Two labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
 extractive mode:
@@ -213,6 +214,8 @@ def run_set(
     cases = [
         json.loads(line) for line in (DATA / filename).read_text().splitlines() if line.strip()
     ]
+    if args.split:
+        cases = [c for c in cases if c.get("split", "all") == args.split]
     cases = cases[: args.limit] if args.limit else cases
     modes = {"extractive": run_cases(cases, corpora, generation=False)}
     if not args.skip_model:
@@ -242,6 +245,7 @@ def main() -> None:
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--model", type=Path)
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases of each set")
+    parser.add_argument("--split", choices=["tune", "test"], help="only this half of a split set")
     parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
     args = parser.parse_args()
     names = list(SETS) if args.set == "all" else [args.set]
@@ -265,6 +269,7 @@ def main() -> None:
     if args.dump:
         args.dump.write_text("".join(json.dumps(row) + "\n" for row in dump))
     stem = "grounding" + ("" if args.set == "all" else f"-{args.set}")
+    stem += f"-{args.split}" if args.split else ""
     write_result(
         stem if args.model is None else f"{stem}-{args.model.stem}",
         {"sets": results, "planted": checks},
