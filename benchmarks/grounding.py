@@ -1,7 +1,8 @@
 """Grounding quality: answers, refusals, routing, citations and sentence verification.
 
     .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|all] [--skip-model]
-                                             [--model GGUF] [--split tune|test] [--limit N]
+                                             [--model GGUF] [--split tune|test] [--expect answered]
+                                             [--limit N]
                                              [--dump FILE]
 
 Two labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
@@ -216,6 +217,8 @@ def run_set(
     ]
     if args.split:
         cases = [c for c in cases if c.get("split", "all") == args.split]
+    if args.expect:
+        cases = [c for c in cases if c["expect"] == args.expect]
     cases = cases[: args.limit] if args.limit else cases
     modes = {"extractive": run_cases(cases, corpora, generation=False)}
     if not args.skip_model:
@@ -246,6 +249,11 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases of each set")
     parser.add_argument("--split", choices=["tune", "test"], help="only this half of a split set")
+    parser.add_argument(
+        "--expect",
+        choices=["answered", "no_source", "route_to_human"],
+        help="only cases expecting this outcome (models differ only on answered ones)",
+    )
     parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
     args = parser.parse_args()
     names = list(SETS) if args.set == "all" else [args.set]
@@ -270,6 +278,7 @@ def main() -> None:
         args.dump.write_text("".join(json.dumps(row) + "\n" for row in dump))
     stem = "grounding" + ("" if args.set == "all" else f"-{args.set}")
     stem += f"-{args.split}" if args.split else ""
+    stem += f"-{args.expect}" if args.expect else ""
     write_result(
         stem if args.model is None else f"{stem}-{args.model.stem}",
         {"sets": results, "planted": checks},
