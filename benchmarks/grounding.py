@@ -16,9 +16,10 @@ extractive mode:
 
 Per mode: answer rate, refusal accuracy on unanswerable cases, route-to-human accuracy and the
 false-route rate on ordinary cases, citation precision (a cited source is one of the expected
-articles), key fact in the draft (the case's first fact appears in the draft, over all answerable
-cases), off-topic sentence share (shown sentences citing an article that is not an expected one),
-the supported share of shown sentences, fact recall (every fact), and seconds per answer. Then the
+articles), key fact in the draft (the case's first fact, or the answering sentence of an article
+the label audit added, appears in the draft, Markdown aside; over all answerable cases),
+off-topic sentence share (shown sentences citing an article that is not an expected one), the
+supported share of shown sentences, fact recall (every fact), and seconds per answer. Then the
 sentence verifier on data/planted_claims.jsonl: the share of planted unsupported sentences it flags
 and the share of genuinely supported sentences it wrongly flags.
 Results: benchmarks/results/grounding[-<set>][-<model file stem>].{json,md}. ``--dump FILE`` writes
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -109,9 +111,9 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
         if expect == "answered":
             counts["answer_rate"].append(float(answer.status == "answered"))
             if case["facts"]:
-                found = answer.status == "answered" and _plain(case["facts"][0]) in _plain(
-                    answer.draft
-                )
+                draft = _plain(answer.draft)
+                answers = [case["facts"][0], *AUDITED.get(case.get("id", ""), [])]
+                found = answer.status == "answered" and any(_plain(a) in draft for a in answers)
                 counts["key_fact"].append(float(found))
         if expect == "no_source":
             counts["refusal_accuracy"].append(float(answer.status == "no_source"))
@@ -149,7 +151,26 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
 
 
 def _plain(text: str) -> str:
+    """*text* lowercased, without Markdown emphasis, code marks or link targets, spaces collapsed:
+    a fact is found whether the draft keeps the article's Markdown or not."""
+    text = _LINK.sub(r"\1", text)
+    text = re.sub(r"\*\*|__|`", "", text)
     return " ".join(text.lower().replace("’", "'").split())
+
+
+def _audited() -> dict[str, list[str]]:
+    """Case id -> the answering sentences of articles the label audit added
+    (data/helpcentre_label_audit.tsv): a draft quoting one of them answers the case too."""
+    found: dict[str, list[str]] = {}
+    for line in (DATA / "helpcentre_label_audit.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            case, _path, sentence = line.split("\t", 2)
+            found.setdefault(case, []).append(sentence)
+    return found
+
+
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+AUDITED = _audited()
 
 
 def run_cases(
