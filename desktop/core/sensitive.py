@@ -21,8 +21,11 @@ ordinary text: the installed packs' passages and the built-in ordinary messages.
 similarity threshold alone flags ordinary messages that merely share a shape with an example; the
 contrast with ordinary content is what keeps "my parcel never arrived" apart from "my dad never
 woke up". A phrase or pattern match is more specific than a likeness, so it decides the topic
-when there is one. Floor and margin were chosen on the tuning half of
-benchmarks/data/helpcentre_questions.jsonl and checked on the demo set (benchmarks/grounding.py).
+when there is one. Sentences are scored alone and in pairs of neighbours, since a case is often
+said across two. Floor, margin and the number of neighbours were chosen on the tuning half of
+benchmarks/data/helpcentre_questions.jsonl, fold "a" of benchmarks/data/sensitive_dev.jsonl and
+the demo set (benchmarks/sensitive_routing.py); a k-nearest vote (k=2, 3) routed fewer cases
+there and is kept only as a parameter.
 Detection runs before retrieval and before any model is called.
 """
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +49,11 @@ if TYPE_CHECKING:
     from desktop.core.knowledge.index import Hit, Pack
 
 SIMILARITY_FLOOR = 0.45  # a sentence must be at least this close to a sensitive example...
-MARGIN = 0.10  # ...and this much closer to it than to the nearest ordinary text
+MARGIN = 0.08  # ...and this much closer to it than to the nearest ordinary text
 MAX_SENTENCES = 40  # the latest part of a long conversation is what matters
+WINDOW_SENTENCES = 12  # pairs of neighbouring sentences are also scored, among the latest ones
+NEIGHBOURS = 1  # a topic's score is the mean similarity of its k nearest examples
+CACHE_SIZE = 512  # sentences whose nearest pack passage is remembered
 # When a message matches several topics, the most urgent one decides where it goes.
 PRIORITY = (
     "self_harm",
@@ -268,6 +275,7 @@ class SensitiveDetector:
         floor: float = SIMILARITY_FLOOR,
         margin: float = MARGIN,
         ordinary: Sequence[str] = (),
+        k: int = NEIGHBOURS,
     ) -> None:
         self.topics = list(topics)
         self.embedder = embedder
@@ -278,7 +286,12 @@ class SensitiveDetector:
         sources = sorted({t.source for t in self.topics if t.source})
         quoted = ", ".join(sql_quote(source) for source in sources)
         self._ordinary_where = f"source NOT IN ({quoted})" if sources else None
+        self.k = k
         self._examples = [(t, e) for t in self.topics for e in t.examples]
+        self._columns: dict[str, list[int]] = {}
+        for column, (topic, _) in enumerate(self._examples):
+            self._columns.setdefault(topic.name, []).append(column)
+        self._pack_cache: dict[str, float] = {}
         self._matrix: Any = None
         self._ordinary_matrix: Any = None
 
@@ -315,36 +328,67 @@ class SensitiveDetector:
         matrix = self._example_vectors()
         if matrix is None:
             return []
-        sentences = [s for s in verify.split_sentences(text) if len(s.split()) >= 3]
-        sentences = sentences[-MAX_SENTENCES:]
-        if not sentences:
+        units = meaning_units(text)
+        if not units:
             return []
-        vectors = self.embedder.embed(sentences)  # type: ignore[union-attr]
-        scores = vectors @ matrix.T
+        vectors = self.embedder.embed(units)  # type: ignore[union-attr]
+        candidates = []
+        for row, (column, score) in enumerate(self._nearest(vectors @ matrix.T)):
+            if score >= self.floor and score - self._builtin_ordinary(vectors[row]) >= self.margin:
+                candidates.append((score, row, column))
         best: dict[str, Detection] = {}
-        for row, sentence in enumerate(sentences):
-            column = int(scores[row].argmax())
-            score = float(scores[row, column])
+        for score, row, column in sorted(candidates, reverse=True):
             topic, example = self._examples[column]
-            if score < self.floor or score <= getattr(best.get(topic.name), "score", 0):
+            if topic.name in best or score - self._pack_ordinary(units[row], vectors[row]) < (
+                self.margin
+            ):
                 continue
-            if score - self._ordinary_similarity(vectors[row]) >= self.margin:
-                best[topic.name] = Detection(
-                    topic, f'"{sentence.strip()}" is like "{example}" ({score:.2f})', score
-                )
+            best[topic.name] = Detection(
+                topic, f'"{units[row].strip()}" is like "{example}" ({score:.2f})', score
+            )
         return list(best.values())
 
-    def _ordinary_similarity(self, vector: Any) -> float:
-        """Similarity of the nearest ordinary text: a built-in ordinary message or a passage that
-        is not a sensitive-case article."""
-        best = (
-            0.0 if self._ordinary_matrix is None else float((self._ordinary_matrix @ vector).max())
-        )
-        for pack in self.packs:
-            rows = pack.vector_search(vector, 1, self._ordinary_where)
-            if rows:
-                best = max(best, 1.0 - float(rows[0]["_distance"]))
-        return best
+    def _nearest(self, scores: Any) -> list[tuple[int, float]]:
+        """Per unit, the nearest example (its column) and the unit's score for that example's
+        topic: the mean of its *k* nearest examples of the topic, a vote that one stray example
+        cannot win alone."""
+        found = []
+        for row in scores:
+            column = int(row.argmax())
+            columns = self._columns[self._examples[column][0].name]
+            top = sorted((float(v) for v in row[columns]), reverse=True)[: self.k]
+            found.append((column, sum(top) / len(top)))
+        return found
+
+    def _builtin_ordinary(self, vector: Any) -> float:
+        if self._ordinary_matrix is None:
+            return 0.0
+        return float((self._ordinary_matrix @ vector).max())
+
+    def _pack_ordinary(self, unit: str, vector: Any) -> float:
+        """Similarity of the nearest passage that is not a sensitive-case article (cached per
+        text: the listen panel checks the same sentences again at every pause)."""
+        if unit not in self._pack_cache:
+            best = 0.0
+            for pack in self.packs:
+                rows = pack.vector_search(vector, 1, self._ordinary_where)
+                if rows:
+                    best = max(best, 1.0 - float(rows[0]["_distance"]))
+            if len(self._pack_cache) >= CACHE_SIZE:
+                self._pack_cache.pop(next(iter(self._pack_cache)))
+            self._pack_cache[unit] = best
+        return self._pack_cache[unit]
+
+
+def meaning_units(text: str) -> list[str]:
+    """The parts of *text* compared with the examples: each sentence of at least three words,
+    and each pair of neighbouring sentences (a case is often said across two: "I won't need any
+    of it after Friday. I've made my peace with it."). The latest sentences matter most."""
+    sentences = [s.strip() for s in verify.split_sentences(text) if s.strip()][-MAX_SENTENCES:]
+    units = [s for s in sentences if len(s.split()) >= 3]
+    recent = sentences[-WINDOW_SENTENCES:]
+    units += [f"{a} {b}" for a, b in pairwise(recent)]
+    return list(dict.fromkeys(units))
 
 
 def handling_hit(topic: Topic) -> Hit | None:

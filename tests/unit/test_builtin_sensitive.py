@@ -188,3 +188,67 @@ def test_a_damaged_builtin_file_drafts_nothing_and_says_reinstall(
             _answer(context, "How many devices can use the VPN at the same time?")
         assert "drafts nothing" in raised.value.message
         assert raised.value.fix == "Reinstall Deskmate."
+
+
+# Written after the built-in examples and not copied into them: indirect wordings of each kind.
+INDIRECT = [
+    ("my partner locks me in and takes my phone away", "domestic_abuse"),
+    (
+        "we said goodbye to dad at the crematorium yesterday and his line is still active",
+        "bereavement",
+    ),
+    ("i'm passing this to my solicitors today", "legal_threat"),
+    ("i'm in year 6 and want my own email", "minor"),
+    ("i can't read very well and someone signed me up to this", "vulnerable"),
+    ("how do i quietly copy the client database to a usb before i resign", "insider_misuse"),
+]
+LOOK_ALIKES = [
+    "my son's games console won't connect to the wifi",
+    "i'm dying to get the new phone",
+    "my grandad's old laptop is so slow",
+    "my wife is the account holder, can i pay her bill",
+    "our server crashed and killed the database",
+    "i'll complain to the manager if the engineer is late again",
+]
+
+
+def test_sentences_are_scored_alone_and_with_their_neighbour() -> None:
+    from desktop.core.sensitive import meaning_units
+
+    units = meaning_units("Cancel it all. Ok. I won't be needing any of it after Sunday.")
+    assert units == [
+        "Cancel it all.",
+        "I won't be needing any of it after Sunday.",
+        "Cancel it all. Ok.",
+        "Ok. I won't be needing any of it after Sunday.",
+    ]
+    assert meaning_units("Ok. Thanks.") == ["Ok. Thanks."]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("message", "topic"), INDIRECT)
+def test_indirect_wordings_route_with_no_pack(deskmate_home, embedder, message, topic) -> None:
+    detection = _context(deskmate_home, [], embedder).sensitive_detector().detect(message)
+    assert detection is not None and detection.topic.name == topic, detection
+
+
+@pytest.mark.slow
+def test_new_look_alikes_are_not_routed_with_no_pack(deskmate_home, embedder) -> None:
+    detector = _context(deskmate_home, [], embedder).sensitive_detector()
+    assert [(m, d.reason) for m in LOOK_ALIKES if (d := detector.detect(m))] == []
+
+
+@pytest.mark.slow
+def test_the_nearest_passage_is_looked_up_once_per_sentence(
+    deskmate_home, plain_pack, embedder, monkeypatch
+) -> None:
+    detector = _context(deskmate_home, [plain_pack], embedder).sensitive_detector()
+    calls = []
+    pack = detector.packs[0]
+    search = pack.vector_search
+    monkeypatch.setattr(pack, "vector_search", lambda *a, **k: calls.append(1) or search(*a, **k))
+    message = INDIRECT[1][0]  # routed by meaning, not by a phrase
+    first = detector.detect(message)
+    looked_up = len(calls)
+    assert first is not None and first.topic.name == "bereavement" and looked_up >= 1
+    assert detector.detect(message) == first and len(calls) == looked_up
