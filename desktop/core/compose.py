@@ -4,9 +4,11 @@ Every sentence of every passage is scored against the question: the cosine simil
 embeddings plus the share of the question's content words it contains. The draft starts with the
 best passage's answering sentences (the best sentence and those nearly as good, in the passage's
 order). A sentence inside a numbered or bulleted procedure brings the whole procedure, in order.
-A FAQ's question brings its answer. A sentence from another passage is added only when it is
-about as relevant as the best one (``OTHER_MARGIN``), so the draft does not drift to other
-topics. Each sentence cites its own source, and only cited sources are returned, renumbered.
+A FAQ's question brings its answer. A sentence introducing code ("Log off a user:" and
+the command under it) brings the code, kept line for line. A sentence from another passage is
+added only when it is about as relevant as the best one (``OTHER_MARGIN``), so the draft does not
+drift to other topics. Each sentence cites its own source, and only cited sources are returned,
+renumbered.
 
 The margins and weights were chosen on the ``tune`` half of
 ``benchmarks/data/helpcentre_questions.jsonl`` (``benchmarks/grounding.py``).
@@ -32,6 +34,7 @@ SAME_MARGIN = 0.3  # a sentence of the best article this close to the best one i
 OTHER_MARGIN = 0.06  # ... a sentence of another passage only this close
 MAX_SENTENCES = 5
 MAX_STEPS = 10
+MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its output
 
 _ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
@@ -47,12 +50,16 @@ class Piece:
     item: bool  # on a list item line ("1. ...", "- ...", "Step 2: ...")
     text: str
     score: float = 0.0
+    code: bool = False  # a line of code (a command, its output): never split or reworded
+    leads_to_code: bool = False  # ends with ":" and code follows: the code is what it says
 
     @property
     def candidate(self) -> bool:
         """Could stand alone in a reply: not a heading, a lead-in ("Do this:") or a marker."""
         body = verify.strip_list_marker(self.text).strip()
-        if body == prompts.REMOVED or body.endswith(":") or not re.search(r"[A-Za-z]{2}", body):
+        if self.code or body == prompts.REMOVED or not re.search(r"[A-Za-z]{2}", body):
+            return False
+        if body.endswith(":") and not self.leads_to_code:
             return False
         if not self.item and not _END.search(body) and len(body.split()) < 8:
             return False  # a heading
@@ -61,12 +68,40 @@ class Piece:
 
 def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
     """The sentences of *passage*, each with its line and whether that line is a list item."""
-    found = []
-    for number, line in enumerate(sentences.unwrap(passage).splitlines()):
+    found: list[Piece] = []
+    text = sentences.unwrap(passage)
+    code = sentences.code_lines(text)
+    for number, line in enumerate(text.splitlines()):
+        if number in code:
+            if line.strip() and not line.lstrip().startswith("```"):
+                found.append(Piece(index, article, number, False, line.strip(), code=True))
+                if found[-2:-1] and not found[-2].code and found[-2].text.rstrip().endswith(":"):
+                    found[-2].leads_to_code = True
+            continue
         item = bool(_ITEM.match(line))
         for sentence in sentences.split_sentences(line):
             found.append(Piece(index, article, number, item, sentence))
     return found
+
+
+def with_code(found: list[Piece], unit: list[Piece]) -> list[Piece]:
+    """*unit* and, after each of its pieces that introduces code, the code lines under it."""
+    out: list[Piece] = []
+    for piece in unit:
+        out.append(piece)
+        if piece.leads_to_code:
+            after = found[found.index(piece) + 1 :]
+            out += [p for p in _takewhile_code(after) if p not in unit]
+    return out
+
+
+def _takewhile_code(pieces_after: list[Piece]) -> list[Piece]:
+    taken = []
+    for piece in pieces_after[:MAX_CODE_LINES]:
+        if not piece.code:
+            break
+        taken.append(piece)
+    return taken
 
 
 def score(question: str, found: list[Piece], embed: Embed | None) -> None:
@@ -87,9 +122,9 @@ def procedure(found: list[Piece], at: Piece) -> list[Piece]:
     """The list *at* is an item of (consecutive item lines of its passage), at most MAX_STEPS
     lines of it around *at*; just *at* when it is not on a list item."""
     if not at.item:
-        return [at]
+        return with_code(found, [at])
     same = [p for p in found if p.passage == at.passage]
-    lines = sorted({p.line for p in same})
+    lines = sorted({p.line for p in same if not p.code})
     item_lines = {p.line for p in same if p.item}
     position = lines.index(at.line)
     first = last = position
@@ -99,7 +134,7 @@ def procedure(found: list[Piece], at: Piece) -> list[Piece]:
         last += 1
     start = max(first, min(position - MAX_STEPS // 2, last + 1 - MAX_STEPS))
     kept = set(lines[start : min(last + 1, start + MAX_STEPS)])
-    return [p for p in same if p.line in kept]
+    return with_code(found, [p for p in same if p.line in kept and not p.code])
 
 
 def answer_to(found: list[Piece], question: Piece) -> list[Piece]:
@@ -163,6 +198,9 @@ def extractive(
     lines = []
     for piece in chosen:
         number = cited.index(piece.passage) + 1
+        if piece.code:
+            lines.append((piece, f"    {piece.text} [{number}]"))
+            continue
         body = verify.strip_list_marker(piece.text).strip()
         marker = _ITEM.match(piece.text) if piece.item else None
         if marker:  # "-   Visit" -> "- Visit"
@@ -172,12 +210,14 @@ def extractive(
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:
-    """Prose sentences run on; list items each start a line of their own."""
+    """Prose sentences run on; list items and code lines each start a line of their own."""
     out = ""
     previous: Piece | None = None
     for piece, line in lines:
         if previous is None:
             out = line
+        elif piece.code or previous.code:
+            out += "\n" + line
         elif piece.item or previous.item:
             same_line = previous.line == piece.line and previous.passage == piece.passage
             out += (" " if same_line else "\n") + line

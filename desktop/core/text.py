@@ -7,7 +7,8 @@ sentence of its own), and citation markers ``[n]`` belong to the sentence before
 they follow its full stop ("... 7 days. [1][3] Is it ...").
 
 Knowledge articles are often hard-wrapped; ``unwrap`` joins a paragraph's lines first, so that a
-sentence is not cut where its line ends.
+sentence is not cut where its line ends. Code (a fenced block, or lines indented four spaces after
+a blank line) is never joined: each of its lines stays a line (``code_lines`` finds them).
 
 Splitting runs on every streamed token of a draft, so each line's spans are cached: while a draft
 streams, only its last line is new.
@@ -15,6 +16,7 @@ streams, only its last line is new.
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 from typing import Any
@@ -57,16 +59,40 @@ def split_sentences(text: str) -> list[str]:
     return [text[start:end] for start, end in sentence_spans(text)]
 
 
+def code_lines(text: str) -> set[int]:
+    """Numbers of the lines of *text* that are code: inside a ``` fence (the fences included), or
+    indented four spaces or a tab and following a blank line or another code line (Markdown)."""
+    code: set[int] = set()
+    fenced = False
+    previous_blank = True
+    for number, line in enumerate(text.splitlines()):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            code.add(number)
+        elif fenced or (
+            line.startswith(("    ", "\t"))
+            and line.strip()
+            and (previous_blank or number - 1 in code)
+        ):
+            code.add(number)
+        previous_blank = not line.strip()
+    return code
+
+
 def unwrap(text: str) -> str:
     """*text* with hard-wrapped lines joined: a line break inside a paragraph becomes a space,
-    unless the next line starts a list item. The length of *text* does not change."""
+    unless the next line starts a list item or either line is code. The length of *text* does
+    not change."""
+    code = code_lines(text)
+    breaks = [m.start() for m in re.finditer("\n", text)] if code else []
 
     def join(match: re.Match[str]) -> str:
-        if _ITEM.match(text, match.end()):
+        line = bisect.bisect_left(breaks, match.start()) if code else -2
+        if _ITEM.match(text, match.end()) or line in code or line + 1 in code:
             return match.group(0)
         return " " * len(match.group(0))
 
-    return _WRAPPED.sub(join, text)
+    return _WRAPPED.sub(join, text) if "\n" in text else text
 
 
 @lru_cache(maxsize=4096)

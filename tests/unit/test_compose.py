@@ -113,3 +113,36 @@ def test_nothing_to_quote_gives_an_empty_draft() -> None:
         "",
         [hit("empty", "Contents\n\nSee below:")],
     )
+
+
+SESSIONS = (
+    "Note: You have to be root to end other users' sessions.\n\n"
+    "1. Check current user sessions by using the w command:\n\n"
+    "        ~]# w\n"
+    "        USER     TTY      FROM             LOGIN@   IDLE\n"
+    "        james    pts/1    ord.secure-acces 17:49    5.00s\n\n"
+    "2. Log off a user:\n\n"
+    "        ~]# pkill -KILL -u james\n\n"
+    "Sessions that are logged off lose unsaved work."
+)
+
+
+def test_code_lines_are_not_joined_by_unwrap() -> None:
+    from desktop.core import text
+
+    unwrapped = text.unwrap(SESSIONS)
+    assert len(unwrapped) == len(SESSIONS)
+    assert "\n        ~]# pkill -KILL -u james\n" in unwrapped
+    assert "~]# w\n        USER" in unwrapped  # a command and its output stay two lines
+    assert text.unwrap("a wrapped\nline.") == "a wrapped line."
+
+
+@pytest.mark.slow
+def test_a_step_that_introduces_a_command_brings_the_command(embed) -> None:  # type: ignore[no-untyped-def]
+    draft, _ = extractive(
+        "How do I log off another user's session on Linux?", [hit("sessions", SESSIONS)], embed
+    )
+    lines = draft.splitlines()
+    assert "    ~]# pkill -KILL -u james [1]" in lines  # verbatim, on its own line
+    assert lines.index("2. Log off a user: [1]") < lines.index("    ~]# pkill -KILL -u james [1]")
+    assert "lose unsaved work" not in draft
