@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|all] [--skip-model]
                                              [--model GGUF] [--split tune|test] [--expect answered]
-                                             [--limit N]
+                                             [--every N] [--limit N]
                                              [--dump FILE]
 
 Two labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
@@ -240,7 +240,7 @@ def run_set(
         cases = [c for c in cases if c.get("split", "all") == args.split]
     if args.expect:
         cases = [c for c in cases if c["expect"] == args.expect]
-    cases = cases[: args.limit] if args.limit else cases
+    cases = cases[:: args.every][: args.limit] if args.limit else cases[:: args.every]
     modes = {"extractive": run_cases(cases, corpora, generation=False)}
     if not args.skip_model:
         label = args.model.stem if args.model else "SmolLM2-135M"
@@ -275,6 +275,7 @@ def main() -> None:
         choices=["answered", "no_source", "route_to_human"],
         help="only cases expecting this outcome (models differ only on answered ones)",
     )
+    parser.add_argument("--every", type=int, default=1, help="only every Nth case (a sample)")
     parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
     args = parser.parse_args()
     names = list(SETS) if args.set == "all" else [args.set]
@@ -300,6 +301,7 @@ def main() -> None:
     stem = "grounding" + ("" if args.set == "all" else f"-{args.set}")
     stem += f"-{args.split}" if args.split else ""
     stem += f"-{args.expect}" if args.expect else ""
+    stem += f"-every{args.every}" if args.every > 1 else ""
     write_result(
         stem if args.model is None else f"{stem}-{args.model.stem}",
         {"sets": results, "planted": checks},
