@@ -6,6 +6,8 @@
 #   make test PYTEST_ARGS='-k settings -x'    pass options to pytest
 #   make lint                     ruff check, ruff format --check, mypy
 #   make setup                    set up the full developer venv (app + test tools) only
+#   make model-qwen0.5b           fetch Qwen2.5-Coder-0.5B (491 MB) for model.path; see scripts/get-model.py
+#   make model-qwen1.5b           fetch Qwen2.5-Coder-1.5B (1.1 GB)
 #   make clean                    remove .venv and tool caches (keeps the llama.cpp wheel cache)
 
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ SETUP := bash scripts/setup.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup setup-app setup-test clean
+.PHONY: help run test lint setup setup-app setup-test clean model-qwen0.5b model-qwen1.5b
 
 help:
 	@sed -n 's/^#   make/  make/p' $(firstword $(MAKEFILE_LIST))
@@ -42,6 +44,9 @@ lint: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+model-qwen0.5b model-qwen1.5b: setup-app
+	$(PY) scripts/get-model.py $(subst model-qwen,qwen2.5-,$@)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
