@@ -83,6 +83,15 @@ def features(cases: list[dict[str, Any]], found: dict[str, AppContext]) -> None:
         for k in (1, 2, 3):
             case[f"coverage{k}"] = answerable.coverage(case["question"], hits, pack, k)
         case["lexical_s"] = (time.perf_counter() - started) / 3
+        started = time.perf_counter()
+        question = case["question"]
+        case["asked"] = answerable.asked_for(question)
+        possessive = frozenset({"my", "your", "our", "their", "his", "her"})
+        for k in (2, 3):
+            case[f"stated{k}"] = answerable.stated(hits, k)
+            case[f"focus{k}"] = answerable.absent_focus(question, hits, k)
+            case[f"focus{k}_owned"] = answerable.absent_focus(question, hits, k, possessive)
+        case["typed_s"] = (time.perf_counter() - started) / 2
         case["best"] = max((hit.rank_score for hit in hits), default=0.0)
         case["hits"] = hits
 
@@ -164,6 +173,56 @@ def families(judges: list[str]) -> dict[str, dict[str, Rule]]:
     return found
 
 
+VALUES = ("a price", "a percentage", "a number", "a date")
+ADVICE = ("a recommendation",)
+SHIPPED = "lexical + answer type + focus"
+
+
+def typed_families(base: str, lexical: Rule) -> dict[str, dict[str, Rule]]:
+    """Answer-type and focus checks on top of the chosen lexical rule, over the best 2 or 3."""
+    kinds = {
+        "lexical + value type": (VALUES, False),
+        "lexical + value type, every kind asked": (VALUES, True),
+        "lexical + advice": (ADVICE, False),
+    }
+    found: dict[str, dict[str, Rule]] = {}
+    for family, (asked, every) in kinds.items():
+        found[family] = {
+            f"{base}, in best {k}": _typed_rule(lexical, k, asked, every, None) for k in (2, 3)
+        }
+    for family, suffix in (
+        ("lexical + focus, possessives only", "_owned"),
+        ("lexical + focus", ""),
+    ):
+        found[family] = {
+            f"{base}, in best {k}": _focus_rule(lexical, f"focus{k}{suffix}") for k in (2, 3)
+        }
+    found[SHIPPED] = {
+        f"{base}, in best {k}": _typed_rule(lexical, k, VALUES + ADVICE, False, f"focus{k}")
+        for k in (2, 3)
+    }
+    return found
+
+
+def _typed_rule(
+    lexical: Rule, k: int, kinds: tuple[str, ...], every: bool, focus: str | None
+) -> Rule:
+    """Refuse when the question asks for a kind of value (of *kinds*) the passages do not state:
+    none of the asked kinds (as shipped) or, with *every*, any one of them."""
+
+    def refuse(case: dict[str, Any]) -> bool:
+        asked = [kind for kind in case["asked"] if kind in kinds]
+        missing = [kind for kind in asked if kind not in case[f"stated{k}"]]
+        typed = bool(missing) and (every or len(missing) == len(asked))
+        return lexical(case) or typed or (focus is not None and bool(case[focus]))
+
+    return refuse
+
+
+def _focus_rule(lexical: Rule, key: str) -> Rule:
+    return lambda case: lexical(case) or bool(case[key])
+
+
 def _coverage_rule(k: int, threshold: float, unknown: bool) -> Rule:
     def refuse(case: dict[str, Any]) -> bool:
         low = case[f"coverage{k}"] < threshold
@@ -184,6 +243,8 @@ def seconds(case: dict[str, Any], family: str) -> float:
     spent = float(case["search_s"])
     if family not in ("floor",):
         spent += case["lexical_s"] if not family.startswith("judge") else 0.0
+    if family.startswith("lexical + "):
+        spent += case["typed_s"]
     if "judge-" in family:
         spent += case[family[family.index("judge-") :] + "_s"]
     return spent
@@ -198,6 +259,9 @@ def evaluate(cases: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
         setting = choose(groups["tune"], rules)
         results[family] = _report(family, setting, rules[setting], groups)
     lexical = found["lexical"][results["lexical"]["setting"]]
+    for family, rules in typed_families(results["lexical"]["setting"], lexical).items():
+        setting = choose(groups["tune"], rules)
+        results[family] = _report(family, setting, rules[setting], groups)
     for name in judges:
         family = f"lexical+judge-{name}"
         rules = {
