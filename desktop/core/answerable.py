@@ -11,6 +11,11 @@ packs' passages), and the question is answerable when
   product, a company, a brand: "nordvpn", "startpage", "antivirus"), and
 * the best passages carry enough of its weight (coverage).
 
+Two more checks read what the question asks for (:func:`assess`): a question asking for a price,
+a number, a percentage, a date or a recommendation needs a best passage that states one
+(:func:`lacking`), and a name the question is about ("my Apple Watch", "with Netflix", "Cloud
+Functions") must occur in the best passages (:func:`absent_focus`).
+
 Casual words absent from the packs ("stuff", "laptop", "wife") are common words: they weigh on
 coverage but do not refuse on their own. The per-pack word statistics are computed once per pack
 version and cached under the cache folder (a pack folder may be read-only), keyed by the hash of
