@@ -233,17 +233,27 @@ def test_a_price_question_is_answered_only_when_a_passage_states_a_price(
         assert _ask(context, question).status == "answered"  # the check alone refused it
 
 
-def test_a_recommendation_is_answered_only_from_a_passage_that_recommends(
+def test_a_recommendation_is_answered_from_a_passage_that_recommends(
     tmp_path: Path, embedder
 ) -> None:  # type: ignore[no-untyped-def]
     context = _pack_context(tmp_path, embedder, {**ROUTERS, "restart.md": ADVICE_ARTICLE})
 
     advised = _ask(context, "Should I restart or reset my Zephyr router when the Wi-Fi drops?")
-    personal = _ask(context, "Should I switch my broadband to a cheaper provider this year?")
 
+    assert answerable.asked_for(advised.question) == ("a recommendation",)
     assert advised.status == "answered", advised.notice
     assert advised.sources[0].source == "restart.md"
-    assert personal.status == "no_source"
+
+
+def test_personal_advice_no_passage_gives_is_refused(extractive: AppContext) -> None:
+    question = "Is it worth upgrading to Full Fibre 900?"
+
+    answer = _ask(extractive, question)
+
+    assert answer.status == "no_source"
+    assert "asks for a recommendation" in answer.notice and answer.nearest
+    extractive.settings.set("answer.match_answer_type", False)
+    assert _ask(extractive, question).status == "answered"  # the advice check alone refused it
 
 
 def test_demo_price_and_number_questions_whose_passages_state_them_are_answered(
