@@ -11,6 +11,11 @@ packs' passages), and the question is answerable when
   product, a company, a brand: "nordvpn", "startpage", "antivirus"), and
 * the best passages carry enough of its weight (coverage).
 
+Two more checks read what the question asks for (:func:`assess`): a question asking for a price,
+a number, a percentage, a date or a recommendation needs a best passage that states one
+(:func:`lacking`), and a name the question is about ("my Apple Watch", "with Netflix", "Cloud
+Functions") must occur in the best passages (:func:`absent_focus`).
+
 Casual words absent from the packs ("stuff", "laptop", "wife") are common words: they weigh on
 coverage but do not refuse on their own. The per-pack word statistics are computed once per pack
 version and cached under the cache folder (a pack folder may be read-only), keyed by the hash of
@@ -185,11 +190,19 @@ class Assessment:
     answerable: bool
     coverage: float  # IDF-weighted share of the question's terms found in the best passages
     unknown: tuple[str, ...]  # rare words absent from every pack (a product, a brand)
+    absent: tuple[str, ...] = ()  # names the question is about that the best passages never use
+    lacking: tuple[str, ...] = ()  # what the question asks for that no best passage states
 
     @property
     def reason(self) -> str:
         if self.unknown:
             return f"The knowledge never mentions {', '.join(self.unknown)}."
+        if self.absent:
+            return f"The best passages never mention {', '.join(self.absent)}."
+        if self.lacking:
+            return (
+                f"The question asks for {' or '.join(self.lacking)}; the best passages state none."
+            )
         if not self.answerable:
             return (
                 f"The best passages cover only {self.coverage:.0%} of what the question asks about."
@@ -257,17 +270,181 @@ def coverage(
     return sum(w for t, w in weights.items() if t in seen) / total if total else 1.0
 
 
+# What the question asks for, and whether a best passage states a value of that kind. A question
+# that asks "how much", "how many", "what percentage", "what date" or "should I" is answered only
+# by a passage holding a price, a number, a percentage, a date or a recommendation: the article
+# that talks about the subject without the figure does not answer it.
+TYPED_PASSAGES = 3
+_CLAUSE = r"(?:^|[.?!,;:—–(-]\s*|\b(?:and|but|so|or|also|pls|please)\s+)"
+_ASKS = {
+    "a price": re.compile(
+        r"\bhow much (?:is|are|does|do|will|would|did|was|were|to|for|money)\b"
+        r"|\bhow much\b[^?.]{0,40}\b(?:cost|charge|pay)"
+        r"|\b(?:what|which)\b[^?.]{0,50}\b(?:price|cost|fee|charge|rate|revenue|salary|income|profit)s?\b"
+        r"|\b(?:price|prices|pricing|priced|cheaper|expensive|revenue|salary)\b"
+        r"|\b(?:cost|costs|charge|charged|pay|paying)\s+(?:extra|more|anything|less)\b"
+        r"|\bis there an? (?:charge|fee|cost)\b|\bcharged for\b|\bcosts? per\b|[$£€]\s?\d",
+        re.IGNORECASE,
+    ),
+    "a percentage": re.compile(
+        r"\b(?:what|which|how much)\b[^?.]{0,20}\b(?:percentage|percent|proportion)\b",
+        re.IGNORECASE,
+    ),
+    "a number": re.compile(
+        _CLAUSE
+        + r"(?:exactly\s+|roughly\s+|about\s+)?how (?:many|big|large|long|soon|often|fast)\b"
+        r"|\b(?:what|which)(?: i|')s the (?:max|maximum|min|minimum|largest|biggest|smallest|"
+        r"highest|lowest|longest|shortest|limit|most|least)\b",
+        re.IGNORECASE,
+    ),
+    "a date": re.compile(
+        r"\b(?:release|launch|due|expiry|end|start) date\b"
+        r"|\b(?:what|which) (?:date|year|month|day)\b"
+        r"|\bwhen (?:is|are|will|was|were|did|does|do)\b[^?.]{0,60}\b(?:release|launch|come out|"
+        r"coming out|available|ready|arriv|support|add|introduc)",
+        re.IGNORECASE,
+    ),
+    "a recommendation": re.compile(
+        r"\b(?:should i|should we|is it worth|worth it|do you recommend|would you recommend|"
+        r"what do you recommend|which is better|better for me|best for me)\b",
+        re.IGNORECASE,
+    ),
+}
+# "how much" on its own: a number, unless the question already asks for a price.
+_HOW_MUCH = re.compile(_CLAUSE + r"(?:exactly\s+|roughly\s+|about\s+)?how much\b", re.IGNORECASE)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozen|half|single|double|twice"
+)
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_VALUES = {
+    "a price": re.compile(
+        r"[$£€¥]\s?\d|\d\s?(?:usd|gbp|eur|dollars?|pounds?|euros?|cents?|pence|p)\b"
+        r"|\b(?:free|no[- ]charge|no[- ]cost|no additional|no extra|included|complimentary|"
+        r"at no|without charge|not charged|not be charged|won't be charged|no fee|"
+        r"costs? nothing)\b",
+        re.IGNORECASE,
+    ),
+    "a percentage": re.compile(r"%|\bper ?cent", re.IGNORECASE),
+    "a number": re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
+    "a date": re.compile(
+        rf"\b(?:(?:{_MONTHS})\b\.?\s*\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b|(?:19|20)\d\d\b"
+        r"|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+        rf"|(?:\d+|{_NUMBER_WORDS})\s+(?:working\s+|business\s+)?(?:minute|hour|day|week|month|year)s?\b"
+        r"|today|tomorrow|quarter|q[1-4]\b|now available|already available)",
+        re.IGNORECASE,
+    ),
+    "a recommendation": re.compile(
+        r"\b(?:recommend\w*|we suggest|suggested|advis\w+|best practice|best option|you should|"
+        r"should use|better|prefer\w*|ideal)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def asked_for(question: str) -> tuple[str, ...]:
+    """What kinds of value *question* asks for ("a price", "a number", "a date"…), if any."""
+    found = [kind for kind, pattern in _ASKS.items() if pattern.search(question)]
+    if "a price" not in found and "a number" not in found and _HOW_MUCH.search(question):
+        found.append("a number")
+    return tuple(found)
+
+
+def stated(hits: Sequence[Hit], passages: int = TYPED_PASSAGES) -> frozenset[str]:
+    """The kinds of value (see :func:`asked_for`) the best passages state."""
+    text = " ".join(f"{hit.title} {hit.heading} {hit.text}" for hit in hits[:passages])
+    return frozenset(kind for kind, pattern in _VALUES.items() if pattern.search(text))
+
+
+def lacking(question: str, hits: Sequence[Hit], passages: int = TYPED_PASSAGES) -> tuple[str, ...]:
+    """What *question* asks for when none of it is stated in the best passages; else ().
+
+    A question asking for two things ("how much is it and how long does it take?") is
+    answered by passages stating either: the draft answers that part.
+    """
+    asked = asked_for(question)
+    if not asked or set(asked) & stated(hits, passages):
+        return ()
+    return asked
+
+
+# Names a question is about: after a possessive or a preposition that introduces the thing it
+# concerns ("my Apple Watch", "with Netflix", "Apple's"), or the last word of a multi-word name
+# (the word that tells "Cloud Functions" from "Cloud Files"). Places ("in the UK") are context.
+FOCUS_BEFORE = frozenset(
+    "my your our their his her with for on via using through alongside into".split()  # noqa: SIM905
+)
+
+
+def _name_runs(question: str) -> list[list[re.Match[str]]]:
+    """The question's names, as runs of consecutive capitalised words ("Apple Watch")."""
+    words = list(_CASED_WORD.finditer(question))
+    runs: list[list[re.Match[str]]] = []
+    for i, match in enumerate(words):
+        written = match.group()
+        plain = written.lower().replace("’", "'").removesuffix("'s")
+        unit = i > 0 and words[i - 1].group().isdigit()  # "12 GB" is a size, not a name
+        if unit or plain in STOPWORDS or not _looks_like_name(written, question[: match.start()]):
+            continue
+        joined = runs and not question[runs[-1][-1].end() : match.start()].strip()
+        if joined and runs[-1][-1] is words[i - 1]:
+            runs[-1].append(match)
+        else:
+            runs.append([match])
+    return runs
+
+
+def absent_focus(
+    question: str,
+    hits: Sequence[Hit],
+    passages: int = TYPED_PASSAGES,
+    introducers: frozenset[str] = FOCUS_BEFORE,
+) -> tuple[str, ...]:
+    """The names *question* is about that none of the best passages uses (cased questions)."""
+    if not any(c.isupper() for c in question):
+        return ()
+    seen: set[str] = set()
+    for hit in hits[:passages]:
+        seen.update(terms(f"{hit.title} {hit.heading} {hit.text}"))
+    found: list[str] = []
+    for run in _name_runs(question):
+        before = question[: run[0].start()].split()
+        owned = bool(before) and before[-1].lower() in introducers
+        owned = owned or any(re.search(r"['’]s$", m.group()) for m in run)
+        for position, match in enumerate(run):
+            name = re.sub(r"['’]s$", "", match.group())
+            head = len(run) > 1 and position == len(run) - 1
+            if (owned or head) and not _NUMBER.search(name) and stem(name.lower()) not in seen:
+                found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
 def assess(
     question: str,
     hits: Sequence[Hit],
     stats: TermStats,
     common: frozenset[str],
     min_coverage: float,
+    *,
+    answer_type: bool = False,
+    focus: bool = False,
 ) -> Assessment:
-    """Whether *hits* (best first) answer *question*, from its words (see the module doc)."""
+    """Whether *hits* (best first) answer *question*, from its words (see the module doc).
+
+    With *answer_type*, a question asking for a price, a number, a percentage, a date or a
+    recommendation also needs a best passage that states one (:func:`lacking`); with *focus*,
+    the names it is about (after "my", "with", "for"…, or a product's last word) must occur in
+    the best passages (:func:`absent_focus`).
+    """
     unknown = unknown_terms(question, stats, common)
     covered = coverage(question, hits, stats)
-    return Assessment(not unknown and covered >= min_coverage, covered, unknown)
+    absent = absent_focus(question, hits) if focus else ()
+    missing = lacking(question, hits) if answer_type else ()
+    ok = not unknown and not absent and not missing and covered >= min_coverage
+    return Assessment(ok, covered, unknown, absent, missing)
 
 
 def assess_in_context(context: AppContext, question: str, hits: Sequence[Hit]) -> Assessment:
@@ -275,13 +452,18 @@ def assess_in_context(context: AppContext, question: str, hits: Sequence[Hit]) -
     settings = context.settings
     min_coverage = float(settings.get("answer.min_coverage"))
     names = bool(settings.get("answer.refuse_unknown_names"))
-    if min_coverage <= 0 and not names:
+    answer_type = bool(settings.get("answer.match_answer_type"))
+    focus = bool(settings.get("answer.refuse_absent_focus"))
+    if min_coverage <= 0 and not (names or answer_type or focus):
         return Assessment(True, 1.0, ())
     stats = TermStats.merged(_usable_stats(context))
     common = common_words(vocabulary_file(context.embedder)) if names else frozenset()
-    found = assess(question, hits, stats, common, min_coverage)
+    found = assess(
+        question, hits, stats, common, min_coverage, answer_type=answer_type, focus=focus
+    )
     if not names and found.unknown:
-        return Assessment(found.coverage >= min_coverage, found.coverage, ())
+        ok = found.coverage >= min_coverage and not (found.absent or found.lacking)
+        return Assessment(ok, found.coverage, (), found.absent, found.lacking)
     return found
 
 

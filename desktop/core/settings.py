@@ -260,6 +260,28 @@ SCHEMA: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        key="answer.match_answer_type",
+        type=bool,
+        default=True,
+        label="No draft when the asked-for value is missing",
+        description=(
+            "When the question asks for a price, a number, a percentage, a date or a "
+            "recommendation and none of the best passages states one, the answer is 'no "
+            "approved source covers this'. Calibrated in benchmarks/answerability.py."
+        ),
+    ),
+    Setting(
+        key="answer.refuse_absent_focus",
+        type=bool,
+        default=True,
+        label="No draft when the passages never name what is asked about",
+        description=(
+            "When the question is about a named thing ('my Apple Watch', 'with Netflix', "
+            "'Cloud Functions') that the best passages never mention, the answer is 'no "
+            "approved source covers this'. Calibrated in benchmarks/answerability.py."
+        ),
+    ),
+    Setting(
         key="answer.min_supported",
         type=float,
         default=0.5,

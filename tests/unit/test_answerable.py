@@ -14,7 +14,7 @@ from desktop.core import answerable
 from desktop.core.assist import Answer, Assistant, Done
 from desktop.core.context import AppContext
 from desktop.core.knowledge.build import build_pack
-from desktop.core.knowledge.index import Pack
+from desktop.core.knowledge.index import Hit, Pack
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
@@ -98,6 +98,8 @@ def test_casually_phrased_answerable_questions_are_answered(
 def test_turning_the_checks_off_restores_the_floor_alone(extractive: AppContext) -> None:
     extractive.settings.set("answer.refuse_unknown_names", False)
     extractive.settings.set("answer.min_coverage", 0.0)
+    extractive.settings.set("answer.match_answer_type", False)
+    extractive.settings.set("answer.refuse_absent_focus", False)
 
     assert _ask(extractive, NEAR_DOMAIN[0][0]).status == "answered"
 
@@ -177,3 +179,137 @@ def test_cli_ask_json_keeps_its_shape_for_a_refusal(
     assert answer["status"] == "no_source" and answer["draft"] == REFUSAL
     assert answer["sources"] == [] and answer["sentences"] == []
     assert answer["nearest"]
+
+
+# --- What the question asks for (answer type) and what it is about (focus names) ---
+
+RENTAL_WITHOUT_PRICE = (
+    "# Rent a Zephyr router\n\nYou can rent the Zephyr router instead of buying it. The rental "
+    "is added to your broadband bill each month, and the router stays ours: send it back when "
+    "you leave.\n"
+)
+RENTAL_WITH_PRICE = RENTAL_WITHOUT_PRICE.replace(
+    "The rental is added", "Renting the Zephyr router costs £4.50 a month. The rental is added"
+)
+ADVICE_ARTICLE = (
+    "# Restart or reset the Zephyr router\n\nWe recommend restarting the Zephyr router first: a "
+    "restart keeps your settings. Reset it only when a restart does not help.\n"
+)
+
+
+def _pack_context(tmp_path: Path, embedder, articles: dict[str, str]) -> AppContext:  # type: ignore[no-untyped-def]
+    source = tmp_path / "kb"
+    source.mkdir()
+    for name, text in articles.items():
+        (source / name).write_text(text, encoding="utf-8")
+    build_pack(source, tmp_path / "pack", embedder, pack_id="routers", title="Routers")
+    paths = Paths.from_env()
+    context = AppContext(
+        paths, Settings.load(paths), pack_dirs=[tmp_path / "pack"], embedder=embedder
+    )
+    context.settings.set("generation.enabled", False)
+    return context
+
+
+@pytest.mark.parametrize(
+    ("rental", "expected"), [(RENTAL_WITH_PRICE, "answered"), (RENTAL_WITHOUT_PRICE, "no_source")]
+)
+def test_a_price_question_is_answered_only_when_a_passage_states_a_price(
+    tmp_path: Path, embedder, rental: str, expected: str
+) -> None:  # type: ignore[no-untyped-def]
+    context = _pack_context(tmp_path, embedder, {**ROUTERS, "rental.md": rental})
+    question = "How much does it cost to rent the Zephyr router?"
+
+    answer = _ask(context, question)
+
+    assert answerable.asked_for(question) == ("a price",)
+    assert answer.status == expected, answer.notice
+    if expected == "answered":
+        assert answer.sources[0].source == "rental.md"
+        assert "£4.50" in answer.draft
+    else:
+        assert "asks for a price" in answer.notice and answer.nearest
+        context.settings.set("answer.match_answer_type", False)
+        assert _ask(context, question).status == "answered"  # the check alone refused it
+
+
+def test_a_recommendation_is_answered_from_a_passage_that_recommends(
+    tmp_path: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    context = _pack_context(tmp_path, embedder, {**ROUTERS, "restart.md": ADVICE_ARTICLE})
+
+    advised = _ask(context, "Should I restart or reset my Zephyr router when the Wi-Fi drops?")
+
+    assert answerable.asked_for(advised.question) == ("a recommendation",)
+    assert advised.status == "answered", advised.notice
+    assert advised.sources[0].source == "restart.md"
+
+
+def test_personal_advice_no_passage_gives_is_refused(extractive: AppContext) -> None:
+    question = "Is it worth upgrading to Full Fibre 900?"
+
+    answer = _ask(extractive, question)
+
+    assert answer.status == "no_source"
+    assert "asks for a recommendation" in answer.notice and answer.nearest
+    extractive.settings.set("answer.match_answer_type", False)
+    assert _ask(extractive, question).status == "answered"  # the advice check alone refused it
+
+
+def test_demo_price_and_number_questions_whose_passages_state_them_are_answered(
+    extractive: AppContext,
+) -> None:
+    for question, value in (
+        ("How much is next-day delivery, and what's the cut-off time to order?", "£"),
+        ("How many Device Cover claims is a customer allowed to make in a year?", "2"),
+    ):
+        answer = _ask(extractive, question)
+
+        assert answerable.asked_for(question)
+        assert answer.status == "answered", (question, answer.notice)
+        assert any(value in hit.text for hit in answer.sources)
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("How do I pair my Apple Watch with the Northwind app?", "Watch"),
+        ("Can I use my Northwind SIM in my Samsung Galaxy?", "Samsung"),
+    ],
+)
+def test_a_question_about_a_device_the_passages_never_name_is_refused(
+    extractive: AppContext, question: str, names: str
+) -> None:
+    answer = _ask(extractive, question)
+
+    assert answer.status == "no_source"
+    assert names in answer.notice and answer.nearest
+    extractive.settings.set("answer.refuse_absent_focus", False)
+    assert _ask(extractive, question).status == "answered"  # the focus check alone refused it
+
+
+def test_asked_for_reads_the_question_not_its_nouns() -> None:
+    assert answerable.asked_for("how much is privacy pro in the UK?") == ("a price",)
+    assert answerable.asked_for("Does Cloud DNS cost extra on top of the account?") == ("a price",)
+    assert answerable.asked_for("What's the release date for IPv6 support?") == ("a date",)
+    assert answerable.asked_for("Who decides, and how many are on the list?") == ("a number",)
+    assert "a percentage" in answerable.asked_for("What percentage of the fee do I get back?")
+    # An embedded "how much" in a yes/no question, a charge as a thing, a "what should" step.
+    assert answerable.asked_for("is there a cap on how much i can use the chat?") == ()
+    assert answerable.asked_for("Can they still dispute a charge from April?") == ()
+    assert answerable.asked_for("The screen was cracked in the box. What should they do?") == ()
+
+
+def test_absent_focus_takes_owned_names_and_product_heads_not_places_or_units() -> None:
+    hits = [Hit("p", "a.md", "Install the app", "", 0, 10, "Install the app on Windows.", 0.9)]
+
+    assert answerable.absent_focus("How do I install it on my Apple Watch?", hits) == (
+        "Apple",
+        "Watch",
+    )
+    assert answerable.absent_focus("Where do I get the Cloud Functions app?", hits) == (
+        "Functions",
+    )
+    assert answerable.absent_focus("Can I install the app in the UK?", hits) == ()
+    assert answerable.absent_focus("Can I install a 12 GB ISO app on Windows?", hits) == ()
+    assert answerable.absent_focus("how do i install it on my apple watch", hits) == ()
