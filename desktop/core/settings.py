@@ -284,12 +284,14 @@ SCHEMA: tuple[Setting, ...] = (
     Setting(
         key="answer.min_supported",
         type=float,
-        default=0.5,
+        default=1.0,
         label="Supported share to keep a model draft",
         description=(
             "When fewer of the model's sentences than this share (0 to 1) are supported by the "
             "sources, the draft is replaced by one made of the sources' own sentences, and the "
-            "agent is told why. 0 keeps every model draft."
+            "agent is told why. The default, 1, keeps a model draft only when every sentence is "
+            "supported: a weak model's wrong sentence is never shown beside supported ones "
+            "(benchmarks/grounding.py). 0 keeps every model draft."
         ),
         minimum=0.0,
         maximum=1.0,
