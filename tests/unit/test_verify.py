@@ -420,3 +420,48 @@ def test_once_as_a_conjunction_is_not_a_number() -> None:
     )
 
     assert sentence.verdict == "supported"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage", "flagged"),
+    [
+        (
+            "Yes, you can view only one account at a time in the Cloud Control Panel. [1]",
+            "You can view only one account at a time in the Cloud Control Panel.",
+            True,
+        ),
+        (
+            "Yes, you can't get a refund after 30 days. [1]",
+            "Refunds are not given after 30 days.",
+            True,
+        ),
+        (
+            "No, you can export your contacts from Settings. [1]",
+            "You can export your contacts from Settings.",
+            True,
+        ),
+        (
+            "No, DuckDuckGo will never save your emails for this service. [1]",
+            "No. DuckDuckGo will never save your emails for this service.",
+            False,
+        ),
+        (
+            "No, you cannot pay by cheque. [1]",
+            "We do not accept cheques; pay by card or direct debit.",
+            False,
+        ),
+        ("Yes, you can export your contacts. [1]", "You can export your contacts.", False),
+        (
+            "Yes, only the account owner can do that. [1]",
+            "Yes. Only the account owner can change the plan.",
+            False,
+        ),
+    ],
+)
+def test_a_leading_yes_or_no_must_be_the_sources_answer(
+    sentence: str, passage: str, flagged: bool
+) -> None:
+    reason = verify_module.answer_word_mismatch(sentence, passage)
+    assert bool(reason) is flagged, reason
+    if flagged:
+        assert verify_module.judge(sentence, [passage]).verdict == "unsupported"

@@ -334,7 +334,37 @@ def fact_mismatch(sentence: str, passage: str) -> str:
     absent = sorted(_numbers(sentence) - _numbers(passage))
     if absent:
         return f"{absent[0]} does not appear in the cited source."
-    return _unknown_name(sentence, passage) or polarity_mismatch(sentence, passage)
+    return (
+        _unknown_name(sentence, passage)
+        or answer_word_mismatch(sentence, passage)
+        or polarity_mismatch(sentence, passage)
+    )
+
+
+_ANSWER_WORD = re.compile(r"^\s*(yes|no)\b[\s,.!:;—–-]+", re.IGNORECASE)
+_RESTRICTION = re.compile(r"\bonly\b", re.IGNORECASE)
+
+
+def answer_word_mismatch(sentence: str, passage: str) -> str:
+    """Why a leading "Yes,"/"No," is not the passage's answer, or "" when it may be.
+
+    The words after it can be the source's own while the answer word flips them: "Yes, you can
+    view only one account at a time" answers "can I view two?" wrongly. "No" needs a negation or
+    a restriction in the passage; "Yes" before a negated or restricted claim needs the passage's
+    own "yes".
+    """
+    match = _ANSWER_WORD.match(_CITATION.sub(" ", strip_list_marker(sentence)))
+    if match is None:
+        return ""
+    rest = sentence[match.end() :]
+    limited = _NEGATION.search(rest) or _RESTRICTION.search(rest)
+    if match.group(1).lower() == "no":
+        if _NEGATION.search(passage) or _RESTRICTION.search(passage):
+            return ""
+        return 'It answers "No", but the cited source negates nothing.'
+    if limited and not re.search(r"\byes\b", passage, re.IGNORECASE):
+        return 'It answers "Yes" to something the cited source limits or negates.'
+    return ""
 
 
 _NEGATION = re.compile(
