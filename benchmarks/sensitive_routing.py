@@ -63,7 +63,8 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 def cases(split: str) -> list[dict[str, Any]]:
     """(message, knowledge, topic or None, label) rows of one evaluation set."""
-    if split in ("tune", "test"):
+    if split in ("tune", "test", "demo"):
+        name = "grounding_questions.jsonl" if split == "demo" else "helpcentre_questions.jsonl"
         return [
             {
                 "message": r["question"],
@@ -71,18 +72,8 @@ def cases(split: str) -> list[dict[str, Any]]:
                 "topic": r["sensitive_topic"] if r["expect"] == "route_to_human" else None,
                 "id": r["id"],
             }
-            for r in _rows("helpcentre_questions.jsonl")
-            if r["split"] == split
-        ]
-    if split == "demo":
-        return [
-            {
-                "message": r["question"],
-                "knowledge": r["corpus"],
-                "topic": r["sensitive_topic"] if r["expect"] == "route_to_human" else None,
-                "id": r["id"],
-            }
-            for r in _rows("grounding_questions.jsonl")
+            for r in _rows(name)
+            if split == "demo" or r["split"] == split
         ]
     knowledge, fold = split.split("-")[1:]  # dev-<none|duckduckgo>-<a|b>
     return [

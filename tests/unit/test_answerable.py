@@ -57,17 +57,7 @@ def extractive(context):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def router_context(tmp_path: Path, embedder) -> AppContext:  # type: ignore[no-untyped-def]
-    source = tmp_path / "kb"
-    source.mkdir()
-    for name, text in ROUTERS.items():
-        (source / name).write_text(text, encoding="utf-8")
-    build_pack(source, tmp_path / "pack", embedder, pack_id="routers", title="Routers")
-    paths = Paths.from_env()
-    context = AppContext(
-        paths, Settings.load(paths), pack_dirs=[tmp_path / "pack"], embedder=embedder
-    )
-    context.settings.set("generation.enabled", False)
-    return context
+    return _pack_context(tmp_path, embedder, ROUTERS)
 
 
 @pytest.mark.parametrize(("question", "name"), NEAR_DOMAIN)
