@@ -28,18 +28,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, write_result
-
-os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
-os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy.json")
-
+from common import ROOT, isolated_home, write_result
 from grounding import contexts
 
 from desktop.core import answerable
@@ -47,6 +42,7 @@ from desktop.core.assist import Assistant
 from desktop.core.context import AppContext
 from desktop.core.generation.engine import LlamaEngine, default_model_path
 
+isolated_home()
 DATA = ROOT / "benchmarks" / "data"
 CACHE = Path(tempfile.gettempdir()) / "deskmate-answerability"
 FLOOR = 0.45

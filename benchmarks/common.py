@@ -20,6 +20,16 @@ QUESTIONS = ROOT / "benchmarks" / "data" / "rackspace_questions.jsonl"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def isolated_home() -> None:
+    """Run Deskmate in a fresh data folder (unless DESKMATE_HOME names one) with no machine
+    policy, so a benchmark measures the defaults, not this PC's settings. Deskmate reads both
+    when a context is made, so this may run after importing it."""
+    import tempfile
+
+    os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
+    os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy.json")
+
+
 def machine() -> dict[str, Any]:
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -28,22 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from common import ROOT, corpus_pack, write_result
-
-os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
-os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy.json")
+from common import ROOT, corpus_pack, isolated_home, write_result
 
 from desktop.core.context import AppContext
 from desktop.core.paths import Paths
 from desktop.core.sensitive import SensitiveDetector
 from desktop.core.settings import Settings
 
+isolated_home()
 DATA = ROOT / "benchmarks" / "data"
 TOPICS = (
     "self_harm",
