@@ -151,14 +151,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", default="", help="sets whose misses to print, e.g. tune,dev")
     parser.add_argument("--test", action="store_true", help="also the held-out test half")
-    parser.add_argument("--k", type=int, help="try another number of neighbours (tuning)")
     parser.add_argument("--floor", type=float, help="try another similarity floor (tuning)")
     parser.add_argument("--margin", type=float, help="try another margin (tuning)")
     parser.add_argument("--sets", default="", help="only these sets, e.g. tune,dev-none-a")
     args = parser.parse_args()
     by_knowledge = detectors()
     for detector in by_knowledge.values():
-        detector.k = args.k or detector.k
         detector.floor = args.floor or detector.floor
         detector.margin = args.margin or detector.margin
     names = ["tune", "dev-none-a", "dev-none-b", "dev-duckduckgo-a", "dev-duckduckgo-b", "demo"]

@@ -24,8 +24,8 @@ woke up". A phrase or pattern match is more specific than a likeness, so it deci
 when there is one. Sentences are scored alone and in pairs of neighbours, since a case is often
 said across two. Floor, margin and the number of neighbours were chosen on the tuning half of
 benchmarks/data/helpcentre_questions.jsonl, fold "a" of benchmarks/data/sensitive_dev.jsonl and
-the demo set (benchmarks/sensitive_routing.py); a k-nearest vote (k=2, 3) routed fewer cases
-there and is kept only as a parameter.
+the demo set (benchmarks/sensitive_routing.py); a vote of a topic's 2 or 3 nearest examples
+routed fewer cases there than the single nearest one.
 Detection runs before retrieval and before any model is called.
 """
 
@@ -52,7 +52,6 @@ SIMILARITY_FLOOR = 0.45  # a sentence must be at least this close to a sensitive
 MARGIN = 0.08  # ...and this much closer to it than to the nearest ordinary text
 MAX_SENTENCES = 40  # the latest part of a long conversation is what matters
 WINDOW_SENTENCES = 12  # pairs of neighbouring sentences are also scored, among the latest ones
-NEIGHBOURS = 1  # a topic's score is the mean similarity of its k nearest examples
 CACHE_SIZE = 512  # sentences whose nearest pack passage is remembered
 # When a message matches several topics, the most urgent one decides where it goes.
 PRIORITY = (
@@ -275,7 +274,6 @@ class SensitiveDetector:
         floor: float = SIMILARITY_FLOOR,
         margin: float = MARGIN,
         ordinary: Sequence[str] = (),
-        k: int = NEIGHBOURS,
     ) -> None:
         self.topics = list(topics)
         self.embedder = embedder
@@ -286,11 +284,7 @@ class SensitiveDetector:
         sources = sorted({t.source for t in self.topics if t.source})
         quoted = ", ".join(sql_quote(source) for source in sources)
         self._ordinary_where = f"source NOT IN ({quoted})" if sources else None
-        self.k = k
         self._examples = [(t, e) for t in self.topics for e in t.examples]
-        self._columns: dict[str, list[int]] = {}
-        for column, (topic, _) in enumerate(self._examples):
-            self._columns.setdefault(topic.name, []).append(column)
         self._pack_cache: dict[str, float] = {}
         self._matrix: Any = None
         self._ordinary_matrix: Any = None
@@ -332,8 +326,10 @@ class SensitiveDetector:
         if not units:
             return []
         vectors = self.embedder.embed(units)  # type: ignore[union-attr]
+        scores = vectors @ matrix.T
         candidates = []
-        for row, (column, score) in enumerate(self._nearest(vectors @ matrix.T)):
+        for row, column in enumerate(scores.argmax(axis=1).tolist()):
+            score = float(scores[row, column])
             if score >= self.floor and score - self._builtin_ordinary(vectors[row]) >= self.margin:
                 candidates.append((score, row, column))
         best: dict[str, Detection] = {}
@@ -347,18 +343,6 @@ class SensitiveDetector:
                 topic, f'"{units[row].strip()}" is like "{example}" ({score:.2f})', score
             )
         return list(best.values())
-
-    def _nearest(self, scores: Any) -> list[tuple[int, float]]:
-        """Per unit, the nearest example (its column) and the unit's score for that example's
-        topic: the mean of its *k* nearest examples of the topic, a vote that one stray example
-        cannot win alone."""
-        found = []
-        for row in scores:
-            column = int(row.argmax())
-            columns = self._columns[self._examples[column][0].name]
-            top = sorted((float(v) for v in row[columns]), reverse=True)[: self.k]
-            found.append((column, sum(top) / len(top)))
-        return found
 
     def _builtin_ordinary(self, vector: Any) -> float:
         if self._ordinary_matrix is None:
