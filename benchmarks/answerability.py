@@ -30,7 +30,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ from grounding import contexts
 from desktop.core import answerable
 from desktop.core.assist import Assistant
 from desktop.core.context import AppContext
+from desktop.core.generation import prompts
 from desktop.core.generation.engine import LlamaEngine, default_model_path
+from desktop.core.knowledge.index import Hit
 
 isolated_home()
 DATA = ROOT / "benchmarks" / "data"
@@ -48,6 +50,33 @@ CACHE = Path(tempfile.gettempdir()) / "deskmate-answerability"
 FLOOR = 0.45
 TARGET_ANSWERED = 0.95
 COVERAGE_GRID = [round(0.05 * i, 2) for i in range(0, 9)]
+
+JUDGE_SYSTEM = (
+    "You decide whether help-centre passages contain the answer to a customer's question. "
+    "Answer with one word: yes or no."
+)
+JUDGE_PASSAGES = 2
+JUDGE_PASSAGE_CHARS = 700
+
+
+def judge_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
+    """The yes/no prompt for a local model (tried and rejected): do the best passages answer
+    the question?"""
+    shown = "\n\n".join(
+        f"[{n}] {hit.title}: {prompts.passage(hit)[:JUDGE_PASSAGE_CHARS]}"
+        for n, hit in enumerate(hits[:JUDGE_PASSAGES], start=1)
+    )
+    return [
+        {"role": "system", "content": JUDGE_SYSTEM},
+        {
+            "role": "user",
+            "content": f"Passages:\n{shown}\n\nCustomer question: {question}\n\n"
+            "Do the passages contain the specific information needed to answer this "
+            "question? Answer yes or no.",
+        },
+    ]
+
+
 JUDGE_GRID = [round(0.05 * i, 2) for i in range(0, 20)]
 Rule = Callable[[dict[str, Any]], bool]  # True: refuse
 
@@ -113,7 +142,7 @@ def judge(cases: list[dict[str, Any]], model: Path, groups: tuple[str, ...]) -> 
         if not case["hits"]:
             case[f"judge-{name}"], case[f"judge-{name}_s"] = 1.0, 0.0  # the floor decides
             continue
-        messages = answerable.judge_messages(case["question"], case["hits"])
+        messages = judge_messages(case["question"], case["hits"])
         key = hashlib.sha256(json.dumps(messages).encode()).hexdigest()
         if key not in cache:
             started = time.perf_counter()

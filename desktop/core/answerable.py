@@ -478,30 +478,3 @@ def _usable_stats(context: AppContext) -> list[TermStats]:
         except KnowledgeError:
             continue  # Pack.passage_texts names the damage; search already leaves it out
     return found
-
-
-JUDGE_SYSTEM = (
-    "You decide whether help-centre passages contain the answer to a customer's question. "
-    "Answer with one word: yes or no."
-)
-JUDGE_PASSAGES = 2
-JUDGE_PASSAGE_CHARS = 700
-
-
-def judge_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
-    """The yes/no prompt for a local model: do the best passages answer the question?"""
-    from desktop.core.generation import prompts
-
-    shown = "\n\n".join(
-        f"[{n}] {hit.title}: {prompts.passage(hit)[:JUDGE_PASSAGE_CHARS]}"
-        for n, hit in enumerate(hits[:JUDGE_PASSAGES], start=1)
-    )
-    return [
-        {"role": "system", "content": JUDGE_SYSTEM},
-        {
-            "role": "user",
-            "content": f"Passages:\n{shown}\n\nCustomer question: {question}\n\n"
-            "Do the passages contain the specific information needed to answer this "
-            "question? Answer yes or no.",
-        },
-    ]
