@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import takewhile
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,6 @@ MAX_SENTENCES = 5
 MAX_STEPS = 10
 MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its output
 
-_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
 
 
@@ -78,7 +78,7 @@ def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
                 if found[-2:-1] and not found[-2].code and found[-2].text.rstrip().endswith(":"):
                     found[-2].leads_to_code = True
             continue
-        item = bool(_ITEM.match(line))
+        item = bool(sentences.LIST_ITEM.match(line))
         for sentence in sentences.split_sentences(line):
             found.append(Piece(index, article, number, item, sentence))
     return found
@@ -91,17 +91,8 @@ def with_code(found: list[Piece], unit: list[Piece]) -> list[Piece]:
         out.append(piece)
         if piece.leads_to_code:
             after = found[found.index(piece) + 1 :]
-            out += [p for p in _takewhile_code(after) if p not in unit]
+            out += [p for p in takewhile(lambda p: p.code, after[:MAX_CODE_LINES]) if p not in unit]
     return out
-
-
-def _takewhile_code(pieces_after: list[Piece]) -> list[Piece]:
-    taken = []
-    for piece in pieces_after[:MAX_CODE_LINES]:
-        if not piece.code:
-            break
-        taken.append(piece)
-    return taken
 
 
 def score(question: str, found: list[Piece], embed: Embed | None) -> None:
@@ -202,7 +193,7 @@ def extractive(
             lines.append((piece, f"    {piece.text} [{number}]"))
             continue
         body = verify.strip_list_marker(piece.text).strip()
-        marker = _ITEM.match(piece.text) if piece.item else None
+        marker = sentences.LIST_ITEM.match(piece.text) if piece.item else None
         if marker:  # "-   Visit" -> "- Visit"
             body = f"{marker.group(0).strip()} {body}"
         lines.append((piece, f"{body} [{number}]"))

@@ -21,7 +21,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
+# A list item's marker at the start of a line ("1. ", "- ", "Step 2: "), for re.match.
+LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
 _WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")
 _LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
 _WORD = re.compile(r"\w")
@@ -88,7 +89,7 @@ def unwrap(text: str) -> str:
 
     def join(match: re.Match[str]) -> str:
         line = bisect.bisect_left(breaks, match.start()) if code else -2
-        if _ITEM.match(text, match.end()) or line in code or line + 1 in code:
+        if LIST_ITEM.match(text, match.end()) or line in code or line + 1 in code:
             return match.group(0)
         return " " * len(match.group(0))
 

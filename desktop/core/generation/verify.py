@@ -353,10 +353,11 @@ def answer_word_mismatch(sentence: str, passage: str) -> str:
     a restriction in the passage; "Yes" before a negated or restricted claim needs the passage's
     own "yes".
     """
-    match = _ANSWER_WORD.match(_CITATION.sub(" ", strip_list_marker(sentence)))
+    body = _CITATION.sub(" ", strip_list_marker(sentence))
+    match = _ANSWER_WORD.match(body)
     if match is None:
         return ""
-    rest = sentence[match.end() :]
+    rest = body[match.end() :]
     limited = _NEGATION.search(rest) or _RESTRICTION.search(rest)
     if match.group(1).lower() == "no":
         if _NEGATION.search(passage) or _RESTRICTION.search(passage):
