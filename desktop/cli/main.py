@@ -23,6 +23,7 @@ from desktop.cli.common import (
 )
 from desktop.cli.repo import pack_publish, pack_retire, repo
 from desktop.cli.sync import pack_rollback, sync
+from desktop.core import tasks
 
 VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation": "NO CITATION"}
 
@@ -148,7 +149,7 @@ def search(
 )
 @click.option(
     "--task",
-    type=click.Choice(["reply", "wrapup", "rewrite"]),
+    type=click.Choice(list(tasks.TASKS)),
     default="reply",
     show_default=True,
     help="reply: answer from the knowledge; wrapup: wrap-up note of a pasted conversation; "
@@ -156,7 +157,7 @@ def search(
 )
 @click.option(
     "--tone",
-    type=click.Choice(["shorter", "friendlier", "formal"]),
+    type=click.Choice(list(tasks.TONES)),
     default="shorter",
     show_default=True,
     help="For --task rewrite.",

@@ -11,14 +11,6 @@ from desktop.core.errors import UserError
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
 
-# Keyring backends that store secrets in plain files: refused, because credentials for pack
-# sources must stay protected by the operating system.
-PLAINTEXT_KEYRINGS = (
-    "keyrings.alt.file.PlaintextKeyring",
-    "keyrings.alt.file.EncryptedKeyring",
-    "keyring.backends.null.Keyring",
-)
-
 
 @dataclass(frozen=True)
 class Check:
@@ -136,22 +128,14 @@ def check_sensitive(context: AppContext) -> Check:
 
 def check_keyring(context: AppContext) -> Check:
     try:
-        import keyring
+        from desktop.core.sync.credentials import CredentialError, backend_name, usable_backend
+
+        backend = usable_backend()
     except ImportError:
         return Check("keyring", "error", "The keyring package is missing.", "Reinstall Deskmate.")
-    backend = keyring.get_keyring()
-    name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-    if name in PLAINTEXT_KEYRINGS:
-        return Check(
-            "keyring",
-            "error",
-            f"The keyring backend {name} stores secrets in plain text; Deskmate refuses it.",
-            "Uninstall keyrings.alt or configure the "
-            "system keyring (Secret Service, Keychain or Windows Credential Locker).",
-        )
-    if name.startswith("keyring.backends.fail") or (
-        name.startswith("keyring.backends.chainer") and not getattr(backend, "backends", None)
-    ):
+    except CredentialError as exc:
+        return Check("keyring", "error", exc.message, exc.fix)
+    if backend is None:
         return Check(
             "keyring",
             "warning",
@@ -159,7 +143,7 @@ def check_keyring(context: AppContext) -> Check:
             "Only needed for pack sources that require credentials; install and unlock "
             "a Secret Service keyring (e.g. GNOME Keyring) to use them.",
         )
-    return Check("keyring", "ok", name)
+    return Check("keyring", "ok", backend_name(backend))
 
 
 CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (

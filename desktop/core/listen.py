@@ -1,9 +1,10 @@
 """The "second pair of ears": what does the customer need, from the conversation so far?
 
 The agent types or pastes the live conversation (``Customer: ...`` / ``Agent: ...`` lines, or
-unlabelled text). The latest customer turns say what is needed now, so they become the search
-query; older turns and the agent's own lines would only dilute it. Everything here is plain text
-in, plain data out: the window runs the search on a worker thread.
+unlabelled text), read by :mod:`desktop.core.conversation`. The latest customer turns say what is
+needed now, so they become the search query; older turns and the agent's own lines would only
+dilute it. Everything here is plain text in, plain data out: the window runs the search on a
+worker thread.
 """
 
 from __future__ import annotations
@@ -11,18 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SPEAKER = re.compile(r"^\s*([A-Za-z][\w .'-]{0,30}?)\s*:\s*(.*)$")
-CUSTOMER = frozenset({"customer", "caller", "client", "user", "cust", "c"})
-AGENT = frozenset({"agent", "advisor", "adviser", "me", "rep", "a", "you"})
+from desktop.core.conversation import CUSTOMER, UNKNOWN, Turn, turns
+
 MAX_QUERY_CHARS = 600
 ENOUGH_WORDS = 6  # a latest turn shorter than this is read with the one before
 MAX_TURNS = 3
-
-
-@dataclass(frozen=True)
-class Turn:
-    speaker: str  # "customer" | "agent" | "unknown"
-    text: str
 
 
 @dataclass(frozen=True)
@@ -37,25 +31,6 @@ class Need:
         return not self.query
 
 
-def turns(conversation: str) -> list[Turn]:
-    """The conversation split into turns; unlabelled lines continue the previous turn."""
-    out: list[Turn] = []
-    for raw in conversation.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        match = _SPEAKER.match(line)
-        who = match.group(1).strip().lower() if match else ""
-        if match and (who in CUSTOMER or who in AGENT):
-            speaker = "customer" if who in CUSTOMER else "agent"
-            out.append(Turn(speaker, match.group(2).strip()))
-        elif out:
-            out[-1] = Turn(out[-1].speaker, f"{out[-1].text} {line}".strip())
-        else:
-            out.append(Turn("unknown", line))
-    return [turn for turn in out if turn.text]
-
-
 def customer_need(conversation: str, enough_words: int = ENOUGH_WORDS) -> Need:
     """The search query for what the customer needs now: their latest turn.
 
@@ -64,9 +39,9 @@ def customer_need(conversation: str, enough_words: int = ENOUGH_WORDS) -> Need:
     lines of whatever was pasted are used the same way.
     """
     all_turns = turns(conversation)
-    theirs = [t for t in all_turns if t.speaker == "customer"]
+    theirs = [t for t in all_turns if t.speaker == CUSTOMER]
     if not theirs:
-        theirs = [t for t in all_turns if t.speaker == "unknown"]
+        theirs = [t for t in all_turns if t.speaker == UNKNOWN]
     chosen: list[Turn] = []
     words = 0
     for turn in reversed(theirs[-MAX_TURNS:]):

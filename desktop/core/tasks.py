@@ -10,14 +10,18 @@ faked.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from desktop.core.generation import verify
+from desktop.core import conversation as conversation_
 
-TASKS = ("reply", "wrapup", "rewrite")
-TONES = ("shorter", "friendlier", "formal")
+if TYPE_CHECKING:  # verify brings numpy; `deskmate --help` only needs the task names
+    from desktop.core.generation import verify
+
+# What Deskmate can write (value -> label), and the rewrite tones: the CLI and window offer these.
+TASKS = {"reply": "Reply", "wrapup": "Wrap-up", "rewrite": "Rewrite"}
+TONES = {"shorter": "Shorter", "friendlier": "Friendlier", "formal": "Formal"}
 WRAPUP_FIELDS = ("Reason", "What was done", "Resolution", "Follow-up", "Disposition")
 NOT_STATED = "Not stated"
-_SPEAKER = re.compile(r"^\s*(agent|customer|caller|advisor|me|you)\s*:\s*", re.IGNORECASE)
 
 WRAPUP_SYSTEM = (
     "You write wrap-up notes for contact-centre agents. Use ONLY what the conversation says. "
@@ -68,21 +72,10 @@ def rewrite_messages(text: str, tone: str) -> list[dict[str, str]]:
     ]
 
 
-def _turns(conversation: str) -> list[tuple[str, str]]:
-    turns = []
-    for line in conversation.splitlines():
-        match = _SPEAKER.match(line)
-        if match and line[match.end() :].strip():
-            who = "agent" if match.group(1).lower() in ("agent", "advisor", "me") else "customer"
-            turns.append((who, line[match.end() :].strip()))
-    return turns
-
-
 def extractive_wrapup(conversation: str) -> str:
     """A wrap-up from the conversation's own lines: nothing in it is invented."""
-    turns = _turns(conversation)
-    customer = [text for who, text in turns if who == "customer"]
-    agent = [text for who, text in turns if who == "agent"]
+    customer = conversation_.said_by(conversation, conversation_.CUSTOMER)
+    agent = conversation_.said_by(conversation, conversation_.AGENT)
     fields = {
         "Reason": customer[0] if customer else NOT_STATED,
         "What was done": " ".join(agent[:-1][-2:]) if len(agent) > 1 else NOT_STATED,
@@ -95,6 +88,8 @@ def extractive_wrapup(conversation: str) -> str:
 
 def check_against(output: str, source: str) -> list[verify.Sentence]:
     """Verdicts for *output* when *source* is all it may draw on (cited as source 1)."""
+    from desktop.core.generation import verify
+
     checked = []
     for text in verify.split_sentences(output):
         value = re.sub(r"^\s*[\w -]{2,20}:\s*", "", text)  # a "Field:" label is not a claim

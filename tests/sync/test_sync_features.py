@@ -164,6 +164,19 @@ def test_plaintext_keyring_is_refused(
     assert server.requests == []
 
 
+def test_doctor_judges_the_keyring_as_sync_does(keyring_backend: Any) -> None:
+    """A backend that ranks itself below 1 is refused by sync; doctor must not call it fine."""
+    from desktop.core.doctor import check_keyring
+
+    keyring_backend(PlaintextKeyring())
+    check = check_keyring(None)  # type: ignore[arg-type]  # the keyring check reads no context
+    assert check.status == "error" and "without protection" in check.message
+    assert "keyrings.alt" in check.fix
+    keyring_backend(MemoryKeyring())
+    check = check_keyring(None)  # type: ignore[arg-type]
+    assert check.status == "ok" and "MemoryKeyring" in check.message
+
+
 # --- status and lock -----------------------------------------------------------------------------
 
 

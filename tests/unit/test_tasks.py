@@ -34,6 +34,24 @@ def test_extractive_wrapup_uses_only_the_conversation(context) -> None:
     assert answer.sources[0].source == "input"
 
 
+def test_wrapup_and_listen_read_the_same_speakers() -> None:
+    """"Rep:" and "You:" are the agent for both: the greeting is never the customer's reason."""
+    from desktop.core import listen
+
+    conversation = (
+        "You: Hi, you're through to Sam, how can I help today?\n"
+        "Customer: My parcel says delivered but it is not here.\n"
+        "it was due on Monday\n"
+        "Rep: I've opened a missing-parcel claim for you.\n"
+    )
+    note = dict(line.split(": ", 1) for line in tasks.extractive_wrapup(conversation).splitlines())
+    assert note["Reason"] == "My parcel says delivered but it is not here. it was due on Monday"
+    assert note["Resolution"] == "I've opened a missing-parcel claim for you."
+    need = listen.customer_need(conversation)
+    assert need.query == note["Reason"]
+    assert [t.speaker for t in need.turns] == ["customer"]
+
+
 def test_wrapup_claims_not_in_the_conversation_are_flagged() -> None:
     note = (
         "Reason: Router light solid red.\n"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from desktop.core.errors import KnowledgeError
 from desktop.core.fileio import atomic_write_bytes, atomic_write_text
 from desktop.core.knowledge.chunking import Chunk, chunk_document
+from desktop.core.knowledge.compat import SCHEMA_VERSION, incompatibility
 from desktop.core.knowledge.documents import (
     SKIPPED_NAMES,
     SUPPORTED_SUFFIXES,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
     from desktop.core.knowledge.embedder import Embedder
 
-SCHEMA_VERSION = 3
 # Bumped whenever extraction or chunking changes, so packs built from bundled content are rebuilt.
 BUILDER_VERSION = 7
 # Passage vectors depend only on the embedding model and the text embedded, not on how documents
@@ -420,16 +420,11 @@ def _unchanged(
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    wanted = {
-        "id": pack_id,
-        "version": version,
-        "builder_version": BUILDER_VERSION,
-        "schema_version": SCHEMA_VERSION,
-        "files": checksums,
-    }
+    wanted = {"id": pack_id, "version": version, "builder_version": BUILDER_VERSION}
     return (
         all(manifest.get(k) == v for k, v in wanted.items())
-        and manifest.get("embedding", {}).get("model") == embedder.model_id
+        and manifest.get("files") == checksums
+        and incompatibility(manifest, embedder) is None
         and (dest / "lance" / f"{TABLE}.lance").is_dir()
         and (
             GOLDEN_FILE not in checksums

@@ -25,12 +25,12 @@ from desktop.core.errors import KnowledgeError
 from desktop.core.fileio import confined
 from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for callers
     BUILDER_VERSION,
-    SCHEMA_VERSION,
     TABLE,
     BuildReport,
     build_pack,
     iter_source_files,
 )
+from desktop.core.knowledge.compat import SCHEMA_VERSION, incompatibility  # noqa: F401
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
@@ -138,29 +138,9 @@ class Pack:
             raise  # the pack is sound: a bug, not damage
 
     def _check_compatible(self, embedder: Embedder) -> None:
-        schema = self.manifest.get("schema_version")
-        if schema != SCHEMA_VERSION:
-            raise KnowledgeError(
-                f"The knowledge pack {self.id!r} uses format version {schema}, "
-                f"this Deskmate reads version {SCHEMA_VERSION}.",
-                "Ask your knowledge admin for a pack built for this version, or update Deskmate.",
-            )
-        embedding = self.manifest.get("embedding")
-        model = embedding.get("model") if isinstance(embedding, dict) else None
-        if model != embedder.model_id:
-            raise KnowledgeError(
-                f"The knowledge pack {self.id!r} was built with the embedding model {model!r}, "
-                f"this Deskmate uses {embedder.model_id!r}.",
-                "Rebuild the pack with this Deskmate's embedding model.",
-            )
-        weights = embedding.get("weights_sha256") if isinstance(embedding, dict) else None
-        if weights and weights != embedder.weights_hash():
-            raise KnowledgeError(
-                f"The knowledge pack {self.id!r} was built with different weights of the "
-                f"embedding model {model!r} (weights {weights[:12]}…, local "
-                f"{embedder.weights_hash()[:12]}…).",
-                "Rebuild the pack with this Deskmate's embedding model.",
-            )
+        problem = incompatibility(self.manifest, embedder)
+        if problem is not None:
+            raise KnowledgeError(f"The knowledge pack {self.id!r} {problem.reason}.", problem.fix)
 
     @property
     def title(self) -> str:

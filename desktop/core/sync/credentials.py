@@ -38,20 +38,24 @@ def source_key(url: str) -> str:
     return parse_source(url).origin
 
 
-def _name(backend: Any) -> str:
+def backend_name(backend: Any) -> str:
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
-def _usable_backend() -> Any | None:
-    """The keyring backend, None when there is none, CredentialError when it is insecure."""
+def usable_backend() -> Any | None:
+    """The keyring backend, None when there is none, CredentialError when it is insecure.
+
+    The one acceptability rule for the keyring: sync, ``deskmate sync login`` and ``deskmate
+    doctor`` all ask here, so doctor never calls a backend fine that sync would refuse.
+    """
     import keyring
 
     backend = keyring.get_keyring()
     members = list(getattr(backend, "backends", None) or [backend])
-    if _name(backend).startswith("keyring.backends.chainer") and not members:
+    if backend_name(backend).startswith("keyring.backends.chainer") and not members:
         return None
     for member in members:
-        name = _name(member)
+        name = backend_name(member)
         if name.startswith("keyring.backends.fail"):
             continue
         try:
@@ -65,14 +69,14 @@ def _usable_backend() -> Any | None:
                 "Uninstall keyrings.alt (or the plain-text backend) and use the system keyring "
                 "(Secret Service, macOS Keychain or Windows Credential Locker).",
             )
-    usable = [m for m in members if not _name(m).startswith("keyring.backends.fail")]
+    usable = [m for m in members if not backend_name(m).startswith("keyring.backends.fail")]
     return backend if usable else None
 
 
 def store(url: str, *, user: str = "", password: str = "", token: str = "") -> None:
     """Keep HTTP basic (*user*/*password*) or bearer (*token*) credentials for *url*."""
     key = source_key(url)
-    backend = _usable_backend()
+    backend = usable_backend()
     if backend is None:
         raise CredentialError(
             "No system keyring is available to keep the pack source's credentials.",
@@ -84,7 +88,7 @@ def store(url: str, *, user: str = "", password: str = "", token: str = "") -> N
 
 
 def forget(url: str) -> None:
-    backend = _usable_backend()
+    backend = usable_backend()
     if backend is not None:
         import keyring.errors
 
@@ -96,7 +100,7 @@ def auth_headers(url: str) -> dict[str, str]:
     """The Authorization header for *url* from the keyring, {} when it has none."""
     if parse_source(url).scheme not in {"http", "https"}:
         return {}
-    backend = _usable_backend()
+    backend = usable_backend()
     if backend is None:
         return {}
     raw = backend.get_password(SERVICE, source_key(url))

@@ -114,21 +114,14 @@ class PackInfo:
 
     def mismatch(self, embedder: Embedder) -> str:
         """Why this pack cannot be used with the local embedding model and schema ("" if it can)."""
-        from desktop.core.knowledge.build import SCHEMA_VERSION
+        from desktop.core.knowledge.compat import incompatibility
 
-        if self.schema_version != SCHEMA_VERSION:
-            return (
-                f"pack format version {self.schema_version}, this Deskmate reads version "
-                f"{SCHEMA_VERSION}"
-            )
-        if self.embedding_model != embedder.model_id:
-            return (
-                f"built with the embedding model {self.embedding_model!r}, this Deskmate uses "
-                f"{embedder.model_id!r}"
-            )
-        if self.weights_sha256 and self.weights_sha256 != embedder.weights_hash():
-            return f"built with other weights of the embedding model {self.embedding_model!r}"
-        return ""
+        manifest = {
+            "schema_version": self.schema_version,
+            "embedding": {"model": self.embedding_model, "weights_sha256": self.weights_sha256},
+        }
+        problem = incompatibility(manifest, embedder)
+        return f"it {problem.reason}" if problem else ""
 
 
 # --- safe extraction -----------------------------------------------------------------------------
