@@ -98,6 +98,10 @@ def split_qt_message(message: str) -> tuple[str, str]:
 # --- the content-free formatter ------------------------------------------------------------------
 
 
+def _own(record: logging.LogRecord) -> bool:
+    return record.name == OWN_LOGGERS or record.name.startswith(OWN_LOGGERS + ".")
+
+
 def _hidden(text: str) -> str:
     return f"<{len(text)} chars>"
 
@@ -135,7 +139,7 @@ class ContentFreeFormatter(logging.Formatter):
     def _message(self, record: logging.LogRecord) -> tuple[object, Any]:
         change = _reveal if self.customer_text else _scrub
         if not self.customer_text:
-            if not record.name.startswith(OWN_LOGGERS):
+            if not _own(record):
                 with contextlib.suppress(Exception):
                     return "(message of %d chars hidden)", (len(record.getMessage()),)
                 return "(message hidden)", ()
@@ -210,7 +214,7 @@ class _LogFile(logging.handlers.RotatingFileHandler):
 
 def _worth_keeping(record: logging.LogRecord) -> bool:
     """Deskmate's own records from INFO up; other libraries' only from WARNING up."""
-    return record.name.startswith(OWN_LOGGERS) or record.levelno >= logging.WARNING
+    return _own(record) or record.levelno >= logging.WARNING
 
 
 def log_file(paths: Paths) -> Path:

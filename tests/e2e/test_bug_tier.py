@@ -1,4 +1,4 @@
-"""The CLI's bug tier end to end: a real crash in a ``deskmate`` process, then ``deskmate doctor``."""
+"""The CLI's bug tier end to end: a real crash in a ``deskmate`` process, then ``doctor``."""
 
 from __future__ import annotations
 

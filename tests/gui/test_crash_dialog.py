@@ -95,7 +95,8 @@ def test_a_bug_shows_the_dialog_and_the_window_keeps_working(
     dialog = bugs.reporter.dialog
     assert dialog.parent() is window and not dialog.isModal()
     assert str(logs.log_file(window.context.paths)) in dialog.where.text()
-    assert "LookupError" in dialog.summary.text() and "look_up_the_customer" in dialog.summary.text()
+    summary = dialog.summary.text()
+    assert "LookupError" in summary and "look_up_the_customer" in summary
     assert "no customer text" in dialog.where.text()
     assert len(previous.calls) == 1  # chained to the hook that was there before
 
@@ -168,7 +169,9 @@ def test_a_bug_in_a_worker_thread_shows_the_dialog_on_the_ui_thread(
     bugs.uninstall()
 
 
-def test_qt_warnings_go_to_the_log_without_their_text(qtbot: Any, window: Any, bug_tier: Any) -> None:
+def test_qt_warnings_go_to_the_log_without_their_text(
+    qtbot: Any, window: Any, bug_tier: Any
+) -> None:
     passed_on: list[Any] = []
     messages = bug_tier[0].messages
     previous, messages.previous = messages.previous, lambda *args: passed_on.append(args)
