@@ -11,7 +11,9 @@ def run_gui(argv: list[str] | None = None) -> int:
     """Open the Deskmate window; returns the process exit code."""
     from PySide6.QtWidgets import QApplication
 
+    from desktop.core import logs
     from desktop.core.context import AppContext
+    from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
     from desktop.gui.window_extras import apply_font_scale
 
@@ -19,6 +21,8 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     context = AppContext.from_env()
+    logs.setup(context.paths, context.settings)
+    bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
     window.show()
@@ -28,4 +32,5 @@ def run_gui(argv: list[str] | None = None) -> int:
     code = app.exec()
     window.stop()
     window.ops.wait()
+    bugs.uninstall()
     return int(code)

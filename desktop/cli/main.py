@@ -29,9 +29,11 @@ VERDICT_MARKS = {"supported": "ok", "unsupported": "UNSUPPORTED", "no_citation":
 
 
 def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
+    from desktop.core import logs
     from desktop.core.context import AppContext
 
     context = AppContext.from_env(pack_dirs=list(packs) or None, model_path=model)
+    logs.setup(context.paths, context.settings)
     for problem in context.settings.problems:
         click.echo(f"deskmate: warning: {problem}", err=True)
     return context
@@ -262,16 +264,22 @@ def _print_answer(answer: Any) -> None:
 @cli.command()
 @json_option
 def doctor(as_json: bool) -> None:
-    """Check the model, embedding model, knowledge packs, policy and keyring."""
+    """Check the model, embedding model, knowledge packs, policy, keyring and the last crash."""
+    from desktop.core import logs
     from desktop.core.doctor import run_checks
 
     context = _context()
     checks = run_checks(context)
     if as_json:
+        try:
+            crash = logs.last_crash(context.paths)
+        except (OSError, ValueError):
+            crash = None  # the "last crash" check says why
         emit_json(
             {
                 "ok": all(c.status != "error" for c in checks),
                 "checks": [c.to_json() for c in checks],
+                "last_crash": crash,
             }
         )
     else:
@@ -344,7 +352,21 @@ cli.add_command(repo)
 cli.add_command(sync)
 
 
+def _start_log() -> None:
+    """The bug tier for every command: the file log and the crash hooks (no dialog here)."""
+    from desktop.core import logs
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+
+    # Defaults only (no customer text): Settings.load moves a broken settings file aside, and
+    # _context() must be the one to report that. It applies the user's log setting.
+    paths = Paths.from_env()
+    logs.setup(paths, Settings(paths))
+    logs.install_hooks(paths)
+
+
 def main() -> None:
+    _start_log()
     cli(prog_name="deskmate")
 
 

@@ -146,6 +146,32 @@ def check_keyring(context: AppContext) -> Check:
     return Check("keyring", "ok", backend_name(backend))
 
 
+def check_last_crash(context: AppContext) -> Check:
+    """The last unexpected error recorded in the log folder (time, type, where), if any."""
+    from desktop.core import logs
+
+    where = context.paths.logs
+    try:
+        crash = logs.last_crash(context.paths)
+    except (OSError, ValueError) as err:
+        return Check(
+            "last crash",
+            "warning",
+            f"The crash record {where / logs.LAST_CRASH} could not be read ({err}).",
+            "Delete that file; the next crash writes a new one.",
+        )
+    if crash is None:
+        return Check("last crash", "ok", f"None recorded. Log: {logs.log_file(context.paths)}")
+    return Check(
+        "last crash",
+        "warning",
+        f"{crash['time']}: {crash['type']} at {crash['where']} (Deskmate "
+        f"{crash.get('version', '?')}). Details in {logs.log_file(context.paths)}.",
+        f"If it keeps happening, send {where} to IT support (it holds no customer text "
+        f"unless {logs.SETTING} is on). Delete {logs.LAST_CRASH} there to clear this.",
+    )
+
+
 CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (
     ("model", check_model),
     ("embedding model", check_embedding),
@@ -153,6 +179,7 @@ CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (
     ("settings and policy", check_policy),
     ("sensitive topics", check_sensitive),
     ("keyring", check_keyring),
+    ("last crash", check_last_crash),
 )
 
 

@@ -413,6 +413,18 @@ SCHEMA: tuple[Setting, ...] = (
         description="Append the titles of the cited sources when copying a draft.",
         lockable=False,
     ),
+    # --- the bug tier (issue 13) ---
+    Setting(
+        key="log.customer_text",
+        type=bool,
+        default=False,
+        label="Write customer text to the log (debugging)",
+        description=(
+            "Let deskmate.log and crash reports include queries, conversations, drafts and "
+            "error messages. Off by default: the log then holds no customer text. Only for "
+            "debugging a problem; IT can lock it off."
+        ),
+    ),
 )
 
 _BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})

@@ -38,7 +38,9 @@ SCRIPT = textwrap.dedent("""
             seen.update(title=window.windowTitle(), visible=window.isVisible(),
                         packs=window.packs_label.text(), model=window.model_label.text(),
                         draft=window.draft.view.toPlainText(),
-                        offline=window.offline_label.text())
+                        offline=window.offline_label.text(),
+                        hooks=type(getattr(sys.excepthook, "__self__", None)).__name__,
+                        dialog=getattr(sys.excepthook, "__self__", None).on_crash is not None)
             app.quit()
 
     timer = QTimer()
@@ -89,6 +91,10 @@ def test_window_opens_and_reports_problems_without_a_pack(tmp_path: Path) -> Non
     assert "index rebuild" in seen["draft"]
     # Generation turned off by policy: no model is loaded.
     assert "extractive" in seen["model"]
+    # The bug tier: uncaught exceptions go to the log and to the crash dialog.
+    assert seen["hooks"] == "Hooks" and seen["dialog"] is True
+    log = Path(os.environ["DESKMATE_HOME"]) / "logs" / "deskmate.log"
+    assert "customer text in this log: off" in log.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

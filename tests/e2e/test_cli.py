@@ -219,6 +219,7 @@ def test_doctor_json_reports_every_dependency(deskmate: Any) -> None:
         "settings and policy",
         "sensitive topics",
         "keyring",
+        "last crash",
     ]
     for check in checks.values():
         assert check["status"] in {"ok", "warning", "error"}
@@ -267,6 +268,7 @@ def test_doctor_reports_a_damaged_pack_under_knowledge(
         "settings and policy",
         "sensitive topics",
         "keyring",
+        "last crash",
     ]
     assert checks["knowledge"]["status"] == "error"
     assert str(installed) in checks["knowledge"]["message"]
