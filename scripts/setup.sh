@@ -50,6 +50,8 @@ APT_QT_WINDOW=(libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxc
 # OCR for scanned PDFs in knowledge packs (optional at run time: without it such PDFs are
 # reported in the build report instead of indexed); the tests exercise both paths.
 APT_OCR=(tesseract-ocr tesseract-ocr-eng)
+# Test tools: strace watches the `deskmate` command's system calls in the zero-egress test.
+APT_TEST=(strace)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'setup.sh: warning: %s\n' "$*" >&2; }
@@ -102,6 +104,7 @@ pip_install() {
 ensure_system_packages() {
     local pkgs=("${APT_QT_OFFSCREEN[@]}" "${APT_OCR[@]}")
     if [[ $MODE == app ]]; then pkgs+=("${APT_QT_WINDOW[@]}"); fi
+    if [[ $MODE == test ]]; then pkgs+=("${APT_TEST[@]}"); fi
     if ! command -v dpkg-query >/dev/null 2>&1; then
         return 0 # not Debian-like: we cannot tell; the Qt check in `verify` will say if it fails
     fi
@@ -113,7 +116,7 @@ ensure_system_packages() {
     done
     ((${#missing[@]} == 0)) && return 0
 
-    step "system packages for Qt and OCR: ${missing[*]}"
+    step "system packages for Qt, OCR and tests: ${missing[*]}"
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         warn "Qt needs these system packages, which are missing; please install them:"
         warn "    sudo apt-get install --no-install-recommends ${missing[*]}"

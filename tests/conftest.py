@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "resources" / "demo"
@@ -73,3 +71,42 @@ def context(deskmate_home: Path, demo_pack: Path, embedder) -> Iterator[object]:
 
     paths = Paths.from_env()
     yield AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+
+
+# --- test tiers: `-m "not slow"` must not load a real model -----------------------------------
+
+MODEL_FIXTURES = frozenset({"embedder", "smollm2_path"})  # and every fixture built on them
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses a real model (through any fixture) must be marked ``slow``."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "These tests load a real model but are not marked @pytest.mark.slow:\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.fixture(autouse=True)
+def models_only_when_slow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a test not marked ``slow``, loading the embedding model or a GGUF in-process fails.
+
+    Together with the collection check above and the subprocess guard in tests/e2e, this keeps
+    ``-m "not slow"`` honest: fast, because nothing in it loads a real model.
+    """
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    from desktop.core.generation.engine import LlamaEngine
+    from desktop.core.knowledge.embedder import Embedder
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("this test loads a real model: mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(Embedder, "_load", refuse)
+    monkeypatch.setattr(LlamaEngine, "_load", refuse)

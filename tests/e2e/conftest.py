@@ -17,21 +17,40 @@ ROOT = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+# In a test not marked slow the command runs through this bootstrap, which stops the process
+# (exit 86) the moment it imports a model runtime: `-m "not slow"` must not load a real model.
+NO_MODELS = """
+import importlib.abc, os, runpy, sys
+class _NoModels(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("sentence_transformers", "llama_cpp"):
+            sys.stderr.write(f"{name} imported by a test not marked @pytest.mark.slow\\n")
+            sys.stderr.flush()
+            os._exit(86)
+sys.meta_path.insert(0, _NoModels())
+sys.argv[0] = "deskmate"
+runpy.run_module("desktop", run_name="__main__")
+"""
+LOADED_A_MODEL = 86
+
+
 @pytest.fixture
-def deskmate(tmp_path: Path, deskmate_home: Path) -> Run:
+def deskmate(tmp_path: Path, deskmate_home: Path, request: pytest.FixtureRequest) -> Run:
     """Run ``python [OPTIONS] -m desktop ARGS`` in this test's own home; returns the result.
 
     The environment comes from this process, where the autouse fixture has already pointed
     DESKMATE_HOME and DESKMATE_POLICY at ``tmp_path``.
     """
+    slow = request.node.get_closest_marker("slow") is not None
 
     def run(
         *args: str, python_options: tuple[str, ...] = (), timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
         assert env["DESKMATE_HOME"] == str(deskmate_home)
-        return subprocess.run(
-            [sys.executable, *python_options, "-m", "desktop", *args],
+        entry = ("-m", "desktop") if slow else ("-c", NO_MODELS)
+        result = subprocess.run(
+            [sys.executable, *python_options, *entry, *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -39,6 +58,8 @@ def deskmate(tmp_path: Path, deskmate_home: Path) -> Run:
             encoding="utf-8",
             timeout=timeout,
         )
+        assert result.returncode != LOADED_A_MODEL, result.stderr
+        return result
 
     return run
 

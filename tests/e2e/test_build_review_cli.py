@@ -6,14 +6,19 @@ from pathlib import Path
 from typing import Any
 
 
+def _project_files(project: Path, home: Path) -> list[Path]:
+    """Every path in the project, except Deskmate's own home (this test's, where its log goes)."""
+    return sorted(p.relative_to(project) for p in project.rglob("*") if not p.is_relative_to(home))
+
+
 def test_pack_build_out_dot_in_a_project_refuses_and_keeps_every_file(
-    deskmate: Any, tmp_path: Path
+    deskmate: Any, tmp_path: Path, deskmate_home: Path
 ) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
     (articles / "refunds.md").write_text("# Refunds\n\nRefunds take five days.\n")
     (tmp_path / "README.txt").write_text("my project")
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    before = _project_files(tmp_path, deskmate_home)
 
     result = deskmate("pack", "build", "articles", "--out", ".", timeout=120)
 
@@ -21,5 +26,5 @@ def test_pack_build_out_dot_in_a_project_refuses_and_keeps_every_file(
     line = result.stderr.strip()
     assert line.startswith("deskmate: Cannot build the pack into") and "Nothing was changed" in line
     assert "Choose an output folder outside" in line
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert _project_files(tmp_path, deskmate_home) == before
     assert (articles / "refunds.md").read_text() == "# Refunds\n\nRefunds take five days.\n"

@@ -373,6 +373,7 @@ def test_help_works_without_heavy_imports(deskmate: Any, command: list[str]) -> 
     assert not imported & set(HEAVY), f"--help imported {imported & set(HEAVY)}"
 
 
+@pytest.mark.slow
 def test_ask_json_routes_a_sensitive_case_to_a_person(deskmate: Any, demo_pack: Path) -> None:
     result = deskmate(
         "ask", "I'm going to take you to court over this bill", "--json", "--pack", str(demo_pack)

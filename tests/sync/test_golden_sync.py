@@ -122,6 +122,7 @@ def test_a_version_failing_its_golden_questions_is_refused_and_the_old_one_kept(
     assert workstation.served()[PACK] == "3"
 
 
+@pytest.mark.slow
 def test_a_good_new_version_installs(
     repo: Repository, workstation: Workstation, golden_packs: dict[str, Path]
 ) -> None:
@@ -133,6 +134,7 @@ def test_a_good_new_version_installs(
     assert workstation.served()[PACK] == "3"
 
 
+@pytest.mark.slow
 def test_a_refused_first_install_leaves_nothing_behind(
     repo: Repository, workstation: Workstation, golden_packs: dict[str, Path]
 ) -> None:
@@ -145,6 +147,7 @@ def test_a_refused_first_install_leaves_nothing_behind(
     assert workstation.served()["northwind"] == "1"  # the other pack is unaffected
 
 
+@pytest.mark.slow
 def test_a_stricter_workstation_policy_is_what_refuses(
     repo: Repository, workstation: Workstation, golden_packs: dict[str, Path]
 ) -> None:
@@ -160,6 +163,7 @@ def test_a_stricter_workstation_policy_is_what_refuses(
     assert not (packs_root(workstation.paths) / PACK / POINTER).exists()
 
 
+@pytest.mark.slow
 def test_retiring_the_answering_document_drops_its_questions_so_the_version_installs(
     repo: Repository, workstation: Workstation, golden_packs: dict[str, Path]
 ) -> None:

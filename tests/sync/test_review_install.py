@@ -123,6 +123,7 @@ def _leave_empty_versions(workstation: Workstation, repo: Repository) -> None:
     (northwind(workstation) / "versions").mkdir(parents=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "leave",
     [_leave_partial_staging, _leave_unpacked_without_pointer, _leave_empty_versions],
@@ -178,6 +179,7 @@ KILLED_SYNC = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sync_killed_while_unpacking_a_first_install(
     repo: Repository, workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -202,6 +204,7 @@ def test_sync_killed_while_unpacking_a_first_install(
     assert not [p for p in versions.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_a_plain_pack_folder_is_still_not_overwritten(
     repo: Repository, workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -218,6 +221,7 @@ def test_a_plain_pack_folder_is_still_not_overwritten(
 # --- 3. one damaged pack -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["data", "index", "manifest"])
 def test_a_damaged_pack_is_named_and_the_others_are_served(
     kind: str, workstation: Workstation, demo_pack: Path
@@ -236,6 +240,7 @@ def test_a_damaged_pack_is_named_and_the_others_are_served(
     assert "northwind" in doctor.message and "pack repair northwind" in doctor.fix
 
 
+@pytest.mark.slow
 def test_damage_found_by_a_search_leaves_the_other_packs_searchable(
     workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -249,6 +254,7 @@ def test_damage_found_by_a_search_leaves_the_other_packs_searchable(
     assert [p.id for p in context.packs()] == ["demo"]
 
 
+@pytest.mark.slow
 def test_sync_reinstalls_a_damaged_installed_version(workstation: Workstation) -> None:
     assert workstation.sync().ok
     truncate(lance_file(current_dir(workstation), "data"))
@@ -262,6 +268,7 @@ def test_sync_reinstalls_a_damaged_installed_version(workstation: Workstation) -
     assert workstation.sync().targets[0].status == "current"  # and now it is sound
 
 
+@pytest.mark.slow
 def test_pack_repair_reinstalls_a_synced_pack(workstation: Workstation) -> None:
     assert workstation.sync().ok
     folder = current_dir(workstation)
@@ -276,6 +283,7 @@ def test_pack_repair_reinstalls_a_synced_pack(workstation: Workstation) -> None:
     assert V1_WORD in workstation.answer()
 
 
+@pytest.mark.slow
 def test_pack_repair_of_a_synced_pack_while_offline_keeps_it(
     workstation: Workstation, tmp_path: Path
 ) -> None:
@@ -291,6 +299,7 @@ def test_pack_repair_of_a_synced_pack_while_offline_keeps_it(
     assert V1_WORD in workstation.answer()  # what the user had is still served
 
 
+@pytest.mark.slow
 def test_pack_repair_rebuilds_a_damaged_demo_pack(
     workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -306,6 +315,7 @@ def test_pack_repair_rebuilds_a_damaged_demo_pack(
     assert context.pack_problems() == []
 
 
+@pytest.mark.slow
 def test_cli_search_names_the_damaged_pack_and_answers_from_the_others(
     workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -355,6 +365,7 @@ def test_folders_made_for_a_deep_path_count_too(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "d").exists()
 
 
+@pytest.mark.slow
 def test_signed_archive_of_many_folders_is_refused(
     tmp_path: Path, repo: Repository, server: Server, workstation: Workstation, packs: Any
 ) -> None:
@@ -372,6 +383,7 @@ def test_signed_archive_of_many_folders_is_refused(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_a_real_pack_is_within_the_folder_limit(tmp_path: Path, packs: Any) -> None:
     from desktop.core.sync.repo import write_archive
 
@@ -414,6 +426,7 @@ def sync_in_progress(
         server.hook = None
 
 
+@pytest.mark.slow
 def test_rollback_is_refused_while_a_sync_runs(
     sync_in_progress: list[SyncReport], workstation: Workstation
 ) -> None:
@@ -432,6 +445,7 @@ def test_rollback_is_refused_while_a_sync_runs(
     assert read_pointer(northwind(workstation)) == before
 
 
+@pytest.mark.slow
 def test_rollback_after_the_sync_is_done(
     repo: Repository, server: Server, workstation: Workstation, packs: Any
 ) -> None:

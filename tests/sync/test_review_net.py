@@ -95,6 +95,7 @@ def test_deadline_setting_is_declared_and_lockable() -> None:
     assert setting.minimum is not None and setting.minimum >= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", ["timestamp.json", ".northwind-2.tar.gz"])
 def test_slow_drip_source_stops_at_the_deadline_and_frees_the_lock(
     suffix: str,
@@ -138,6 +139,7 @@ def _unblock(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
+@pytest.mark.slow
 @needs_fifo
 @pytest.mark.parametrize("which", ["metadata", "archive"])
 def test_fifo_in_a_file_source_fails_at_once(
@@ -166,6 +168,7 @@ def test_fifo_in_a_file_source_fails_at_once(
     assert workstation.served() == {"northwind": "2"}
 
 
+@pytest.mark.slow
 @needs_fifo
 def test_fifo_swapped_in_after_the_check_does_not_block_open(
     repo: Repository, workstation: Workstation, monkeypatch: pytest.MonkeyPatch
@@ -303,6 +306,7 @@ def other_host() -> Iterator[tuple[int, list[bytes]]]:
     listener.close()
 
 
+@pytest.mark.slow
 def test_backslash_source_never_reaches_the_other_host_or_leaks_credentials(
     server: Server, workstation: Workstation, other_host: tuple[int, list[bytes]]
 ) -> None:

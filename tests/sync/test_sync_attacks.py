@@ -94,6 +94,7 @@ def resign_as(repo: Repository, md: Any, keys: KeyStore) -> None:
 # --- metadata and archive integrity --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tampered_pack_archive(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -108,6 +109,7 @@ def test_tampered_pack_archive(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_tampered_metadata(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -121,6 +123,7 @@ def test_tampered_metadata(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_forged_metadata(
     tmp_path: Path,
     repo: Repository,
@@ -139,6 +142,7 @@ def test_forged_metadata(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_rollback_to_older_metadata(
     tmp_path: Path,
     repo: Repository,
@@ -159,6 +163,7 @@ def test_rollback_to_older_metadata(
     assert_still_serves(workstation, "2")
 
 
+@pytest.mark.slow
 def test_freeze_with_expired_timestamp(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -172,6 +177,7 @@ def test_freeze_with_expired_timestamp(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_mix_and_match_of_metadata_versions(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -197,6 +203,7 @@ def _endless(handler: Any) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_endless_data_in_pack_archive(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -208,6 +215,7 @@ def test_endless_data_in_pack_archive(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_endless_data_in_metadata(
     repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -218,6 +226,7 @@ def test_endless_data_in_metadata(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_oversized_pack_refused_before_download(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -240,6 +249,7 @@ def test_oversized_pack_refused_before_download(
 # --- keys ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_single_stolen_root_key_below_threshold(
     tmp_path: Path, repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -263,6 +273,7 @@ def test_single_stolen_root_key_below_threshold(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_timestamp_key_rotation_then_old_key_rejected(
     tmp_path: Path, repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -283,6 +294,7 @@ def test_timestamp_key_rotation_then_old_key_rejected(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_root_key_rotation_then_old_keys_rejected(
     tmp_path: Path, repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -338,36 +350,43 @@ def hostile(
     return run
 
 
+@pytest.mark.slow
 def test_archive_path_traversal(hostile: Callable[..., str], tmp_path: Path) -> None:
     hostile(lambda tar: tar.addfile(*_member("docs/../../../../escaped.txt")), "leaves its folder")
     assert list(tmp_path.rglob("escaped.txt")) == []
 
 
+@pytest.mark.slow
 def test_archive_absolute_path(hostile: Callable[..., str], tmp_path: Path) -> None:
     target = tmp_path / "absolute.txt"
     hostile(lambda tar: tar.addfile(*_member(str(target))), "absolute")
     assert not target.exists()
 
 
+@pytest.mark.slow
 def test_archive_symlink_out_of_the_tree(hostile: Callable[..., str]) -> None:
     link = {"type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}
     hostile(lambda tar: tar.addfile(*_member("docs/evil", b"", **link)), "symbolic link")
 
 
+@pytest.mark.slow
 def test_archive_hard_link_out_of_the_tree(hostile: Callable[..., str]) -> None:
     link = {"type": tarfile.LNKTYPE, "linkname": "../../../etc/passwd"}
     hostile(lambda tar: tar.addfile(*_member("docs/evil", b"", **link)), "hard link")
 
 
+@pytest.mark.slow
 def test_archive_device_file(hostile: Callable[..., str]) -> None:
     device = {"type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}
     hostile(lambda tar: tar.addfile(*_member("docs/null", b"", **device)), "device")
 
 
+@pytest.mark.slow
 def test_archive_fifo(hostile: Callable[..., str]) -> None:
     hostile(lambda tar: tar.addfile(*_member("docs/pipe", b"", type=tarfile.FIFOTYPE)), "pipe")
 
 
+@pytest.mark.slow
 def test_zip_archive_with_path_traversal(
     tmp_path: Path,
     repo: Repository,
@@ -391,11 +410,13 @@ def test_zip_archive_with_path_traversal(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_decompression_bomb(hostile: Callable[..., str]) -> None:
     bomb = b"\0" * (24 << 20)  # 24 MB of zeros: about 24 KB compressed
     hostile(lambda tar: tar.addfile(*_member("lance/bomb.bin", bomb)), "decompression bomb")
 
 
+@pytest.mark.slow
 def test_decompression_bomb_of_many_files(hostile: Callable[..., str]) -> None:
     def many(tar: tarfile.TarFile) -> None:
         for number in range(5000):
@@ -407,6 +428,7 @@ def test_decompression_bomb_of_many_files(hostile: Callable[..., str]) -> None:
 # --- transport and machine -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_download_interrupted_half_way(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -435,6 +457,7 @@ def test_download_interrupted_half_way(
     assert_still_serves(workstation, "2")
 
 
+@pytest.mark.slow
 def test_two_syncs_at_once(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -466,6 +489,7 @@ def test_two_syncs_at_once(
     assert_still_serves(workstation, "2")
 
 
+@pytest.mark.slow
 def test_embedding_model_mismatch(
     repo: Repository, server: Server, workstation: Workstation, packs: dict[str, Path]
 ) -> None:
@@ -483,6 +507,7 @@ def test_embedding_model_mismatch(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_schema_version_mismatch(
     repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -497,6 +522,7 @@ def test_schema_version_mismatch(
     assert_still_serves(workstation)
 
 
+@pytest.mark.slow
 def test_disk_full_during_install(
     repo: Repository,
     server: Server,

@@ -67,6 +67,7 @@ def keyring_backend() -> Any:
 # --- retiring ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_retired_pack_is_uninstalled_at_next_sync(
     repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -85,6 +86,7 @@ def test_retired_pack_is_uninstalled_at_next_sync(
     assert not (workstation.paths.data / "packs" / "northwind").exists()
 
 
+@pytest.mark.slow
 def test_retired_document_is_no_longer_returned(
     repo: Repository, server: Server, workstation: Workstation
 ) -> None:
@@ -112,6 +114,7 @@ def test_retired_document_is_no_longer_returned(
 # --- trust and sources ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sync_refuses_without_a_trusted_root(server: Server, workstation: Workstation) -> None:
     (workstation.policy_file.parent / "root.json").unlink()
     workstation.set_policy(url=server.url)
@@ -122,12 +125,14 @@ def test_sync_refuses_without_a_trusted_root(server: Server, workstation: Workst
     assert server.requests == []  # nothing fetched: no trust on first use
 
 
+@pytest.mark.slow
 def test_sync_refuses_plain_http_to_another_host(workstation: Workstation) -> None:
     workstation.set_policy(url="http://packs.example.com/repo")
     with pytest.raises(SyncError, match="not allowed"):
         workstation.sync()
 
 
+@pytest.mark.slow
 def test_sync_uses_source_credentials_from_the_keyring(
     server: Server, workstation: Workstation, keyring_backend: Any
 ) -> None:
@@ -151,6 +156,7 @@ def test_sync_uses_source_credentials_from_the_keyring(
     assert workstation.served() == {"northwind": "1"}
 
 
+@pytest.mark.slow
 def test_plaintext_keyring_is_refused(
     server: Server, workstation: Workstation, keyring_backend: Any
 ) -> None:
@@ -180,6 +186,7 @@ def test_doctor_judges_the_keyring_as_sync_does(keyring_backend: Any) -> None:
 # --- status and lock -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sync_status_warns_after_days_without_refresh(
     server: Server, workstation: Workstation
 ) -> None:
@@ -229,6 +236,7 @@ def test_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
 # --- the store beside plain packs ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_synced_pack_and_plain_demo_pack_side_by_side(
     workstation: Workstation, demo_pack: Path
 ) -> None:
@@ -266,6 +274,7 @@ def test_repository_keys_are_private_and_encrypted_with_a_passphrase(
         KeyStore(tmp_path / "keys").signers()
 
 
+@pytest.mark.slow
 def test_resign_refreshes_the_short_lived_roles(repo: Repository) -> None:
     before = repo.status()["roles"]
     repo.resign()
@@ -277,6 +286,7 @@ def test_resign_refreshes_the_short_lived_roles(repo: Repository) -> None:
     assert expires["timestamp"] < expires["snapshot"] < expires["targets"] < expires["root"]
 
 
+@pytest.mark.slow
 def test_root_rotation_needs_the_old_threshold(repo: Repository) -> None:
     for key in list(repo.keys.folder.glob("root-*.pem"))[:2]:
         key.unlink()  # only one of the three root keys is at hand

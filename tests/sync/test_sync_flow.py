@@ -12,6 +12,7 @@ from desktop.core.sync.repo import Repository
 from desktop.core.sync.state import packs_root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["http", "file"])
 def test_publish_sync_answer_update_and_rollback(
     transport: str,

@@ -60,6 +60,7 @@ def router_context(tmp_path: Path, embedder) -> AppContext:  # type: ignore[no-u
     return _pack_context(tmp_path, embedder, ROUTERS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("question", "name"), NEAR_DOMAIN)
 def test_near_domain_question_naming_an_absent_product_is_refused(
     extractive: AppContext, question: str, name: str
@@ -75,6 +76,7 @@ def test_near_domain_question_naming_an_absent_product_is_refused(
     assert name in answer.notice
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", CASUAL)
 def test_casually_phrased_answerable_questions_are_answered(
     extractive: AppContext, question: str
@@ -85,6 +87,7 @@ def test_casually_phrased_answerable_questions_are_answered(
     assert answer.sources and answer.draft != REFUSAL
 
 
+@pytest.mark.slow
 def test_turning_the_checks_off_restores_the_floor_alone(extractive: AppContext) -> None:
     extractive.settings.set("answer.refuse_unknown_names", False)
     extractive.settings.set("answer.min_coverage", 0.0)
@@ -94,6 +97,7 @@ def test_turning_the_checks_off_restores_the_floor_alone(extractive: AppContext)
     assert _ask(extractive, NEAR_DOMAIN[0][0]).status == "answered"
 
 
+@pytest.mark.slow
 def test_small_pack_refuses_a_question_it_does_not_cover(router_context: AppContext) -> None:
     answered = _ask(router_context, "how do i factory reset my zephyr router?")
     brand = _ask(router_context, "How do I reset my Netgear Orbi router?")
@@ -106,6 +110,7 @@ def test_small_pack_refuses_a_question_it_does_not_cover(router_context: AppCont
     assert uncovered.status == "no_source"
 
 
+@pytest.mark.slow
 def test_pack_statistics_are_cached_by_manifest_hash_outside_the_pack(
     router_context: AppContext, tmp_path: Path
 ) -> None:
@@ -128,6 +133,7 @@ def test_pack_statistics_are_cached_by_manifest_hash_outside_the_pack(
     assert reread == stats
 
 
+@pytest.mark.slow
 def test_unknown_terms_count_casual_words_as_common_and_names_as_rare(embedder) -> None:
     stats = answerable.TermStats.of_texts(["Reset the Zephyr router", "Router lights"])
     common = answerable.common_words(answerable.vocabulary_file(embedder))
@@ -139,6 +145,7 @@ def test_unknown_terms_count_casual_words_as_common_and_names_as_rare(embedder) 
     assert answerable.unknown_terms("Misspelt router lights?", stats, common) == ()
 
 
+@pytest.mark.slow
 def test_cli_ask_json_keeps_its_shape_for_a_refusal(
     deskmate_home: Path, demo_pack: Path, tmp_path: Path
 ) -> None:
@@ -201,6 +208,7 @@ def _pack_context(tmp_path: Path, embedder, articles: dict[str, str]) -> AppCont
     return context
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("rental", "expected"), [(RENTAL_WITH_PRICE, "answered"), (RENTAL_WITHOUT_PRICE, "no_source")]
 )
@@ -223,6 +231,7 @@ def test_a_price_question_is_answered_only_when_a_passage_states_a_price(
         assert _ask(context, question).status == "answered"  # the check alone refused it
 
 
+@pytest.mark.slow
 def test_a_recommendation_is_answered_from_a_passage_that_recommends(
     tmp_path: Path, embedder
 ) -> None:  # type: ignore[no-untyped-def]
@@ -235,6 +244,7 @@ def test_a_recommendation_is_answered_from_a_passage_that_recommends(
     assert advised.sources[0].source == "restart.md"
 
 
+@pytest.mark.slow
 def test_personal_advice_no_passage_gives_is_refused(extractive: AppContext) -> None:
     question = "Is it worth upgrading to Full Fibre 900?"
 
@@ -246,6 +256,7 @@ def test_personal_advice_no_passage_gives_is_refused(extractive: AppContext) -> 
     assert _ask(extractive, question).status == "answered"  # the advice check alone refused it
 
 
+@pytest.mark.slow
 def test_demo_price_and_number_questions_whose_passages_state_them_are_answered(
     extractive: AppContext,
 ) -> None:
@@ -260,6 +271,7 @@ def test_demo_price_and_number_questions_whose_passages_state_them_are_answered(
         assert any(value in hit.text for hit in answer.sources)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "names"),
     [

@@ -35,6 +35,7 @@ def keep_model_drafts(context) -> None:
     context.settings.set("answer.min_supported", 0.0)
 
 
+@pytest.mark.slow
 def test_model_draft_streams_tokens_and_cites_given_sources(context) -> None:
     keep_model_drafts(context)
     events, answer = _run(Assistant(context), "How do I return a damaged item?")
@@ -56,6 +57,7 @@ def test_model_draft_streams_tokens_and_cites_given_sources(context) -> None:
     assert any(isinstance(e, Sources) for e in events[:first_token])
 
 
+@pytest.mark.slow
 def test_sources_point_at_real_demo_articles_with_exact_offsets(context) -> None:
     _, answer = _run(Assistant(context), "How much is the late payment fee?")
     pack = context.packs()[0]
@@ -65,6 +67,7 @@ def test_sources_point_at_real_demo_articles_with_exact_offsets(context) -> None
         assert pack.document_text(hit.source)[hit.start : hit.end].strip() == hit.text
 
 
+@pytest.mark.slow
 def test_no_relevant_source_means_no_model_call(context, monkeypatch) -> None:
     def explode(*args, **kwargs):
         raise AssertionError("the model must not be called without a relevant source")
@@ -84,6 +87,7 @@ def test_no_relevant_source_means_no_model_call(context, monkeypatch) -> None:
         assert len(sources) == len(set(sources)) >= 2, question
 
 
+@pytest.mark.slow
 def test_generation_disabled_gives_fully_supported_extractive_draft(context) -> None:
     context.settings.set("generation.enabled", False)
     events, answer = _run(Assistant(context), "How long do refunds take to reach my card?")
@@ -93,6 +97,7 @@ def test_generation_disabled_gives_fully_supported_extractive_draft(context) -> 
     assert "[1]" in answer.draft
 
 
+@pytest.mark.slow
 def test_broken_model_falls_back_to_extractive_with_message(context, tmp_path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 10)
@@ -102,6 +107,7 @@ def test_broken_model_falls_back_to_extractive_with_message(context, tmp_path) -
     assert str(broken) in answer.notice and "extractive" in answer.notice
 
 
+@pytest.mark.slow
 def test_stop_ends_generation_early(context) -> None:
     context.settings.set("model.max_tokens", 2048)
     stop = threading.Event()
@@ -119,11 +125,13 @@ def test_stop_ends_generation_early(context) -> None:
     assert count <= 4
 
 
+@pytest.mark.slow
 def test_empty_question_is_a_user_error(context) -> None:
     with pytest.raises(UserError, match="empty"):
         list(Assistant(context).ask("   "))
 
 
+@pytest.mark.slow
 def test_huge_paste_is_trimmed_with_notice(context) -> None:
     context.settings.set("generation.enabled", False)
     paste = ("Customer: hello there. " * 20_000) + "How do I reset my password?"
@@ -133,6 +141,7 @@ def test_huge_paste_is_trimmed_with_notice(context) -> None:
     assert f"{len(paste):,}" in answer.notice
 
 
+@pytest.mark.slow
 def test_verdicts_stream_as_sentences_complete_and_match_the_final_ones(context) -> None:
     keep_model_drafts(context)
     events, answer = _run(Assistant(context), "How do I return a damaged item?")
@@ -149,6 +158,7 @@ def test_verdicts_stream_as_sentences_complete_and_match_the_final_ones(context)
     assert first_verdict < last_token
 
 
+@pytest.mark.slow
 def test_extractive_drafts_send_a_verdict_per_sentence_too(context) -> None:
     context.settings.set("generation.enabled", False)
     events, answer = _run(Assistant(context), "How long do refunds take to reach my card?")
@@ -156,6 +166,7 @@ def test_extractive_drafts_send_a_verdict_per_sentence_too(context) -> None:
     assert verdicts == answer.sentences and verdicts
 
 
+@pytest.mark.slow
 def test_model_failing_mid_stream_falls_back_and_the_next_request_works(context) -> None:
     keep_model_drafts(context)
     engine = context.load_model()
@@ -187,6 +198,7 @@ def test_model_failing_mid_stream_falls_back_and_the_next_request_works(context)
 INJECTED_QUESTION = "What do the forum comments say about fitting a screen protector?"
 
 
+@pytest.mark.slow
 def test_instructions_inside_a_source_never_reach_the_model(context) -> None:
     engine = context.load_model()
     seen: list[list[dict[str, str]]] = []
@@ -216,6 +228,7 @@ def test_instructions_inside_a_source_never_reach_the_model(context) -> None:
             assert "no need to pay" not in sentence.text.lower()
 
 
+@pytest.mark.slow
 def test_injected_claims_are_never_supported_even_if_a_model_writes_them(context) -> None:
     context.settings.set("generation.enabled", False)
     _, answer = _run(Assistant(context), INJECTED_QUESTION)
@@ -246,6 +259,7 @@ def test_a_source_cannot_close_its_delimiters_and_speak_as_the_user() -> None:
     assert "Fit the protector dust-free." in text
 
 
+@pytest.mark.slow
 def test_a_shown_draft_is_never_less_supported_than_the_gate(context) -> None:
     # At 1.0 only a fully supported model draft may be shown; anything less is replaced.
     context.settings.set("answer.min_supported", 1.0)
@@ -267,6 +281,7 @@ def test_a_shown_draft_is_never_less_supported_than_the_gate(context) -> None:
         assert not replaced and not answer.replaced
 
 
+@pytest.mark.slow
 def test_a_stopped_draft_is_shown_as_written_not_replaced(context) -> None:
     context.settings.set("answer.min_supported", 1.0)
     stop = threading.Event()

@@ -42,6 +42,7 @@ def sources(pack: Path) -> set[str]:
 # --- Where a build may write (finding 2) --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path: Path, embedder) -> None:
     src = write_articles(tmp_path / "src")
     dest = tmp_path / "project"
@@ -58,6 +59,7 @@ def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path: Path, e
     assert set(tmp_path.iterdir()) == around  # no cache or staging folder left beside it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["the source itself", "inside the source", "above the source"])
 def test_the_source_folder_and_folders_inside_or_above_it_are_refused(
     tmp_path: Path, embedder, where: str
@@ -79,6 +81,7 @@ def test_the_source_folder_and_folders_inside_or_above_it_are_refused(
     assert sorted(p.name for p in project.iterdir()) == ["articles"]
 
 
+@pytest.mark.slow
 def test_a_new_or_empty_folder_and_a_pack_built_before_are_replaced(
     tmp_path: Path, embedder
 ) -> None:
@@ -96,6 +99,7 @@ def test_a_new_or_empty_folder_and_a_pack_built_before_are_replaced(
 # --- What a build may read (finding 5) ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_links_leading_out_of_the_source_folder_are_skipped_with_a_reason(
     tmp_path: Path, embedder
 ) -> None:
@@ -286,6 +290,7 @@ def broken_office_files(folder: Path) -> None:
         whole.unlink()
 
 
+@pytest.mark.slow
 def test_one_unreadable_file_is_skipped_and_the_rest_is_built(tmp_path: Path, embedder) -> None:
     src = write_articles(tmp_path / "src")
     broken_office_files(src)

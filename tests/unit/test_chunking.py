@@ -72,6 +72,7 @@ def test_demo_articles_chunk_with_estimated_tokens(budget: int) -> None:
         assert_well_formed(doc, chunk_document(doc, budget), budget, estimate_tokens)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [200, 60])
 def test_demo_articles_chunk_within_the_real_tokenizer_budget(
     embedder: Embedder, budget: int
@@ -166,6 +167,7 @@ def test_giant_paragraph_without_sentence_ends_is_cut_within_budget(budget: int)
     assert_well_formed(doc, chunks, budget, estimate_tokens)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [200, 40])
 def test_giant_paragraph_is_cut_within_the_real_tokenizer_budget(
     embedder: Embedder, budget: int

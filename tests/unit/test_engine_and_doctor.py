@@ -20,6 +20,7 @@ def _context(**kwargs) -> AppContext:
     return AppContext(paths, Settings.load(paths), **kwargs)
 
 
+@pytest.mark.slow
 def test_engine_streams_from_real_model_with_capped_context(smollm2_path) -> None:
     engine = LlamaEngine(smollm2_path, context_cap=1024, threads=0)
     assert engine.context_size == 1024  # capped below the model's own 8192
@@ -34,6 +35,7 @@ def test_physical_cores_counts_cores_not_more_than_cpus() -> None:
     assert 1 <= physical_cores() <= (os.cpu_count() or 1)
 
 
+@pytest.mark.slow
 def test_default_model_is_the_bundled_smollm2(smollm2_path) -> None:
     context = _context()
     assert context.model_path() == smollm2_path
@@ -72,12 +74,14 @@ def test_doctor_reports_each_problem_with_a_fix(tmp_path, monkeypatch) -> None:
     assert checks["keyring"].status in {"ok", "warning"}
 
 
+@pytest.mark.slow
 def test_doctor_all_ok_over_demo_pack(context) -> None:
     checks = {c.name: c for c in run_checks(context)}
     assert checks["model"].status == "ok" and "llama" in checks["model"].message
     assert checks["knowledge"].status == "ok" and "passages" in checks["knowledge"].message
 
 
+@pytest.mark.slow
 def test_policy_allow_list_refuses_other_models_and_accepts_listed_ones(
     tmp_path, monkeypatch, smollm2_path
 ) -> None:

@@ -56,6 +56,7 @@ def truncated_copy(source: Path, dest: Path, size: int) -> Path:
 # The real model
 
 
+@pytest.mark.slow
 def test_real_smollm2_header_parses(smollm2_path: Path) -> None:
     info = inspect_gguf(smollm2_path)
 
@@ -69,6 +70,7 @@ def test_real_smollm2_header_parses(smollm2_path: Path) -> None:
 
 # SmolLM2's header (metadata and tensor table) is about 1.8 MB: cut in the first key-value
 # pairs, in the middle of the vocabulary, and in the middle of the weights.
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [1_000, 1_000_000, 50_000_000])
 def test_truncated_copies_of_the_real_model_are_reported_as_truncated(
     smollm2_path: Path,
@@ -84,6 +86,7 @@ def test_truncated_copies_of_the_real_model_are_reported_as_truncated(
     assert "download the model again" in caught.value.fix
 
 
+@pytest.mark.slow
 def test_real_model_missing_its_last_byte_is_truncated(smollm2_path: Path, tmp_path: Path) -> None:
     size = smollm2_path.stat().st_size
     copy = truncated_copy(smollm2_path, tmp_path / "almost.gguf", size - 1)

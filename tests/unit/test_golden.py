@@ -121,6 +121,7 @@ def test_an_empty_or_unreadable_file_is_refused(tmp_path: Path) -> None:
         read_golden(tmp_path / GOLDEN_FILE)
 
 
+@pytest.mark.slow
 def test_a_bad_golden_file_stops_the_build_before_anything_is_written(
     tmp_path: Path, embedder: Any
 ) -> None:
@@ -144,6 +145,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[Path
     return tmp / "pack", report
 
 
+@pytest.mark.slow
 def test_the_build_records_the_pass_rate_and_threshold_in_the_manifest(
     built: tuple[Path, Any],
 ) -> None:
@@ -160,6 +162,7 @@ def test_the_build_records_the_pass_rate_and_threshold_in_the_manifest(
     assert stored["golden"]["results"][4]["passed"] is False
 
 
+@pytest.mark.slow
 def test_golden_jsonl_is_shipped_and_checksummed_but_never_indexed(built: tuple[Path, Any]) -> None:
     pack, _ = built
     manifest = json.loads((pack / "manifest.json").read_text(encoding="utf-8"))
@@ -171,6 +174,7 @@ def test_golden_jsonl_is_shipped_and_checksummed_but_never_indexed(built: tuple[
     assert manifest["documents"] == len(ARTICLES)
 
 
+@pytest.mark.slow
 def test_the_run_judges_every_expectation_over_the_real_pipeline(
     built: tuple[Path, Any], embedder: Any
 ) -> None:
@@ -195,6 +199,7 @@ def test_the_run_judges_every_expectation_over_the_real_pipeline(
     assert reasons[4].startswith("expected route_to_human, got no_source")
 
 
+@pytest.mark.slow
 def test_the_run_never_loads_a_model_even_when_generation_is_on(
     built: tuple[Path, Any], embedder: Any, tmp_path: Path
 ) -> None:
@@ -211,6 +216,7 @@ def test_the_run_never_loads_a_model_even_when_generation_is_on(
     assert (report.passed, report.total, threshold) == (4, 5, 0.75)
 
 
+@pytest.mark.slow
 def test_a_new_threshold_reruns_the_questions_of_an_unchanged_folder(
     built: tuple[Path, Any], embedder: Any, tmp_path: Path
 ) -> None:

@@ -118,6 +118,7 @@ def assert_hits_point_into_their_documents(pack: Pack, hits: list[Hit]) -> None:
 # Building
 
 
+@pytest.mark.slow
 def test_build_report_lists_bad_files_with_reasons_and_builds_the_rest(
     small_pack: SmallPack,
 ) -> None:
@@ -137,6 +138,7 @@ def test_build_report_lists_bad_files_with_reasons_and_builds_the_rest(
     assert (manifest["documents"], manifest["chunks"]) == (report.documents, report.chunks)
 
 
+@pytest.mark.slow
 def test_pack_holds_the_readable_documents_only(pack: Pack) -> None:
     assert pack.id == "small" and pack.title == "Small pack"
     assert pack.document_text("stores/opening-hours.txt") == HOURS_TXT
@@ -148,6 +150,7 @@ def test_pack_holds_the_readable_documents_only(pack: Pack) -> None:
             pack.document_text(left_out)
 
 
+@pytest.mark.slow
 def test_missing_source_folder_is_refused(tmp_path: Path, embedder: Embedder) -> None:
     with pytest.raises(KnowledgeError, match="No folder at"):
         build_pack(tmp_path / "nowhere", tmp_path / "pack", embedder, pack_id="x")
@@ -157,6 +160,7 @@ def test_missing_source_folder_is_refused(tmp_path: Path, embedder: Embedder) ->
 # Searching
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "source"),
     [
@@ -178,6 +182,7 @@ def test_paraphrased_question_finds_the_right_document_first(
     assert_hits_point_into_their_documents(pack, hits)
 
 
+@pytest.mark.slow
 def test_hit_carries_title_heading_and_category(pack: Pack, embedder: Embedder) -> None:
     [hit, *_] = hybrid_search([pack], embedder, "How do I restore the router's factory settings?")
 
@@ -192,6 +197,7 @@ def test_hit_carries_title_heading_and_category(pack: Pack, embedder: Embedder) 
     assert hit.to_json()["start"] == hit.start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["chocolate cake recipe", "Who won the football world cup?"])
 def test_question_about_something_absent_returns_nothing(
     pack: Pack, embedder: Embedder, query: str
@@ -199,11 +205,13 @@ def test_question_about_something_absent_returns_nothing(
     assert hybrid_search([pack], embedder, query) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", ["", "   ", "?!"])
 def test_empty_or_wordless_query_does_not_fail(pack: Pack, embedder: Embedder, query: str) -> None:
     assert hybrid_search([pack], embedder, query) == []
 
 
+@pytest.mark.slow
 def test_hits_per_document_are_capped(demo_pack: Path, embedder: Embedder) -> None:
     pack = Pack(demo_pack, embedder)
     query = "late payment fee"
@@ -218,12 +226,14 @@ def test_hits_per_document_are_capped(demo_pack: Path, embedder: Embedder) -> No
     assert len(single) > 1
 
 
+@pytest.mark.slow
 def test_limit_caps_the_number_of_hits(demo_pack: Path, embedder: Embedder) -> None:
     pack = Pack(demo_pack, embedder)
 
     assert len(hybrid_search([pack], embedder, "How do I pay my bill?", limit=3)) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "source"),
     [
@@ -253,6 +263,7 @@ def test_demo_questions_find_their_article_first(
     assert_hits_point_into_their_documents(pack, hits)
 
 
+@pytest.mark.slow
 def test_demo_hits_carry_the_article_category(demo_pack: Path, embedder: Embedder) -> None:
     pack = Pack(demo_pack, embedder)
 
@@ -262,6 +273,7 @@ def test_demo_hits_carry_the_article_category(demo_pack: Path, embedder: Embedde
     assert "£4.99" in hit.text
 
 
+@pytest.mark.slow
 def test_search_spans_several_packs(
     small_pack: SmallPack, demo_pack: Path, embedder: Embedder
 ) -> None:
@@ -272,6 +284,7 @@ def test_search_spans_several_packs(
     assert (hits[0].pack, hits[0].source) == ("small", "stores/opening-hours.txt")
 
 
+@pytest.mark.slow
 def test_hybrid_keeps_the_right_passage_when_keywords_point_elsewhere(
     tmp_path: Path,
     embedder: Embedder,
@@ -313,6 +326,7 @@ def test_hybrid_keeps_the_right_passage_when_keywords_point_elsewhere(
 # Rebuilding
 
 
+@pytest.mark.slow
 def test_rebuild_replaces_the_pack_and_leaves_no_staging_behind(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -337,6 +351,7 @@ def test_rebuild_replaces_the_pack_and_leaves_no_staging_behind(
     assert not any(name.endswith((".building", ".old")) for name in leftovers), leftovers
 
 
+@pytest.mark.slow
 def test_failed_rebuild_leaves_the_existing_pack_intact(
     small_pack: SmallPack, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -373,6 +388,7 @@ class _BrokenEmbedder:
         raise RuntimeError("embedding failed part-way")
 
 
+@pytest.mark.slow
 def test_build_failing_part_way_leaves_the_existing_pack_intact(
     small_pack: SmallPack, tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -403,6 +419,7 @@ def edit_manifest(pack: Path, **changes: object) -> None:
     path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_pack_built_with_another_embedding_model_is_refused(
     pack_copy: Path, embedder: Embedder
 ) -> None:
@@ -417,6 +434,7 @@ def test_pack_built_with_another_embedding_model_is_refused(
     assert "Rebuild" in caught.value.fix
 
 
+@pytest.mark.slow
 def test_pack_with_another_schema_version_is_refused(pack_copy: Path, embedder: Embedder) -> None:
     edit_manifest(pack_copy, schema_version=99)
 
@@ -424,6 +442,7 @@ def test_pack_with_another_schema_version_is_refused(pack_copy: Path, embedder: 
         Pack(pack_copy, embedder)
 
 
+@pytest.mark.slow
 def test_pack_without_manifest_names_the_folder(pack_copy: Path, embedder: Embedder) -> None:
     (pack_copy / "manifest.json").unlink()
 
@@ -433,6 +452,7 @@ def test_pack_without_manifest_names_the_folder(pack_copy: Path, embedder: Embed
     assert str(pack_copy) in caught.value.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", ['{"id": "demo", ', "", "\x00\x01"])
 def test_pack_with_unreadable_manifest_names_the_folder(
     pack_copy: Path, embedder: Embedder, content: str
@@ -446,6 +466,7 @@ def test_pack_with_unreadable_manifest_names_the_folder(
     assert "manifest.json" in caught.value.message
 
 
+@pytest.mark.slow
 def test_pack_with_manifest_that_is_not_an_object_is_refused(
     pack_copy: Path, embedder: Embedder
 ) -> None:
@@ -457,6 +478,7 @@ def test_pack_with_manifest_that_is_not_an_object_is_refused(
     assert str(pack_copy) in caught.value.message
 
 
+@pytest.mark.slow
 def test_pack_with_malformed_embedding_entry_is_refused(
     pack_copy: Path, embedder: Embedder
 ) -> None:
@@ -466,6 +488,7 @@ def test_pack_with_malformed_embedding_entry_is_refused(
         Pack(pack_copy, embedder)
 
 
+@pytest.mark.slow
 def test_pack_without_lance_folder_names_the_folder(pack_copy: Path, embedder: Embedder) -> None:
     shutil.rmtree(pack_copy / "lance")
 
@@ -475,6 +498,7 @@ def test_pack_without_lance_folder_names_the_folder(pack_copy: Path, embedder: E
     assert str(pack_copy) in caught.value.message
 
 
+@pytest.mark.slow
 def test_rebuild_repairs_a_pack_whose_lance_folder_was_lost(
     tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -494,6 +518,7 @@ def test_rebuild_repairs_a_pack_whose_lance_folder_was_lost(
     assert top_sources(pack, embedder, "Are stores open on Sunday?") == ["hours.txt"]
 
 
+@pytest.mark.slow
 def test_pack_without_documents_list_names_the_folder(pack_copy: Path, embedder: Embedder) -> None:
     (pack_copy / "documents.json").unlink()
 
@@ -503,6 +528,7 @@ def test_pack_without_documents_list_names_the_folder(pack_copy: Path, embedder:
     assert str(pack_copy) in caught.value.message
 
 
+@pytest.mark.slow
 def test_missing_pack_folder_names_it(tmp_path: Path, embedder: Embedder) -> None:
     with pytest.raises(KnowledgeError, match="No knowledge pack at") as caught:
         Pack(tmp_path / "not-a-pack", embedder)

@@ -203,6 +203,7 @@ SOURCE = (
 )
 
 
+@pytest.mark.slow
 def test_an_injected_claim_citing_the_raw_passage_is_unsupported(embedder) -> None:
     meaning = verify.EmbeddingMeaning(embedder.embed)
     claim = verify.judge("Every device is free and no bill is due this month [1].", [SOURCE])

@@ -196,6 +196,7 @@ def test_oversized_html_is_skipped_with_reason(tmp_path: Path) -> None:
         load_document(big, tmp_path)
 
 
+@pytest.mark.slow
 def test_pack_build_skips_each_bad_file_and_builds_the_rest(tmp_path: Path, embedder) -> None:
     src = tmp_path / "src"
     src.mkdir()

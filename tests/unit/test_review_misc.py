@@ -152,6 +152,7 @@ def wifi_pack(tmp_path_factory: pytest.TempPathFactory, embedder) -> Pack:  # ty
     return Pack(dest, embedder)
 
 
+@pytest.mark.slow
 def test_a_long_dashed_query_is_searched_in_linear_time(wifi_pack: Pack, embedder) -> None:  # type: ignore[no-untyped-def]
     options = SearchOptions(mode="vector", min_score=0.99)  # only an exact code can pass
     baseline = time.perf_counter()
@@ -193,6 +194,7 @@ def _point_document_at(pack_dir: Path, source: str, file: str) -> None:
     (pack_dir / "documents.json").write_text(json.dumps(entries), encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
 def test_document_reader_refuses_files_outside_the_pack(
     pack_copy: Path, embedder, tmp_path: Path, how: str

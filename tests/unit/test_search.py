@@ -58,6 +58,7 @@ def _sources(pack: Pack, embedder, query: str = QUESTION, **options) -> list[str
     return [h.source for h in search([pack], embedder, query, SearchOptions(**options))]
 
 
+@pytest.mark.slow
 def test_near_duplicate_passages_are_collapsed(pack: Pack, embedder) -> None:
     hits = search([pack], embedder, QUESTION, SearchOptions(locale="en-GB"))
     sources = [h.source for h in hits]
@@ -69,22 +70,26 @@ def test_near_duplicate_passages_are_collapsed(pack: Pack, embedder) -> None:
     assert {"returns-uk.md", "returns-copy.md"} == {hits[0].source, *hits[0].duplicates}
 
 
+@pytest.mark.slow
 def test_without_collapse_both_copies_are_listed(pack: Pack, embedder) -> None:
     sources = _sources(pack, embedder, locale="en-GB", collapse_above=1.01)
     assert {"returns-uk.md", "returns-copy.md"} <= set(sources)
 
 
+@pytest.mark.slow
 def test_category_filter(pack: Pack, embedder) -> None:
     sources = _sources(pack, embedder, categories=("archive",))
     assert sources and set(sources) == {"returns-copy.md"}
 
 
+@pytest.mark.slow
 def test_locale_filter_matches_language_and_keeps_unlabelled(pack: Pack, embedder) -> None:
     assert "returns-fr.md" not in _sources(pack, embedder, locale="en", collapse_above=1.01)
     assert "returns-fr.md" in _sources(pack, embedder, locale="fr", min_score=0.0)
     assert where_clause(SearchOptions(categories=("it's",))) == "category IN ('it''s')"
 
 
+@pytest.mark.slow
 def test_exact_code_passes_the_relevance_floor(pack: Pack, embedder) -> None:
     # A bare code has little meaning for the embedding model, so its similarity is low...
     hits = search([pack], embedder, "NX-4417", SearchOptions(min_score=0.9))
@@ -93,16 +98,19 @@ def test_exact_code_passes_the_relevance_floor(pack: Pack, embedder) -> None:
     assert search([pack], embedder, "router firmware", SearchOptions(min_score=0.9)) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["hybrid", "vector", "keyword"])
 def test_every_mode_ranks_the_answer_first(pack: Pack, embedder, mode: str) -> None:
     assert _sources(pack, embedder, "router firmware out of date", mode=mode)[0] == "wifi.md"
 
 
+@pytest.mark.slow
 def test_unknown_mode_is_refused(pack: Pack, embedder) -> None:
     with pytest.raises(ValueError, match="mode"):
         search([pack], embedder, "x", SearchOptions(mode="magic"))
 
 
+@pytest.mark.slow
 def test_hits_carry_category_and_offsets(pack: Pack, embedder, tmp_path: Path) -> None:
     hit = search(
         [pack], embedder, QUESTION, SearchOptions(categories=("delivery",), locale="en-GB")

@@ -27,6 +27,7 @@ def no_model(context, monkeypatch):
     return context
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("message", "topic"),
     [
@@ -58,6 +59,7 @@ def test_sensitive_messages_are_routed_with_rule_and_article(no_model, message, 
     assert answer.sentences == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "message",
     [
@@ -72,6 +74,7 @@ def test_ordinary_questions_are_not_routed(context, message) -> None:
     assert detection is None, detection
 
 
+@pytest.mark.slow
 def test_most_urgent_topic_wins(context) -> None:
     detection = context.sensitive_detector().detect(
         "My husband died in March. I really don't want to be here any more."
@@ -79,6 +82,7 @@ def test_most_urgent_topic_wins(context) -> None:
     assert detection is not None and detection.topic.name == "self_harm"
 
 
+@pytest.mark.slow
 def test_case_mentioned_late_in_a_long_conversation_is_found(context) -> None:
     chat = "\n".join(
         f"Agent: Is there anything else about order {n}? Customer: Yes." for n in range(300)
@@ -88,6 +92,7 @@ def test_case_mentioned_late_in_a_long_conversation_is_found(context) -> None:
     assert detection is not None and detection.topic.name == "bereavement"
 
 
+@pytest.mark.slow
 def test_policy_can_add_a_sensitive_topic(tmp_path, monkeypatch, demo_pack, embedder) -> None:
     policy = tmp_path / "policy.json"
     policy.write_text(

