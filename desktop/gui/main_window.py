@@ -90,12 +90,16 @@ class MainWindow(QMainWindow):
         shell.packs_opened.connect(lambda _: self.ready.emit())
         shell.problem.connect(lambda exc: self.failed.emit(str(exc)))
         shell.message.connect(self.statusBar().showMessage)
-        shell.focus_requested.connect(lambda name: name in self.parts and self.parts[name].focus())
+        shell.focus_requested.connect(self._focus_part)
         self.part(SearchPart).results_shown.connect(self.results_shown)
         self.part(ListenPart).suggestions_shown.connect(self.suggestions_shown)
         self.part(SourcePart).source_shown.connect(self.source_shown)
         self.part(DraftPart).draft_finished.connect(self.draft_finished)
         self.part(StatusPart).model_state.connect(self.model_state)
+
+    def _focus_part(self, name: str) -> None:
+        if name in self.parts:
+            self.parts[name].focus()
 
     def part(self, kind: type[P]) -> P:
         """The window's part of type *kind*."""
