@@ -308,8 +308,9 @@ def measure_ticks(
         for question in questions[:drafts]:
             window.search.box.setText(question)
             wait_for(window.draft_finished, window.draft_reply)
-            if window.answer and window.answer.timings.get("tokens_per_s"):
-                tokens_per_s.append(window.answer.timings["tokens_per_s"])
+            answer = window.parts["draft"].answer
+            if answer and answer.timings.get("tokens_per_s"):
+                tokens_per_s.append(answer.timings["tokens_per_s"])
 
     phases["open packs + embedding model (start-up, for information)"] = ticks.phase(
         "open", open_packs

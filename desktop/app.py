@@ -15,7 +15,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from desktop.core.context import AppContext
     from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
-    from desktop.gui.window_extras import apply_font_scale
+    from desktop.gui.parts.settings import apply_font_scale
 
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)

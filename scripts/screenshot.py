@@ -74,7 +74,7 @@ def main() -> int:
 
     def stream() -> Any:
         """Grab the streamed draft with its verdicts before a weak draft would be replaced."""
-        handle = window._on_ask_event
+        handle = window.parts["draft"]._on_ask_event
 
         def spy(event: Any) -> None:
             if isinstance(event, (Replaced, Done)) and "draft" not in grabbed:
@@ -84,7 +84,7 @@ def main() -> int:
                 print("saved draft", flush=True)
             handle(event)
 
-        window._on_ask_event = spy
+        window.parts["draft"]._on_ask_event = spy
         return ask("How do I return a damaged item?")
 
     def listen() -> Any:
@@ -94,7 +94,7 @@ def main() -> int:
         return window.suggestions_shown
 
     def settings() -> Any:
-        holder["dialog"] = window.open_settings()
+        holder["dialog"] = window.parts["settings"].open_settings()
         holder["dialog"].move(320, 120)
         return None
 

@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.core import answerable, compose, tasks
+from desktop.core import answerable, compose, listen, tasks
 from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import prompts, verify
-from desktop.core.knowledge.index import Hit
-from desktop.core.knowledge.search import SearchOptions, hybrid_search, one_per_article, search
+from desktop.core.knowledge.index import Hit, Pack
+from desktop.core.knowledge.search import (
+    hybrid_search,
+    one_per_article,
+    options_from_settings,
+    search,
+)
 from desktop.core.sensitive import Detection, handling_hit
 
 if TYPE_CHECKING:
@@ -128,15 +133,15 @@ class Assistant:
         limit: int | None = None,
         categories: tuple[str, ...] = (),
         locale: str | None = None,
+        packs: Sequence[Pack] | None = None,
     ) -> list[Hit]:
-        settings = self.context.settings
-        options = SearchOptions(
-            limit=limit or int(settings.get("search.limit")),
-            min_score=float(settings.get("search.min_score")),
-            categories=categories,
-            locale=locale,
+        """The best passages for *query*, searched as the settings say, in *packs* (by default
+        every installed pack)."""
+        options = options_from_settings(
+            self.context.settings, limit=limit, categories=categories, locale=locale
         )
-        return search(self.context.packs(), self.context.embedder, query, options)
+        chosen = self.context.packs() if packs is None else packs
+        return search(chosen, self.context.embedder, query, options)
 
     def ask(
         self,
@@ -390,6 +395,23 @@ def _route_to_human(answer: Answer, detection: Detection) -> Iterator[Event]:
     answer.sources = [hit] if hit is not None else []
     yield Sources(answer.sources)
     yield Done(answer)
+
+
+def task_input(task: str, typed: str, conversation: str, current: Answer | None) -> tuple[str, str]:
+    """The text *task* works on, from what the agent has in the window, and what to tell them
+    when there is none: ``(text, missing)``, *text* blank when there is nothing to work on.
+
+    A wrap-up reads the *conversation*; a rewrite the *current* answer's draft (else what is
+    *typed*); a reply what is *typed*, else the customer's latest need in the conversation.
+    """
+    if task == "wrapup":
+        return conversation, "Paste the conversation into the Listen panel first."
+    if task == "rewrite":
+        drafted = current is not None and current.status == "answered"
+        text = current.draft if current is not None and drafted else typed
+        return text, "Write or draft a reply first: Rewrite works on the current draft."
+    text = typed if typed.strip() else listen.customer_need(conversation).query
+    return text, "Type the customer's question in the search box first."
 
 
 def _passages(hits: list[Hit]) -> list[str]:

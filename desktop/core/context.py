@@ -41,6 +41,15 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources"
 
 
+def original_roots(pack: Pack) -> list[Path]:
+    """The folders *pack*'s original files may be opened from: its own ``originals/``, and for
+    the demo pack the demo content it was built from."""
+    roots = [pack.path / "originals"]
+    if pack.id == DEMO_PACK_ID:
+        roots.append(demo_source_dir())
+    return roots
+
+
 def demo_source_dir() -> Path:
     return resources_dir() / "demo"
 

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core.errors import UserError
 from desktop.core.fileio import confined
 from desktop.core.generation import verify
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
-    from desktop.core.knowledge.index import Hit
+    from desktop.core.context import PackProblem
+    from desktop.core.knowledge.index import Hit, Pack
 
 HIGHLIGHT = "#fff2a8"
 PASSAGE_ANCHOR = "passage"
@@ -239,3 +241,45 @@ def snippet_html(text: str, query: str, length: int = 180) -> str:
 _STOP = frozenset(
     ("the", "and", "for", "you", "your", "are", "can", "how", "what", "with", "this", "that")
 )
+
+
+def problem_text(exc: Exception) -> str:
+    """One line for the agent about *exc*: a user error as it is, anything else as a bug."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    return f"Something went wrong: {exc}"
+
+
+def problem_html(exc: Exception) -> str:
+    """*exc* for a pane: what happened in bold, then what to do."""
+    if isinstance(exc, UserError):
+        return f"<p><b>{html.escape(exc.message)}</b></p><p>{html.escape(exc.fix)}</p>"
+    return (
+        f"<p><b>Something went wrong:</b> {html.escape(str(exc))}</p>"
+        "<p>Try again; if it keeps happening, run <code>deskmate doctor</code>.</p>"
+    )
+
+
+def packs_summary(packs: Sequence[Pack], problems: Sequence[PackProblem]) -> tuple[str, str]:
+    """The packs in service and any left out (damaged, half installed), for the status bar, and
+    what to do about those left out (its tooltip): ``(text, tip)``, both plain text."""
+    text = "Knowledge: " + ", ".join(
+        f"{pack.title} v{pack.version}" for pack in packs if pack.damage is None
+    )
+    if problems:
+        text += " · not searched: " + ", ".join(problem.pack for problem in problems)
+    return text, "\n".join(f"{p.pack}: {p.message} {p.fix}" for p in problems)
+
+
+def source_details(pack: Pack, hit: Hit) -> str:
+    """The line under a source's title, plain text: its pack and version, last update,
+    category and page, as far as known."""
+    meta = pack.document_meta(hit.source)
+    details = [f"Pack: {pack.title} v{pack.version}"]
+    if meta.get("updated"):
+        details.append(f"last updated {meta['updated']}")
+    if hit.category:
+        details.append(f"category {hit.category}")
+    if hit.page:
+        details.append(f"page {hit.page}")
+    return " · ".join(details)

@@ -31,14 +31,15 @@ SCRIPT = textwrap.dedent("""
         if not windows:
             return
         window = windows[0]
+        status = window.parts["status"]
         seen.setdefault("status", window.statusBar().currentMessage())
-        busy = window.packs_label.text().endswith("…") or \\
-            window.model_label.text().endswith("…")
+        busy = status.packs_label.text().endswith("…") or \\
+            status.model_label.text().endswith("…")
         if not busy or time.monotonic() - started > 150:
             seen.update(title=window.windowTitle(), visible=window.isVisible(),
-                        packs=window.packs_label.text(), model=window.model_label.text(),
+                        packs=status.packs_label.text(), model=status.model_label.text(),
                         draft=window.draft.view.toPlainText(),
-                        offline=window.offline_label.text(),
+                        offline=status.offline_label.text(),
                         hooks=type(getattr(sys.excepthook, "__self__", None)).__name__,
                         dialog=getattr(sys.excepthook, "__self__", None).on_crash is not None)
             app.quit()

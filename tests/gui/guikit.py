@@ -50,7 +50,7 @@ def assert_source_shown(window: Any, hit: Any) -> None:
     QApplication.processEvents()  # the pane scrolls to the passage in the next event-loop turn
     assert hit.title in window.source.title.text()
     assert hit.source in window.source.title.text()
-    assert norm(window.highlighted_text()) == norm(hit.text)
+    assert norm(window.parts["source"].highlighted_text()) == norm(hit.text)
     # The whole document is there, rendered: every line of its text appears in the pane.
     pack = window.packs[hit.pack]
     shown = norm(window.source.view.toPlainText())

@@ -64,7 +64,7 @@ class PaneAfter:
 def record_events(window: Any) -> list[Any]:
     """Record every event the draft worker delivers, and what the draft pane showed after it."""
     seen: list[Any] = []
-    original = window._on_ask_event
+    original = window.parts["draft"]._on_ask_event
 
     def spy(event: Any) -> None:
         if isinstance(event, Done):
@@ -77,7 +77,7 @@ def record_events(window: Any) -> list[Any]:
             tooltip = "" if found.isNull() else found.charFormat().toolTip()
         seen.append(PaneAfter(event, window.draft.view.toPlainText(), tooltip))
 
-    window._on_ask_event = spy
+    window.parts["draft"]._on_ask_event = spy
     return seen
 
 
@@ -122,7 +122,7 @@ def test_typing_shows_results_and_the_highlighted_passage(
     assert_source_shown(window, hits[0])
     meta = window.source.meta.text()
     assert "Pack: Demo v" in meta and "last updated 20" in meta
-    assert window.original_path == demo_source_dir() / DAMAGED
+    assert window.parts["source"].original_path == demo_source_dir() / DAMAGED
     assert window.source.open_button.isEnabled()
 
     # Arrow keys move through the results without leaving the search box.
@@ -157,7 +157,7 @@ def test_original_file_missing_is_said_not_failed(
     start(qtbot, window)
     hits = type_search(qtbot, window, "return a damaged item")
     assert_source_shown(window, hits[0])
-    assert window.original_path is None
+    assert window.parts["source"].original_path is None
     assert not window.source.open_button.isEnabled()
     assert "not available on this PC" in window.source.open_button.toolTip()
 
@@ -196,7 +196,7 @@ def test_draft_streams_from_the_asks_own_sources(
         if sentence.verdict != "supported":
             assert sentence.reason in shown.tooltip
     sources = [e for e in events if isinstance(e, Sources)][-1]
-    assert window.sources == answer.sources == sources.hits
+    assert window.parts["draft"].sources == answer.sources == sources.hits
     if replaced:  # too little was supported: the model's text is gone, the reason is shown
         assert answer.mode == "extractive"
         assert replaced[0].reason in window.draft.view.toPlainText()
@@ -343,10 +343,10 @@ def test_sensitive_message_is_routed_to_a_person_not_drafted(
     assert "passed away" in pane and "extension 4410" in pane
     assert not window.draft.copy_button.isEnabled(), "there is no draft to copy"
     # The search for the typed text may finish after the routing: it must not replace the rule.
-    qtbot.waitUntil(lambda: window._typed.shown == message, timeout=LONG)
+    qtbot.waitUntil(lambda: window.parts["search"].lane.shown == message, timeout=LONG)
     QApplication.processEvents()
     assert "sensitive/bereavement.md" in window.source.title.text()
-    assert norm(window.highlighted_text()).startswith("Rule: Agents must not draft")
+    assert norm(window.parts["source"].highlighted_text()).startswith("Rule: Agents must not draft")
 
 
 def test_no_source_is_shown_as_such(qtbot: Any, make_window: Any, context: Any) -> None:
@@ -489,7 +489,7 @@ def test_settings_dialog_locks_policy_values(
     )
     context = context_with(embedder, pack_dirs=[demo_pack])
     window = make_window(context)
-    dialog = window.open_settings()
+    dialog = window.parts["settings"].open_settings()
     qtbot.waitExposed(dialog)
     locked = dialog.editors["generation.enabled"]
     assert not locked.isEnabled()
@@ -513,20 +513,21 @@ def test_status_bar_shows_model_packs_offline_and_sync(
     window = make_window(context)
     with qtbot.waitSignal(window.model_state, timeout=LONG, check_params_cb=lambda s: "ready" in s):
         window.start()
-    assert window.packs_label.text() == "Knowledge: Demo v1"
-    assert "ready" in window.model_label.text()
+    status, sync = window.parts["status"], window.parts["sync"]
+    assert status.packs_label.text() == "Knowledge: Demo v1"
+    assert "ready" in status.model_label.text()
     assert (
-        window.offline_label.isVisible() and "nothing leaves this PC" in window.offline_label.text()
+        status.offline_label.isVisible() and "nothing leaves this PC" in status.offline_label.text()
     )
-    assert not window.sync_label.isVisible()
-    window.set_sync_status("Knowledge last synced 9 days ago", warning=True)
-    assert window.sync_label.isVisible()
-    assert window.sync_label.text() == "⚠ Knowledge last synced 9 days ago"
+    assert not sync.label.isVisible()
+    sync.set_status("Knowledge last synced 9 days ago", warning=True)
+    assert sync.label.isVisible()
+    assert sync.label.text() == "⚠ Knowledge last synced 9 days ago"
     # Fed by desktop.core.sync: a configured source that never synced is a warning.
     context.settings.set("sync.url", "file:///srv/packs")
-    window.refresh_sync_status()
-    qtbot.waitUntil(lambda: "not been synced yet" in window.sync_label.text(), timeout=30_000)
-    assert window.sync_label.text().startswith("⚠ ")
+    sync.refresh_status()
+    qtbot.waitUntil(lambda: "not been synced yet" in sync.label.text(), timeout=30_000)
+    assert sync.label.text().startswith("⚠ ")
 
 
 def test_keyboard_shortcuts_and_accessible_names(
@@ -555,13 +556,13 @@ def test_layout_is_remembered(qtbot: Any, make_window: Any, context: Any) -> Non
     window = make_window(context)
     window.resize(720, 520)  # inside the offscreen screen, so nothing is clamped
     qtbot.waitUntil(lambda: window.width() == 720)
-    window.splitter.setSizes([200, 500])
-    sizes = window.splitter.sizes()
+    window.frame.splitters["main"].setSizes([200, 500])
+    sizes = window.frame.splitters["main"].sizes()
     assert sizes != [430, 850]
     window.close()
     again = make_window(context)
     assert again.size() == window.size()
-    assert again.splitter.sizes() == sizes
+    assert again.frame.splitters["main"].sizes() == sizes
 
 
 # --- first run and broken states ----------------------------------------------------------------
@@ -574,7 +575,7 @@ def test_missing_model_shows_guidance_and_still_drafts(
     window = make_window(context_with(embedder, pack_dirs=[demo_pack], model_path=missing))
     with qtbot.waitSignals([window.ready, window.failed], order="strict", timeout=LONG):
         window.start()
-    assert "unavailable — extractive mode" in window.model_label.text()
+    assert "unavailable — extractive mode" in window.parts["status"].model_label.text()
     assert str(missing) in window.draft.view.toPlainText()
     assert "extractive mode" in window.draft.view.toPlainText()
     assert "Traceback" not in window.draft.view.toPlainText()
@@ -594,7 +595,7 @@ def test_model_turned_off_by_policy_shows_guidance(
     window = make_window(context_with(embedder, pack_dirs=[demo_pack]))
     with qtbot.waitSignal(window.model_state, timeout=LONG, check_params_cb=lambda s: "none" in s):
         window.start()
-    assert window.model_label.text() == "Model: none — extractive mode"
+    assert window.parts["status"].model_label.text() == "Model: none — extractive mode"
     pane = window.draft.view.toPlainText()
     assert "turned off (by your IT department)" in pane and "extractive mode" in pane
 
@@ -610,12 +611,12 @@ def test_missing_pack_shows_guidance(
         text = pane.toPlainText()
         assert str(folder) in text and "index rebuild" in text
         assert "Traceback" not in text
-    assert "unavailable" in window.packs_label.text()
+    assert "unavailable" in window.parts["status"].packs_label.text()
     assert "unavailable" in window.search.status.text()
     # Typing does not hang or crash: nothing is searched, the guidance stays.
     qtbot.keyClicks(window.search.box, "refund")
     qtbot.wait(500)
-    assert window._typed.hits == []
+    assert window.parts["search"].lane.hits == []
     assert [window.search.results.item(i).text() for i in range(window.search.results.count())] == [
         "Results appear here as you type."
     ]

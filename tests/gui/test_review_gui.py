@@ -58,14 +58,14 @@ def test_pack_title_and_front_matter_are_shown_as_plain_text(
     hits = type_search(qtbot, window, "return a damaged item")
 
     assert hits and hits[0].source == "returns.md"
-    qtbot.waitUntil(lambda: window.current_hit is not None)
-    assert shown(window.packs_label) == f"Knowledge: Help {LINK} v{IMAGE}"
+    qtbot.waitUntil(lambda: window.parts["source"].current_hit is not None)
+    assert shown(window.parts["status"].packs_label) == f"Knowledge: Help {LINK} v{IMAGE}"
     details = shown(window.source.meta)
     assert f"Pack: Help {LINK} v{IMAGE}" in details
     assert f"last updated {IMAGE} 2024-05-01" in details and f"category {LINK}" in details
     assert f"Returns {LINK}" in shown(window.source.title)
-    window.set_sync_status(f"Knowledge sync failed: pack {LINK}", warning=True)
-    assert shown(window.sync_label) == f"⚠ Knowledge sync failed: pack {LINK}"
+    window.parts["sync"].set_status(f"Knowledge sync failed: pack {LINK}", warning=True)
+    assert shown(window.parts["sync"].label) == f"⚠ Knowledge sync failed: pack {LINK}"
 
 
 def _pack_without_demo_originals(pack_copy: Path) -> None:
@@ -99,22 +99,22 @@ def test_open_original_stays_inside_the_packs_originals(
     hits = type_search(qtbot, window, "return a damaged item")
 
     assert hits[0].source == DAMAGED
-    qtbot.waitUntil(lambda: window.current_hit is not None)
-    assert window.original_path is None
+    qtbot.waitUntil(lambda: window.parts["source"].current_hit is not None)
+    assert window.parts["source"].original_path is None
     assert not window.source.open_button.isEnabled()
     assert "outside its originals folder" in window.source.open_button.toolTip()
 
     # A real original is offered; swapped for a symlink out after it was shown, it is refused.
     original.unlink()
     original.write_text("the original", encoding="utf-8")
-    window.show_source(hits[0])
-    assert window.original_path == original.resolve()
+    window.parts["source"].show_source(hits[0])
+    assert window.parts["source"].original_path == original.resolve()
     original.unlink()
     original.symlink_to(secret)
     catcher = _UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")
     try:
-        window.open_original()
+        window.parts["source"].open_original()
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert catcher.urls == []
@@ -168,7 +168,7 @@ def test_a_damaged_pack_is_named_in_the_status_bar_and_the_others_are_searched(
     start(qtbot, window)
     hits = type_search(qtbot, window, "How do I return a damaged item?")
     assert hits and hits[0].source == DAMAGED
-    label = window.packs_label
+    label = window.parts["status"].packs_label
     assert "not searched: other" in label.text(), label.text()
     assert "Demo" in label.text()
     assert "deskmate pack repair other" in label.toolTip()

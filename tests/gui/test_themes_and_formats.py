@@ -109,7 +109,7 @@ def test_every_colour_we_add_stays_readable_in_the_light_and_the_dark_theme(
     answer = draft(qtbot, window)
     assert answer.status == "answered"
     # Something in each pane carries a colour of ours: the passage highlight, sentence verdicts.
-    assert window.highlighted_text()
+    assert window.parts["source"].highlighted_text()
     assert any(s.verdict != "supported" for s in answer.sentences)
     assert unreadable_fragments(window.source.view) == []
     assert unreadable_fragments(window.draft.view) == []
@@ -121,14 +121,14 @@ def test_every_colour_we_add_stays_readable_in_the_light_and_the_dark_theme(
     assert unreadable_fragments(window.draft.view) == []
 
     # The stale-sync warning in the status bar, and again after the OS switches theme.
-    window.set_sync_status("Knowledge last synced 9 days ago", warning=True)
+    window.parts["sync"].set_status("Knowledge last synced 9 days ago", warning=True)
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     for palette in (app.palette(), dark_palette() if theme == "light" else QPalette()):
         app.setPalette(palette)
         QApplication.processEvents()
-        color = re.search(r"color:(#[0-9a-f]{6})", window.sync_label.styleSheet())
-        assert color, window.sync_label.styleSheet()
+        color = re.search(r"color:(#[0-9a-f]{6})", window.parts["sync"].label.styleSheet())
+        assert color, window.parts["sync"].label.styleSheet()
         behind = app.palette().color(QPalette.ColorRole.Window)
         assert contrast(QColor(color.group(1)), behind) >= WCAG_AA
 
@@ -171,7 +171,7 @@ def test_a_pdf_source_is_shown_by_page_with_the_passage_on_its_page(
     # Every page is there, labelled, in order, and the highlighted passage sits on page 2.
     labels = [shown.index(f"— Page {n} —") for n in (1, 2, 3)]
     assert labels == sorted(labels)
-    highlighted = norm(window.highlighted_text())
+    highlighted = norm(window.parts["source"].highlighted_text())
     assert "redeem loyalty points for a phone upgrade" in highlighted
     at = shown.index(highlighted[:40])
     assert labels[1] < at < labels[2]
@@ -181,7 +181,7 @@ def test_a_pdf_source_is_shown_by_page_with_the_passage_on_its_page(
 def test_text_scales_with_the_font_setting_everywhere(
     qtbot: Any, make_window: Any, context: Any
 ) -> None:
-    from desktop.gui.window_extras import apply_font_scale
+    from desktop.gui.parts.settings import apply_font_scale
 
     window = make_window(context)
     start(qtbot, window)
@@ -191,7 +191,7 @@ def test_text_scales_with_the_font_setting_everywhere(
     source_before = window.source.view.document().defaultFont().pointSizeF()
     try:
         window.context.settings.set("ui.font_scale", 1.5)
-        window._settings_changed()  # what OK in the settings dialog does
+        window.parts["settings"].settings_saved()  # what OK in the settings dialog does
         QApplication.processEvents()
         qtbot.waitUntil(lambda: results.visualItemRect(results.item(0)).height() > row_before * 1.3)
         doc = window.search.results.delegate.document(

@@ -106,3 +106,106 @@ def test_snippet_bolds_query_words() -> None:
     text = "Intro. " * 50 + "Your refund arrives within 5 working days."
     out = render.snippet_html(text, "when does my refund arrive")
     assert "<b>refund</b>" in out and out.startswith("…")
+
+
+# --- logic the window used to hold, now in the core (issue 13) --------------------------------
+
+
+def test_search_options_come_from_the_settings_in_one_place(tmp_path: Path) -> None:
+    from desktop.core.knowledge.search import options_from_settings
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+
+    settings = Settings.load(Paths.from_env())
+    settings.set("search.limit", 5)
+    settings.set("search.min_score", 0.42)
+    options = options_from_settings(settings, categories=("billing",), locale="fr")
+    assert (options.limit, options.min_score) == (5, 0.42)
+    assert (options.categories, options.locale) == (("billing",), "fr")
+    assert options_from_settings(settings, limit=2).limit == 2  # a caller's own limit wins
+
+
+@pytest.mark.slow
+def test_assistant_search_takes_its_options_from_the_settings_and_its_packs(context) -> None:
+    from desktop.core.assist import Assistant
+    from desktop.core.knowledge.search import categories
+
+    assistant = Assistant(context)
+    context.settings.set("search.limit", 3)
+    hits = assistant.search("refund")
+    assert len(hits) == 3, "search.limit must reach the search"
+    assert assistant.search("refund", packs=[]) == []  # only the packs given are searched
+    (pack,) = context.packs()
+    assert assistant.search("refund", packs=[pack]) == hits
+    found = categories([pack])
+    assert "billing" in found and found == sorted(set(found))
+    billing = assistant.search("refund", categories=("billing",))
+    assert billing and {hit.category for hit in billing} == {"billing"}
+
+
+def test_task_input_picks_the_text_each_task_works_on() -> None:
+    from desktop.core.assist import task_input
+
+    drafted = Answer(status="answered", question="q", draft="Returns are free [1].")
+    refused = Answer(status="no_source", question="q", draft="No approved source covers this.")
+    assert task_input("reply", "late fee?", CONVERSATION, None)[0] == "late fee?"
+    # Nothing typed: the customer's latest need in the conversation.
+    need = listen.customer_need(CONVERSATION).query
+    assert task_input("reply", "  ", CONVERSATION, None)[0] == need
+    assert task_input("wrapup", "late fee?", CONVERSATION, drafted)[0] == CONVERSATION
+    assert task_input("rewrite", "typed", "", drafted)[0] == drafted.draft
+    assert task_input("rewrite", "typed", "", refused)[0] == "typed"  # a refusal is not a draft
+    text, missing = task_input("wrapup", "typed", "", None)
+    assert text == "" and "Listen" in missing
+    text, missing = task_input("reply", "", "", None)
+    assert text == "" and "search box" in missing
+
+
+def test_problem_text_and_html_tell_user_errors_from_bugs() -> None:
+    from desktop.core.errors import KnowledgeError
+
+    known = KnowledgeError("No knowledge pack <b>is</b> installed.", "Run `deskmate index`.")
+    assert render.problem_text(known) == str(known)
+    assert render.problem_html(known) == (
+        "<p><b>No knowledge pack &lt;b&gt;is&lt;/b&gt; installed.</b></p>"
+        "<p>Run `deskmate index`.</p>"
+    )
+    bug = RuntimeError("boom <i>")
+    assert render.problem_text(bug) == "Something went wrong: boom <i>"
+    assert "boom &lt;i&gt;" in render.problem_html(bug) and "deskmate doctor" in (
+        render.problem_html(bug)
+    )
+
+
+class _Pack:
+    def __init__(self, pack_id: str, damaged: bool = False) -> None:
+        self.id, self.title, self.version = pack_id, f"{pack_id.title()} help", "3"
+        self.damage = RuntimeError("torn") if damaged else None
+        self.path = Path("/packs") / pack_id
+
+    def document_meta(self, source: str) -> dict[str, str]:
+        return {"updated": "2024-05-01"} if source == "a.md" else {}
+
+
+def test_packs_summary_names_the_packs_left_out_and_what_to_do() -> None:
+    from desktop.core.context import PackProblem
+
+    packs = [_Pack("demo"), _Pack("other", damaged=True)]
+    text, tip = render.packs_summary(packs, [])
+    assert (text, tip) == ("Knowledge: Demo help v3", "")
+    problem = PackProblem("other", Path("/packs/other"), "It is damaged.", "Repair it.")
+    text, tip = render.packs_summary(packs, [problem])
+    assert text == "Knowledge: Demo help v3 · not searched: other"
+    assert tip == "other: It is damaged. Repair it."
+
+
+def test_source_details_and_original_roots() -> None:
+    from desktop.core.context import demo_source_dir, original_roots
+
+    hit = Hit("demo", "a.md", "A", "", 0, 1, "x", 1.0, "billing", 2)
+    details = render.source_details(_Pack("demo"), hit)
+    assert details == "Pack: Demo help v3 · last updated 2024-05-01 · category billing · page 2"
+    bare = Hit("demo", "b.md", "B", "", 0, 1, "x", 1.0)
+    assert render.source_details(_Pack("demo"), bare) == "Pack: Demo help v3"
+    assert original_roots(_Pack("demo")) == [Path("/packs/demo/originals"), demo_source_dir()]
+    assert original_roots(_Pack("other")) == [Path("/packs/other/originals")]

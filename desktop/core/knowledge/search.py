@@ -22,6 +22,7 @@ from desktop.core.knowledge.index import Hit, Pack
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
+    from desktop.core.settings import Settings
 
 CANDIDATES = 40
 # Weight of the normalised BM25 score next to cosine similarity. Chosen on the even-numbered
@@ -64,6 +65,36 @@ class _Candidate:
     keyword: float = 0.0  # BM25 score / the best BM25 score for this query in this pack
     fused: float = 0.0
     duplicates: list[str] = field(default_factory=list)
+
+
+def options_from_settings(
+    settings: Settings,
+    *,
+    limit: int | None = None,
+    categories: tuple[str, ...] = (),
+    locale: str | None = None,
+) -> SearchOptions:
+    """The search options the settings ask for (``search.limit``, ``search.min_score``), with
+    *limit* in place of the setting when given, and the filters. The one place the window's
+    searches and :meth:`~desktop.core.assist.Assistant.search` take them from."""
+    return SearchOptions(
+        limit=limit or int(settings.get("search.limit")),
+        min_score=float(settings.get("search.min_score")),
+        categories=categories,
+        locale=locale,
+    )
+
+
+def categories(packs: Iterable[Pack]) -> list[str]:
+    """Every document category in *packs*, sorted: the choices of a category filter."""
+    return sorted(
+        {
+            str(meta["category"])
+            for pack in packs
+            for _, meta in pack.documents_meta()
+            if meta.get("category")
+        }
+    )
 
 
 def sql_quote(value: str) -> str:

@@ -1,0 +1,155 @@
+"""What every part of the window is, and what the parts share.
+
+A :class:`Part` owns one job of the window, its widgets and its signals. Parts never reach into
+each other's widgets: they read and write the small shared state of the :class:`Shell`, and ask
+each other for things through its signals (show this source, draft this task, focus that pane).
+The window only creates the shell and the parts, places the parts' widgets and connects its own
+public signals to theirs.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from desktop.core import render
+from desktop.core.assist import Assistant
+from desktop.core.context import AppContext
+from desktop.core.errors import UserError
+from desktop.core.knowledge.index import Pack
+from desktop.gui.workers import Ops
+
+log = logging.getLogger(__name__)
+EXTRACTIVE = (
+    "Until then, drafts are built from the approved sources' own sentences (extractive mode); "
+    "search, sources and checks work as usual."
+)
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A key sequence, what it does (as the README's table says), and the part's method."""
+
+    keys: str
+    what: str
+    method: str
+
+
+class Shell(QObject):
+    """The state the parts share, the workers, and the signals they talk through."""
+
+    starting = Signal()  # the packs are being (re)opened
+    packs_opened = Signal(list)  # the packs in service: knowledge_ready is now True
+    packs_failed = Signal(object)  # no pack could be opened: the exception
+    searched = Signal()  # a search ran: it may have found a pack damaged
+    source_requested = Signal(object)  # a Hit to show in the source pane
+    draft_requested = Signal(str)  # a task to draft ("" for the one chosen in the draft pane)
+    answer_shown = Signal(object)  # a finished Answer is on screen
+    model_loaded = Signal(object)  # the engine, or None (extractive mode)
+    model_failed = Signal(object)  # the exception
+    problem = Signal(object)  # an exception the agent must see
+    message = Signal(str, int)  # a status-bar message and how long to show it (ms)
+    focus_requested = Signal(str)  # the name of the part to focus
+    settings_changed = Signal()
+    theme_changed = Signal()
+
+    def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.assistant = Assistant(context)
+        self.ops = Ops(self, bool(context.settings.get("model.low_priority")))
+        self.packs: dict[str, Pack] = {}
+        self.knowledge_ready = False
+        self.query = ""  # what the search box holds
+        self.conversation = ""  # what the listen panel holds
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the knowledge packs (building the demo pack on first run); the parts follow
+        :attr:`packs_opened` or :attr:`packs_failed`."""
+        self.starting.emit()
+        # Importing torch, transformers and LanceDB on the worker creates millions of objects,
+        # and each full garbage collection they trigger holds the interpreter lock for up to
+        # 0.3 s, freezing the window. Collection waits until they are loaded; then they are
+        # frozen (never scanned again), which also keeps later collections short.
+        gc.disable()
+        self.ops.run(self._prepare, self._on_prepared, self._on_prepare_failed)
+
+    def _prepare(self) -> list[Pack]:
+        self.context.ensure_demo_pack()
+        packs = self.context.packs()
+        self.context.embedder.embed(["warm up"])
+        return packs
+
+    def _on_prepared(self, packs: list[Pack]) -> None:
+        _freeze_startup_objects()
+        self.packs = {pack.id: pack for pack in packs}
+        self.knowledge_ready = True
+        self.packs_opened.emit(packs)
+
+    def _on_prepare_failed(self, exc: Exception) -> None:
+        _freeze_startup_objects()
+        self.packs_failed.emit(exc)
+
+    # --- what the parts ask for -------------------------------------------------------------
+
+    def pack_titles(self) -> dict[str, str]:
+        return {pack_id: pack.title for pack_id, pack in self.packs.items()}
+
+    def say(self, text: str, msecs: int = 5000) -> None:
+        """Show *text* in the status bar for *msecs*."""
+        self.message.emit(text, msecs)
+
+    def show_problem(self, exc: Exception) -> None:
+        self.problem.emit(exc)
+
+    def problem_html(self, exc: Exception) -> str:
+        if not isinstance(exc, UserError):
+            log.error("unexpected error", exc_info=exc)
+        return render.problem_html(exc)
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up created out of the collector's sight, and collect normally again."""
+    gc.freeze()
+    gc.enable()
+
+
+class Part(QObject):
+    """One job of the window with its widgets and signals.
+
+    A part fills in what it shows where: *widget* goes in its *area* of the window ("left" or
+    "right" column, *size* pixels high to begin with), *tools* in the row at the top, *status*
+    and *permanent* in the status bar. *shortcuts* name its methods; :meth:`focus_order` lists
+    the widgets F6 walks through, and :meth:`focus` is what focusing the part does.
+    """
+
+    name: ClassVar[str] = ""
+    area: ClassVar[str] = ""
+    size: ClassVar[int] = 300
+    shortcuts: ClassVar[tuple[Shortcut, ...]] = ()
+
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.shell = shell
+        self.widget: QWidget | None = None
+        self.tools: list[QWidget] = []
+        self.status: list[QWidget] = []
+        self.permanent: list[QWidget] = []
+
+    def focus_order(self) -> list[QWidget]:
+        return [self.widget] if self.widget is not None else []
+
+    def focus(self) -> None:
+        widgets = self.focus_order()
+        if widgets:
+            widgets[0].setFocus()
+
+    def closing(self) -> None:
+        """The window is closing: let go of what outlives it (clipboard watch, a draft)."""

@@ -1,0 +1,243 @@
+"""The draft pane: run a task (reply, wrap-up, rewrite), stream it with its verdicts, and
+copy, regenerate or rate the result. Problems the agent must see are shown here too."""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from desktop.core import feedback, render
+from desktop.core.assist import Answer, Done, Error, Replaced, Sources, Token, Verdict, task_input
+from desktop.core.errors import UserError
+from desktop.core.knowledge.index import Hit
+from desktop.gui.panes import DraftPane
+from desktop.gui.parts.base import EXTRACTIVE, Part, Shell, Shortcut
+
+WELCOME = (
+    "<h3>Welcome to Deskmate</h3><p>Type in the search box: results appear as you type. "
+    "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
+    "conversation into <b>Listen</b> for suggestions.</p>"
+)
+Request = tuple[str, str, str]  # text, task, tone
+
+
+class DraftPart(Part):
+    """Drafts on the model's worker, one at a time, streaming tokens and sentence verdicts."""
+
+    name = "draft"
+    area = "right"
+    size = 340
+    shortcuts = (
+        Shortcut("Ctrl+Return", "draft (the selected task)", "draft_task"),
+        Shortcut("Ctrl+D", "focus the draft", "focus"),
+        Shortcut("Esc", "stop the draft", "stop"),
+        Shortcut("Ctrl+Shift+C", "copy the draft", "copy_draft"),
+        Shortcut("Ctrl+R", "regenerate", "regenerate"),
+        Shortcut("Ctrl+3", "draft", "focus"),
+    )
+    draft_finished = Signal(object)
+
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.pane = DraftPane()
+        self.widget = self.pane
+        self.answer: Answer | None = None
+        self.sources: list[Hit] = []
+        self._stop: threading.Event | None = None
+        self._busy = False
+        self._last_request: Request | None = None
+        self._streamed = ""
+        self._banner = ""
+        self._verdicts: dict[int, Any] = {}
+        self._connect()
+        self._apply_settings()
+        self.pane.view.setHtml(WELCOME)
+
+    def _connect(self) -> None:
+        d, shell = self.pane, self.shell
+        d.draft_button.clicked.connect(lambda: self.draft_task())
+        d.stop_button.clicked.connect(self.stop)
+        d.regenerate_button.clicked.connect(self.regenerate)
+        d.copy_button.clicked.connect(self.copy_draft)
+        d.thumbs_up.clicked.connect(lambda: self.rate("up"))
+        d.thumbs_down.clicked.connect(lambda: self.rate("down"))
+        d.view.anchorClicked.connect(self._on_citation)
+        shell.draft_requested.connect(self.draft_task)
+        shell.problem.connect(lambda exc: d.view.setHtml(shell.problem_html(exc)))
+        shell.model_loaded.connect(self._on_model_loaded)
+        shell.model_failed.connect(lambda _: d.view.append(EXTRACTIVE))
+        shell.settings_changed.connect(self._apply_settings)
+        # Ready the sensitive-topic check now, so the first draft does not wait for it.
+        shell.packs_opened.connect(
+            lambda _: shell.ops.run(
+                shell.context.sensitive_detector, lambda _: None, shell.show_problem
+            )
+        )
+
+    def _apply_settings(self) -> None:
+        with_sources = bool(self.shell.context.settings.get("ui.copy_with_sources"))
+        self.pane.with_sources.setChecked(with_sources)
+
+    def focus_order(self) -> list[QWidget]:
+        return [self.pane.view]
+
+    def closing(self) -> None:
+        self.stop()
+
+    # --- starting a draft -------------------------------------------------------------------
+
+    def draft_reply(self) -> None:
+        self.draft_task("reply")
+
+    def draft_task(self, task: str = "") -> None:
+        """Run *task* (by default the one chosen in the pane) on the text it applies to."""
+        if task:
+            self.pane.task.setCurrentIndex(self.pane.task.findData(task))
+        task = str(self.pane.task.currentData())
+        shell = self.shell
+        text, missing = task_input(task, shell.query, shell.conversation, self.answer)
+        if not text.strip():
+            self.pane.view.setHtml(f"<p><b>Nothing to draft from.</b> {missing}</p>")
+            return
+        self._start_ask((text, task, str(self.pane.tone.currentData())))
+
+    def regenerate(self) -> None:
+        if self._last_request is not None:
+            self._start_ask(self._last_request)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def _start_ask(self, request: Request) -> None:
+        if self._busy:
+            self.shell.say(
+                "A draft is still being written: press Stop (Esc) first, or wait for it.", 5000
+            )
+            return
+        self._busy = True
+        self._last_request = request
+        self._stop = stop = threading.Event()
+        self._streamed, self._verdicts, self._banner = "", {}, ""
+        self.answer = None
+        self.sources = []
+        self.pane.set_running(True)
+        self.pane.view.clear()
+        text, task, tone = request
+        self.shell.ops.run(
+            lambda: self._ask_job(text, task, tone, stop),
+            self._on_ask_done,
+            self._on_ask_failed,
+            self._on_ask_event,
+            model=True,
+        )
+
+    def _ask_job(self, text: str, task: str, tone: str, stop: threading.Event) -> Iterator[Any]:
+        yield from self.shell.assistant.ask(text, stop=stop, task=task, tone=tone)
+
+    # --- streaming --------------------------------------------------------------------------
+
+    def _on_ask_event(self, event: Any) -> None:
+        if isinstance(event, Sources):
+            self.sources = list(event.hits)
+        elif isinstance(event, Token):
+            self._streamed += event.text
+            self.pane.append(event.text)
+        elif isinstance(event, Verdict):
+            self._verdicts[event.index] = event.sentence
+            self._render_streamed()
+        elif isinstance(event, (Error, Replaced)):
+            # The model's text so far is discarded; say why, and the fallback draft follows.
+            why = event.reason if isinstance(event, Replaced) else f"{event.message} {event.fix}"
+            self._banner = f"<p><i>{html.escape(why)} Building an extractive draft…</i></p>"
+            self._streamed, self._verdicts = "", {}
+            self._render_streamed()
+        elif isinstance(event, Done):
+            self._show_answer(event.answer)
+
+    def _render_streamed(self) -> None:
+        judged = [self._verdicts.get(i) for i in range(max(self._verdicts, default=-1) + 1)]
+        body = render.draft_html(self._streamed, judged) if self._streamed else ""
+        self.pane.view.setHtml(self._banner + body)
+        self.pane.append("")  # the cursor back at the end, where the next token goes
+
+    def _on_ask_done(self, _: Any) -> None:
+        self._finish()
+        if self.answer is not None:
+            # Only now: the window takes the next request once it says this one is finished.
+            self.draft_finished.emit(self.answer)
+
+    def _on_ask_failed(self, exc: Exception) -> None:
+        self._finish()
+        self.shell.show_problem(exc)
+
+    def _finish(self) -> None:
+        self._busy = False
+        self.pane.set_running(False)
+        self.pane.regenerate_button.setEnabled(self._last_request is not None)
+
+    def _show_answer(self, answer: Answer) -> None:
+        self.answer = answer
+        self.sources = list(answer.sources)
+        d = self.pane
+        d.view.setHtml(render.answer_html(answer))
+        d.copy_button.setEnabled(answer.status == "answered" and bool(answer.draft.strip()))
+        d.thumbs_up.setEnabled(True)
+        d.thumbs_down.setEnabled(True)
+        if answer.sources and answer.sources[0].pack in self.shell.packs:
+            # The first source; for a sensitive case, the company's rule.
+            self.shell.source_requested.emit(answer.sources[0])
+        self.shell.answer_shown.emit(answer)
+
+    def _on_citation(self, url: QUrl) -> None:
+        if url.scheme() != "cite":
+            return
+        number = int(url.path() or url.toString().split(":", 1)[1])
+        if 1 <= number <= len(self.sources):
+            self.shell.source_requested.emit(self.sources[number - 1])
+
+    # --- the result -------------------------------------------------------------------------
+
+    def copy_draft(self) -> None:
+        answer = self.answer
+        if answer is None or answer.status != "answered" or not answer.draft.strip():
+            self.shell.say("There is no draft to copy.", 5000)
+            return
+        text = render.copy_text(answer, self.pane.with_sources.isChecked())
+        QApplication.clipboard().setText(text)
+        self.shell.say("Draft copied as plain text.", 5000)
+
+    def rate(self, rating: str) -> None:
+        if self.answer is None:
+            return
+        shell = self.shell
+        try:
+            versions = {pack_id: pack.version for pack_id, pack in shell.packs.items()}
+            feedback.record(shell.context.paths.data, self.answer, rating, versions)
+        except UserError as exc:
+            shell.say(str(exc), 10000)
+            return
+        self.pane.thumbs_up.setEnabled(False)
+        self.pane.thumbs_down.setEnabled(False)
+        shell.say("Thanks: your feedback is saved on this PC.", 5000)
+
+    def _on_model_loaded(self, engine: Any) -> None:
+        """No model: say why in the pane, unless it already shows something of the agent's."""
+        if engine is not None:
+            return
+        settings = self.shell.context.settings
+        if settings.get("generation.enabled"):
+            why = (
+                "<p><b>No language model is installed.</b> Set <i>Model file</i> in Settings "
+                "(model.path) to a .gguf file, or reinstall Deskmate with its default model.</p>"
+            )
+        else:
+            where = "your IT department" if settings.is_locked("generation.enabled") else "Settings"
+            why = f"<p><b>Drafting with a model is turned off</b> (by {where}).</p>"
+        if self.answer is None and not self._busy and self.shell.knowledge_ready:
+            self.pane.view.setHtml(WELCOME + why + f"<p>{EXTRACTIVE}</p>")
