@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core import render
+from desktop.core import render, tasks
 from desktop.core.knowledge.index import Hit
 
 
@@ -322,11 +322,11 @@ class DraftPane(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.task = _named(QComboBox(), "Task", "What to write")
-        for label, value in (("Reply", "reply"), ("Wrap-up", "wrapup"), ("Rewrite", "rewrite")):
+        for value, label in tasks.TASKS.items():
             self.task.addItem(label, value)
         self.tone = _named(QComboBox(), "Tone", "How to rewrite the text")
-        for value in ("shorter", "friendlier", "formal"):
-            self.tone.addItem(value.capitalize(), value)
+        for value, label in tasks.TONES.items():
+            self.tone.addItem(label, value)
         self.tone.setEnabled(False)
         self.task.currentIndexChanged.connect(
             lambda _: self.tone.setEnabled(self.task.currentData() == "rewrite")
