@@ -201,7 +201,7 @@ def test_a_query_asked_in_the_window_never_reaches_the_log(
         qtbot.keyClick(window.search.box, Qt.Key.Key_Return)
 
     text = log_text(window)
-    assert "ERROR desktop.gui.main_window" in text and "ValueError (message hidden" in text
+    assert "ERROR desktop.gui.parts." in text and "ValueError (message hidden" in text
     assert "in failing_ask" in text
     assert SECRET not in text and "Pemberton" not in text and "damaged" not in text
 

@@ -1,0 +1,276 @@
+"""A long shift in one process: does the window leak memory, handles or threads, or stall?
+
+    .venv/bin/python benchmarks/soak.py [--searches 1000] [--drafts 200] [--listens 50]
+                                        [--warmup 0.1] [--model GGUF]
+
+The real window (offscreen) over the demo pack, with the real embedding model and the default
+SmolLM2 model (or ``--model``), driven as an agent would drive it through a shift: searches typed
+into the box, drafts of the typed question, and conversation updates in the listen panel that
+bring suggestions, interleaved evenly. The questions are the demo set's
+(``benchmarks/data/grounding_questions.jsonl``, corpus "demo"), so the drafts include answered,
+refused and routed cases.
+
+Measured after a warm-up (the first ``--warmup`` share of the actions, which loads the models,
+fills the caches and lets the allocator reach its working size):
+
+* RSS growth from the end of the warm-up to the end: target <= 5 %;
+* open file descriptors and threads (``/proc/self/fd``, ``/proc/self/task``): must not grow;
+* UI stalls: the gaps between ticks of a 10 ms QTimer on the UI thread; target: none over 50 ms
+  (each gap over 50 ms is listed with the action that was running);
+* per-action latency (median, p95), for information.
+
+Results: benchmarks/results/soak.{json,md}. Run it on a quiet machine: stalls measured while
+other work holds both cores say more about the machine than about Deskmate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, isolated_home, percentile, write_result
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+TARGET_RSS_GROWTH = 0.05
+TARGET_GAP_MS = 50.0
+CONVERSATION_OPENERS = (
+    "Agent: Thanks for calling, how can I help?",
+    "Agent: Hello, you're through to support. What can I do for you today?",
+)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def counts() -> dict[str, Any]:
+    return {
+        "rss_mb": round(rss_mb(), 1),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": len(os.listdir("/proc/self/task")),
+        "python_threads": threading.active_count(),
+        "time": time.time(),
+    }
+
+
+def sample(app: Any, shift: Shift) -> dict[str, Any]:
+    """Counts after a full collection, so RSS compares like with like; the pause this takes on
+    the UI thread is not counted as a stall."""
+    shift.measuring = False
+    app.processEvents()
+    gc.collect()
+    taken = counts()
+    shift.ticks.last = time.perf_counter()
+    shift.measuring = True
+    return taken
+
+
+def questions() -> list[str]:
+    path = ROOT / "benchmarks" / "data" / "grounding_questions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [row["question"] for row in rows if row.get("corpus") == "demo"]
+
+
+def schedule(searches: int, drafts: int, listens: int) -> list[str]:
+    """The actions, each kind spread evenly over the shift."""
+    timed = [(i / searches, "search") for i in range(searches)]
+    timed += [((i + 0.5) / drafts, "draft") for i in range(drafts)]
+    timed += [((i + 0.25) / listens, "listen") for i in range(listens)]
+    return [kind for _, kind in sorted(timed)]
+
+
+class Shift:
+    """Drives the window; records latency per action and the UI thread's tick gaps."""
+
+    def __init__(self, window: Any, qs: list[str]) -> None:
+        from ui_responsiveness import Ticks
+
+        self.window = window
+        self.questions = qs
+        self.turn = 0
+        self.current = "start"
+        self.latency: dict[str, list[float]] = {"search": [], "draft": [], "listen": []}
+        self.ticks = Ticks()
+        self.ticks.timer.timeout.connect(self._note_stall)
+        self.stalls: list[dict[str, Any]] = []
+        self.gaps: dict[int, int] = {}  # tick gaps while measuring: whole ms -> how many
+        self.measuring = False
+
+    def _note_stall(self) -> None:
+        if not self.measuring or not self.ticks.gaps:
+            return
+        gap = self.ticks.gaps[-1]
+        self.ticks.gaps.clear()  # a shift is long: keep a histogram, not every tick
+        self.gaps[int(gap)] = self.gaps.get(int(gap), 0) + 1
+        if gap > TARGET_GAP_MS:
+            self.stalls.append({"gap_ms": round(gap, 1), "during": self.current})
+
+    def _question(self) -> str:
+        self.turn += 1
+        return self.questions[self.turn % len(self.questions)]
+
+    def run(self, kind: str) -> None:
+        from ui_responsiveness import wait_for
+
+        window = self.window
+        self.current = kind
+        started = time.perf_counter()
+        if kind == "search":
+            text = self._question()
+            if text == window.search.box.text():
+                text = f"{text} "  # a new text, so the box searches again
+            wait_for(window.results_shown, lambda: window.search.box.setText(text), 300)
+        elif kind == "draft":
+            text = self._question()
+            window.search.box.blockSignals(True)  # the draft, not a search, is measured here
+            window.search.box.setText(text)
+            window.search.box.blockSignals(False)
+            wait_for(window.draft_finished, window.draft_reply, 900)
+        else:
+            opener = CONVERSATION_OPENERS[self.turn % len(CONVERSATION_OPENERS)]
+            conversation = f"{opener}\nCustomer: {self._question()}"
+            wait_for(
+                window.suggestions_shown,
+                lambda: window.listen.conversation.setPlainText(conversation),
+                300,
+            )
+        self.latency[kind].append(time.perf_counter() - started)
+        self.current = "idle"
+
+
+def open_window(model: str | None) -> Any:
+    from ui_responsiveness import wait_for
+
+    from desktop.core.context import AppContext
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+    from desktop.gui.main_window import MainWindow
+
+    paths = Paths.from_env()
+    settings = Settings.load(paths)
+    if model:
+        settings.set("model.path", model)
+    window = MainWindow(AppContext(paths, settings))
+    window.show()
+    wait_for(window.ready, window.start, 900)
+    return window
+
+
+def summarise(shift: Shift, samples: list[dict[str, Any]], args: argparse.Namespace) -> dict:
+    warm, end = samples[0], samples[-1]
+    growth = (end["rss_mb"] - warm["rss_mb"]) / warm["rss_mb"]
+    gaps = [float(ms) for ms, n in sorted(shift.gaps.items()) for _ in range(n)] or [0.0]
+    latency = {
+        kind: {
+            "n": len(values),
+            "median_s": round(statistics.median(values), 3),
+            "p95_s": round(percentile(values, 95), 3),
+        }
+        for kind, values in shift.latency.items()
+        if values
+    }
+    return {
+        "actions": {"searches": args.searches, "drafts": args.drafts, "listens": args.listens},
+        "warmup_share": args.warmup,
+        "model": args.model or "default (SmolLM2-135M)",
+        "rss_mb_after_warmup": warm["rss_mb"],
+        "rss_mb_end": end["rss_mb"],
+        "rss_mb_peak_sampled": max(s["rss_mb"] for s in samples),
+        "rss_growth": round(growth, 4),
+        "fds": [warm["fds"], end["fds"]],
+        "threads": [warm["threads"], end["threads"]],
+        "python_threads": [warm["python_threads"], end["python_threads"]],
+        "max_gap_ms": max(gaps),
+        "p99_gap_ms": round(percentile(gaps, 99), 1),
+        "ticks": len(gaps),
+        "stalls_over_50_ms": shift.stalls,
+        "latency": latency,
+        "samples": samples,
+        "targets_met": {
+            "rss_growth_le_5pct": growth <= TARGET_RSS_GROWTH,
+            "no_fd_growth": end["fds"] <= warm["fds"],
+            "no_thread_growth": end["threads"] <= warm["threads"],
+            "no_stall_over_50_ms": not shift.stalls,
+        },
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    met = result["targets_met"]
+    lat = result["latency"]
+    lines = [
+        "# Soak: a shift in one process (benchmarks/soak.py)",
+        "",
+        f"{result['actions']} with {result['model']}; warm-up = first "
+        f"{result['warmup_share']:.0%} of the actions.",
+        "",
+        "| measure | after warm-up | end | target | met |",
+        "|---|---|---|---|---|",
+        f"| RSS (MB) | {result['rss_mb_after_warmup']} | {result['rss_mb_end']} "
+        f"(growth {result['rss_growth']:+.1%}) | growth ≤ 5 % | {met['rss_growth_le_5pct']} |",
+        f"| open file descriptors | {result['fds'][0]} | {result['fds'][1]} | no growth "
+        f"| {met['no_fd_growth']} |",
+        f"| threads (OS) | {result['threads'][0]} | {result['threads'][1]} | no growth "
+        f"| {met['no_thread_growth']} |",
+        f"| UI tick gap max / p99 (ms) | | {result['max_gap_ms']} / {result['p99_gap_ms']} "
+        f"| none > 50 ms | {met['no_stall_over_50_ms']} ({len(result['stalls_over_50_ms'])} "
+        "stalls) |",
+        "",
+        "| action | n | median (s) | p95 (s) |",
+        "|---|---|---|---|",
+        *(f"| {k} | {v['n']} | {v['median_s']} | {v['p95_s']} |" for k, v in lat.items()),
+    ]
+    if result["stalls_over_50_ms"]:
+        worst = sorted(result["stalls_over_50_ms"], key=lambda s: -s["gap_ms"])[:10]
+        lines += [
+            "",
+            "Worst stalls: " + ", ".join(f"{s['gap_ms']} ms ({s['during']})" for s in worst),
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--searches", type=int, default=1000)
+    parser.add_argument("--drafts", type=int, default=200)
+    parser.add_argument("--listens", type=int, default=50)
+    parser.add_argument("--warmup", type=float, default=0.1)
+    parser.add_argument("--model", help="a GGUF instead of the default model")
+    parser.add_argument("--name", default="soak", help="results file name")
+    args = parser.parse_args()
+    isolated_home()
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    window = open_window(args.model)
+    shift = Shift(window, questions())
+    actions = schedule(args.searches, args.drafts, args.listens)
+    warm_up = int(len(actions) * args.warmup)
+    samples: list[dict[str, Any]] = []
+    every = max(1, len(actions) // 20)
+    for number, kind in enumerate(actions, 1):
+        shift.run(kind)
+        if number >= warm_up and (number % every in (0, warm_up % every) or number == len(actions)):
+            samples.append({"action": number, **sample(app, shift)})
+            print(number, samples[-1], flush=True)
+    shift.measuring = False
+    result = summarise(shift, samples, args)
+    window.close()
+    window.ops.wait(60_000)
+    write_result(args.name, result, table(result))
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()
