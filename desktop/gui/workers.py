@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from desktop.core import priority
+from desktop.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,14 @@ class _Runnable(QRunnable):
             self.signals.failed.emit(exc)
 
 
+def report_if_bug(exc: Exception) -> None:
+    """An operation that failed with anything but a :class:`UserError` met a bug: it goes to the
+    bug tier (``sys.excepthook``: the log, ``last-crash.json`` and the window's dialog) as well
+    as to the part that ran it, which shows the problem where it happened and keeps working."""
+    if not isinstance(exc, UserError):
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
 class Ops(QObject):
     """Owns the thread pools and keeps each operation's signal object alive until it ends.
 
@@ -85,6 +95,7 @@ class Ops(QObject):
             signals.event.connect(on_event)
         signals.done.connect(on_done)
         signals.failed.connect(on_error)
+        signals.failed.connect(report_if_bug)
         signals.done.connect(lambda _=None: self._live.discard(signals))
         signals.failed.connect(lambda _=None: self._live.discard(signals))
         if model:

@@ -258,3 +258,41 @@ def test_bugs_still_fail_tests(tmp_path: Path, deskmate_home: Path) -> None:
     assert "Exceptions caught in Qt event loop" in result.stdout
     assert "PytestUnhandledThreadExceptionWarning" in result.stdout
     assert logs.last_crash(Paths.from_env()) is not None  # and the bug tier saw them too
+
+
+def test_a_bug_in_a_background_search_reaches_the_dialog_and_the_search_recovers(
+    qtbot: Any, window: Any, bug_tier: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's exception is caught by Ops, not by sys.excepthook: a bug (not a UserError)
+    must still reach the bug tier, while the part shows the problem and keeps working."""
+    bugs, previous = bug_tier
+    real_search = window.assistant.search
+    monkeypatch.setattr(window.assistant, "search", lambda *a, **k: look_up_the_customer(SECRET))
+    qtbot.keyClicks(window.search.box, "return a damaged item")
+    qtbot.waitUntil(lambda: bugs.reporter.dialog is not None and bugs.reporter.dialog.isVisible())
+    assert "LookupError" in bugs.reporter.dialog.summary.text()
+    assert len(previous.calls) == 1
+    assert logs.last_crash(window.context.paths)["type"] == "LookupError"
+    assert SECRET not in log_text(window)
+
+    monkeypatch.setattr(window.assistant, "search", real_search)
+    window.search.box.clear()
+    hits = type_search(qtbot, window, "return a damaged item")
+    assert hits
+
+
+def test_a_user_error_in_the_background_is_not_a_bug(
+    qtbot: Any, window: Any, bug_tier: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop.core.errors import KnowledgeError
+
+    bugs, previous = bug_tier
+
+    def damaged(*_: Any, **__: Any) -> None:
+        raise KnowledgeError("The pack is damaged.", "Reinstall it.")
+
+    monkeypatch.setattr(window.assistant, "search", damaged)
+    qtbot.keyClicks(window.search.box, "return a damaged item")
+    qtbot.waitUntil(lambda: "damaged" in window.search.status.text())
+    QApplication.processEvents()
+    assert bugs.reporter.dialog is None and previous.calls == []
