@@ -20,19 +20,21 @@ PIECES = st.sampled_from(
     [f"{label}:" for label in LABELS]
     + [": ", "::", "\n", "\r\n", "\r", "\x85", "\u2028", "\x00", "\ufeff", " ", "\t", "x" * 40]
 )
-LINES = st.lists(
-    st.one_of(PIECES, st.text(max_size=40)), max_size=40
-).map("".join)
+LINES = st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=40).map("".join)
 HOSTILE = st.one_of(
     LINES,
     st.text(),
     repeated(st.sampled_from(["plain words\n", "Customer: hi\n", ":\n", "x" * 30 + "\n"]), 200_000),
-    st.builds(lambda a, b: a + b, st.sampled_from(["Customer: hi\n", ""]), repeated(PIECES, 50_000)),
+    st.builds(
+        lambda a, b: a + b, st.sampled_from(["Customer: hi\n", ""]), repeated(PIECES, 50_000)
+    ),
 )
 
 
 def check_turns(text: str) -> None:
-    found = memory_box(lambda: turns(text), limit=8 * len(text) + 2_000_000)
+    found = memory_box(
+        lambda: turns(text), limit=32 * len(text) + 2_000_000
+    )  # a Turn per short line
     for turn in found:
         assert turn.speaker in ROLES
         assert turn.text and turn.text == turn.text.strip()

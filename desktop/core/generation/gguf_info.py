@@ -212,7 +212,8 @@ def inspect_gguf(path: Path) -> GGUFInfo:
         architecture=arch,
         name=str(meta.get("general.name") or path.stem),
         context_length=int(meta.get(f"{arch}.context_length") or 2048),
-        chat_template=template if isinstance(template := meta.get("tokenizer.chat_template"), str)
+        chat_template=template
+        if isinstance(template := meta.get("tokenizer.chat_template"), str)
         else None,
         size=size,
     )
