@@ -172,3 +172,16 @@ def test_text_document_is_extracted_or_refused(tmp_path: Path, raw: bytes, suffi
 @given(pieces(MARKDOWN), st.sampled_from(["---", "+++"]))
 def test_front_matter_in_any_shape(tmp_path: Path, body: str, fence: str) -> None:
     check(tmp_path / "doc.md", f"{fence}\n{body}\n{fence}\n# Title\ntext\n".encode())
+
+
+# Failures the fuzzer found, as named regression tests.
+
+
+def test_regression_html_stray_heading_end_tag(tmp_path: Path) -> None:
+    """``</h1>`` with no ``<h1>`` before it made the text before it a heading of level 0."""
+    path = tmp_path / "doc.html"
+    path.write_text("---\n</h1>Returns take 30 days.<h2>Damaged items</h2>Call us.", "utf-8")
+    document = load_document(path, tmp_path)
+    assert [(h.level, h.text) for h in document.headings] == [(2, "Damaged items")]
+    assert document.text.startswith("---\n")
+    check(path, path.read_bytes())
