@@ -187,3 +187,13 @@ def test_regression_gguf_tensor_with_thousands_of_dimensions(tmp_path: Path) -> 
     tensor = string(b"t") + struct.pack("<I", dims) + struct.pack("<Q", 2**64 - 1) * dims
     error = refused(tmp_path, header(tensors=tensor + struct.pack("<IQ", 0, 0), n_tensors=1))
     assert "dimensions" in error.message
+
+
+def test_regression_gguf_claimed_string_length_is_not_allocated(tmp_path: Path) -> None:
+    """A 100-byte file whose key claims 16 MB (under the 64 MB string limit): ``read(n)``
+    allocated the 16 MB before finding the file ends (deep fuzz run, both properties)."""
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1 << 24) + b"general"
+    path = tmp_path / "model.gguf"
+    path.write_bytes(data)
+    error = memory_box(lambda: refused(tmp_path, data), limit=1_000_000)
+    assert "truncated" in error.message

@@ -196,3 +196,22 @@ def test_padded_document_under_the_limits_is_read(tmp_path: Path) -> None:
     path = tmp_path / "doc.docx"
     path.write_bytes(padded_document(1_000_000))
     assert "48 hours" in load_document(path, tmp_path).text
+
+
+def test_regression_damaged_sheet_leaves_no_open_file(tmp_path: Path) -> None:
+    """A worksheet part that is not XML: openpyxl raised and left the .xlsx open (a
+    ResourceWarning in the deep fuzz run; on Windows the file stays locked)."""
+    import gc
+    import warnings
+
+    original = base("xlsx")
+    names = zipfile.ZipFile(io.BytesIO(original)).namelist()
+    path = tmp_path / "faq.xlsx"
+    path.write_bytes(rezipped(original, names.index("xl/worksheets/sheet1.xml"), b"<"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        error = only_documented(lambda: load_document(path, tmp_path), DocumentError)
+        assert "damaged" in str(error)
+        del error  # its traceback would keep the reader's objects (and a leaked file) alive
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -7,6 +7,7 @@ unsupported architecture) and what to do, in milliseconds, before llama.cpp sees
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ class _Truncated(Exception):
 
 
 def _read(handle: BinaryIO, size: int) -> bytes:
+    # read(n) allocates n bytes before it reads: a length the file cannot hold is refused first,
+    # so a 100-byte file claiming a 60 MB string costs nothing.
+    if size > 4096 and size > os.fstat(handle.fileno()).st_size - handle.tell():
+        raise _Truncated
     data = handle.read(size)
     if len(data) != size:
         raise _Truncated

@@ -13,7 +13,7 @@ import io
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from desktop.core.knowledge.documents import DocumentError
 
@@ -299,15 +299,22 @@ def read_csv(raw: str, out: TextBuilder) -> dict[str, Any]:
 
 
 def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
+    damaged = "the spreadsheet is damaged or not an .xlsx file"
+    check_zip(path, damaged)
+    # Our own handle, closed on every path: openpyxl leaves its file open when a damaged sheet
+    # fails to parse (on Windows that also locks the file until the process ends).
+    with path.open("rb") as handle:
+        return _read_workbook(handle, damaged, out)
+
+
+def _read_workbook(handle: IO[bytes], damaged: str, out: TextBuilder) -> dict[str, Any]:
     import zipfile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    damaged = "the spreadsheet is damaged or not an .xlsx file"
-    check_zip(path, damaged)
     try:
-        workbook = load_workbook(str(path), read_only=True, data_only=True)
+        workbook = load_workbook(handle, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise DocumentError(f"{damaged} ({exc})") from exc
     try:
