@@ -40,8 +40,12 @@ def speaker_of(label: str) -> str:
 
 
 def turns(conversation: str) -> list[Turn]:
-    """The conversation split into turns; unlabelled lines continue the previous turn."""
-    out: list[Turn] = []
+    """The conversation split into turns; unlabelled lines continue the previous turn.
+
+    Linear in the text: a turn's lines are collected and joined once (appending each line to
+    the turn's text so far made a pasted log of 100,000 lines take minutes).
+    """
+    parts: list[tuple[str, list[str]]] = []
     for raw in conversation.splitlines():
         line = raw.strip()
         if not line:
@@ -49,11 +53,12 @@ def turns(conversation: str) -> list[Turn]:
         match = _LABEL.match(line)
         role = speaker_of(match.group(1)) if match else ""
         if match and role:
-            out.append(Turn(role, match.group(2).strip()))
-        elif out:
-            out[-1] = Turn(out[-1].speaker, f"{out[-1].text} {line}".strip())
+            parts.append((role, [match.group(2).strip()]))
+        elif parts:
+            parts[-1][1].append(line)
         else:
-            out.append(Turn(UNKNOWN, line))
+            parts.append((UNKNOWN, [line]))
+    out = [Turn(role, " ".join(line for line in lines if line)) for role, lines in parts]
     return [turn for turn in out if turn.text]
 
 

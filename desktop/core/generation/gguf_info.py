@@ -7,6 +7,7 @@ unsupported architecture) and what to do, in milliseconds, before llama.cpp sees
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ _SCALARS = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+MAX_DIMS = 4  # GGML_MAX_DIMS: a tensor claiming more is a damaged header, not a model
 # Architectures llama.cpp (as built for Deskmate) loads and that have a chat template we test.
 SUPPORTED_ARCHITECTURES = frozenset(
     {
@@ -70,6 +72,10 @@ class _Truncated(Exception):
 
 
 def _read(handle: BinaryIO, size: int) -> bytes:
+    # read(n) allocates n bytes before it reads: a length the file cannot hold is refused first,
+    # so a 100-byte file claiming a 60 MB string costs nothing.
+    if size > 4096 and size > os.fstat(handle.fileno()).st_size - handle.tell():
+        raise _Truncated
     data = handle.read(size)
     if len(data) != size:
         raise _Truncated
@@ -153,12 +159,27 @@ def _parse(handle: BinaryIO, size: int) -> tuple[dict[str, Any], int]:
     data_end = 0
     for _ in range(n_tensors):
         _string(handle)
-        dims = [_unpack(handle, "<Q") for _ in range(_unpack(handle, "<I"))]
+        n_dims = _unpack(handle, "<I")
+        if n_dims > MAX_DIMS:  # multiplying thousands of 64-bit sizes took minutes
+            raise ValueError(f"a tensor with {n_dims:,} dimensions; GGUF allows {MAX_DIMS}")
+        dims = [_unpack(handle, "<Q") for _ in range(n_dims)]
         ggml_type, offset = _unpack(handle, "<I"), _unpack(handle, "<Q")
         data_end = max(data_end, offset + _tensor_bytes(dims, ggml_type))
-    alignment = int(meta.get("general.alignment") or 32)
+    for key in [k for k in meta if k.endswith(".context_length")]:
+        _whole(meta, key, 0)
+    alignment = _whole(meta, "general.alignment", 32)
     data_start = -(-handle.tell() // alignment) * alignment
     return meta, data_start + data_end
+
+
+def _whole(meta: dict[str, Any], key: str, default: int) -> int:
+    """The positive whole number stored under *key* (*default* if absent), else ValueError."""
+    value = meta.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{key} is {str(value)[:40]!r}, not a positive whole number")
+    return value
 
 
 def inspect_gguf(path: Path) -> GGUFInfo:
@@ -196,6 +217,8 @@ def inspect_gguf(path: Path) -> GGUFInfo:
         architecture=arch,
         name=str(meta.get("general.name") or path.stem),
         context_length=int(meta.get(f"{arch}.context_length") or 2048),
-        chat_template=meta.get("tokenizer.chat_template"),
+        chat_template=template
+        if isinstance(template := meta.get("tokenizer.chat_template"), str)
+        else None,
         size=size,
     )

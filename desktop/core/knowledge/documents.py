@@ -440,11 +440,11 @@ class _HtmlExtractor(HTMLParser):
             return
         if self._skip_depth:
             return
-        if tag in _HEADINGS:
+        if tag in _HEADINGS and self._heading_level:
             self.out.heading(self._heading_level, "".join(self._buffer))
             self._buffer = []
             self._heading_level = 0
-        elif tag in _BLOCK_TAGS or tag == "li":
+        elif tag in _BLOCK_TAGS or tag in _HEADINGS or tag == "li":  # a stray </h1> ends a line
             self._flush()
             if tag in ("p", "ul", "ol", "table", "pre", "blockquote"):
                 self.out.blank()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core.context import AppContext
 from desktop.core.errors import KnowledgeError, UserError
-from desktop.core.fileio import atomic_write_bytes, atomic_write_text
+from desktop.core.fileio import atomic_write_bytes, atomic_write_text, parse_json
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -155,7 +155,7 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
 def parse_golden(text: str, name: str = GOLDEN_FILE) -> list[GoldenQuestion]:
     """Parse golden questions from JSON Lines *text* (blank lines are ignored)."""
     questions = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -173,9 +173,15 @@ def parse_golden(text: str, name: str = GOLDEN_FILE) -> list[GoldenQuestion]:
     return questions
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of JSON Lines *text*: split at line ends only, never at the other characters
+    ``str.splitlines`` breaks at (U+2028, U+0085, ...), which JSON strings may hold as they are."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def _parse_line(line: str, number: int) -> GoldenQuestion:
     try:
-        data = json.loads(line)
+        data = parse_json(line)  # a ValueError, not a RecursionError, for absurd nesting
     except ValueError as exc:
         raise ValueError(f"not valid JSON ({exc}).") from None
     if not isinstance(data, dict):
@@ -310,7 +316,7 @@ def check_pack(
         return None
     questions = read_golden(path)
     try:
-        manifest = json.loads((pack_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest: Any = parse_json((pack_dir / "manifest.json").read_text(encoding="utf-8"))
         threshold = float(manifest.get("golden", {}).get("threshold", DEFAULT_THRESHOLD))
     except (OSError, ValueError, TypeError, AttributeError):
         threshold = DEFAULT_THRESHOLD
@@ -347,7 +353,7 @@ def drop_article(pack_dir: Path, source: str) -> int:
     path = pack_dir / GOLDEN_FILE
     if not path.is_file():
         return 0
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = json_lines(path.read_text(encoding="utf-8-sig"))
     drop = {q.line for q in parse_golden("\n".join(lines), str(path)) if q.article == source}
     if not drop:
         return 0

@@ -14,7 +14,6 @@ schema and refuses an incompatible one with a message that says so.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import KnowledgeError
-from desktop.core.fileio import confined
+from desktop.core.fileio import confined, parse_json
 from desktop.core.knowledge.build import (  # noqa: F401 - re-exported for callers
     BUILDER_VERSION,
     TABLE,
@@ -89,7 +88,7 @@ class Pack:
         self.id = str(self.manifest.get("id", path.name))
         self.damage: PackDamagedError | None = None
         self._check_compatible(embedder)
-        self._documents = {d["source"]: d for d in _read_json(path / "documents.json", path)}
+        self._documents = _read_documents(path)
         try:
             import lancedb
 
@@ -239,7 +238,9 @@ _COLUMNS = [
 
 def _read_json(file: Path, pack: Path) -> Any:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        # Nesting is only bounded to turn a RecursionError into a ValueError: front matter
+        # kept in documents.json may legitimately be a few levels deep.
+        return parse_json(file.read_text(encoding="utf-8"), max_depth=256)
     except FileNotFoundError as exc:
         if file.name != "manifest.json":
             raise PackDamagedError(
@@ -255,6 +256,20 @@ def _read_json(file: Path, pack: Path) -> Any:
             f"The knowledge pack at {pack} is damaged: {file.name} cannot be read ({exc}).",
             "Rebuild it with `deskmate index rebuild` or repair it with `deskmate pack repair ID`.",
         ) from exc
+
+
+def _read_documents(path: Path) -> dict[str, dict[str, Any]]:
+    """``documents.json``: a list of objects, each with its ``source`` (a text) and ``file``."""
+    entries = _read_json(path / "documents.json", path)
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("source"), str) and "file" in e for e in entries
+    ):
+        raise PackDamagedError(
+            f"The knowledge pack at {path} is damaged: documents.json is not a list of "
+            "documents, each with its source and file.",
+            "Rebuild it with `deskmate index rebuild` or repair it with `deskmate pack repair ID`.",
+        )
+    return {entry["source"]: entry for entry in entries}
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import io
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from desktop.core.knowledge.documents import DocumentError
 
@@ -31,6 +31,12 @@ MAX_PDF_CONTENT = 32_000_000
 MAX_PDF_PAGE_CHARS = 200_000
 MAX_PDF_CHARS = 10_000_000
 PDF_SECONDS = 300  # last resort, checked between pages
+# DOCX and XLSX are ZIP files whose parts the readers load whole: a few hundred kilobytes may
+# unpack to gigabytes (a "ZIP bomb"). The sizes each part declares are checked first (the ZIP
+# reader never unpacks more than a part declares). XML parts become trees several times larger.
+MAX_UNZIPPED_BYTES = 300_000_000
+MAX_UNZIPPED_XML = 100_000_000
+MAX_ZIP_PARTS = 10_000
 # A sheet may declare a million empty rows in a few bytes; the reader would list them all.
 MAX_SHEET_ROWS = 100_000
 MAX_SHEET_COLUMNS = 64
@@ -60,7 +66,7 @@ def read_pdf(path: Path, out: TextBuilder) -> dict[str, Any]:
         raise
     ocr = False
     if not any(text.strip() for text in texts):
-        texts = _ocr_pdf(path, len(texts))
+        texts = _ocr_pdf(path, len(texts), time.monotonic() + PDF_SECONDS)
         ocr = True
     for number, text in enumerate(texts, start=1):
         out.page(number)
@@ -130,8 +136,12 @@ def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
-def _ocr_pdf(path: Path, pages: int) -> list[str]:
-    """Text of a scanned PDF by OCR, or a DocumentError saying how to enable OCR."""
+def _ocr_pdf(path: Path, pages: int, deadline: float) -> list[str]:
+    """Text of a scanned PDF by OCR, or a DocumentError saying how to enable OCR.
+
+    OCR takes seconds a page, so it has the same time budget as text extraction, checked
+    between pages (a damaged or huge scan otherwise held the build for as long as it had pages).
+    """
     if not tesseract_available():
         raise DocumentError(
             f"the PDF has no text layer ({pages} scanned page(s)) and Tesseract OCR is not "
@@ -143,7 +153,12 @@ def _ocr_pdf(path: Path, pages: int) -> list[str]:
     document = pypdfium2.PdfDocument(str(path))
     try:
         texts = []
-        for page in document:
+        for number, page in enumerate(document, start=1):
+            if time.monotonic() > deadline:
+                raise DocumentError(
+                    f"reading the scanned PDF by OCR took over {PDF_SECONDS} s (stopped at page "
+                    f"{number}); split it into smaller PDFs"
+                )
             image = page.render(scale=OCR_DPI_SCALE).to_pil()
             texts.append(pytesseract.image_to_string(image))
         if not any(t.strip() for t in texts):
@@ -151,6 +166,32 @@ def _ocr_pdf(path: Path, pages: int) -> list[str]:
         return texts
     finally:
         document.close()
+
+
+# --- Word and spreadsheets: ZIP containers ----------------------------------------------------
+
+
+def check_zip(path: Path, damaged: str) -> None:
+    """Refuse a DOCX/XLSX whose parts would unpack to more than the readers should hold.
+
+    *damaged* is the reason given when the file is not a readable ZIP at all.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DocumentError(f"{damaged} ({exc})") from exc
+    xml = sum(p.file_size for p in parts if p.filename.lower().endswith((".xml", ".rels")))
+    total = sum(p.file_size for p in parts)
+    if len(parts) > MAX_ZIP_PARTS or xml > MAX_UNZIPPED_XML or total > MAX_UNZIPPED_BYTES:
+        raise DocumentError(
+            f"the file unpacks to {total / 1e6:,.0f} MB in {len(parts):,} parts ({xml / 1e6:,.0f} "
+            f"MB of it text markup), over the {MAX_UNZIPPED_BYTES / 1e6:,.0f} MB, "
+            f"{MAX_ZIP_PARTS:,} parts and {MAX_UNZIPPED_XML / 1e6:,.0f} MB of markup a document "
+            "may have; it is damaged or built to exhaust memory, so save it again or split it"
+        )
 
 
 # --- Word -----------------------------------------------------------------------------------
@@ -164,10 +205,12 @@ def read_docx(path: Path, out: TextBuilder) -> dict[str, Any]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    damaged = "the Word file is damaged or not a .docx file"
+    check_zip(path, damaged)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentError(f"the Word file is damaged or not a .docx file ({exc})") from exc
+        raise DocumentError(f"{damaged} ({exc})") from exc
     body = document.element.body
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
@@ -256,15 +299,24 @@ def read_csv(raw: str, out: TextBuilder) -> dict[str, Any]:
 
 
 def read_xlsx(path: Path, out: TextBuilder) -> dict[str, Any]:
+    damaged = "the spreadsheet is damaged or not an .xlsx file"
+    check_zip(path, damaged)
+    # Our own handle, closed on every path: openpyxl leaves its file open when a damaged sheet
+    # fails to parse (on Windows that also locks the file until the process ends).
+    with path.open("rb") as handle:
+        return _read_workbook(handle, damaged, out)
+
+
+def _read_workbook(handle: IO[bytes], damaged: str, out: TextBuilder) -> dict[str, Any]:
     import zipfile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = load_workbook(str(path), read_only=True, data_only=True)
+        workbook = load_workbook(handle, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise DocumentError(f"the spreadsheet is damaged or not an .xlsx file ({exc})") from exc
+        raise DocumentError(f"{damaged} ({exc})") from exc
     try:
         sheet = workbook.worksheets[0]
         rows: list[list[str]] = []

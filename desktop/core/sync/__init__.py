@@ -49,7 +49,7 @@ import re
 
 from desktop.core.errors import SyncError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # "$" would allow a final "\n"
 RESERVED_IDS = frozenset({"demo"})
 POINTER = "current"
 REINSTALL = "reinstall"  # beside the pointer: extract the current version again

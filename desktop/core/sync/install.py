@@ -78,7 +78,7 @@ class PackInfo:
 
     @classmethod
     def from_custom(cls, custom: Mapping[str, Any] | None) -> PackInfo:
-        data = (custom or {}).get(CUSTOM_KEY)
+        data = custom.get(CUSTOM_KEY) if isinstance(custom, Mapping) else None
         try:
             assert isinstance(data, dict)
             info = cls(
@@ -91,7 +91,7 @@ class PackInfo:
                 unpacked_size=int(data["unpacked_size"]),
                 file_count=int(data["file_count"]),
             )
-        except (AssertionError, KeyError, TypeError, ValueError, SyncError) as exc:
+        except (AssertionError, KeyError, TypeError, ValueError, OverflowError, SyncError) as exc:
             raise SyncError(
                 f"The pack target has no usable Deskmate pack description ({exc}).",
                 "Ask your knowledge admin to publish it with `deskmate pack publish`.",
@@ -100,17 +100,29 @@ class PackInfo:
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any], size: int, count: int) -> PackInfo:
-        embedding = manifest.get("embedding") or {}
-        return cls(
-            id=check_name("id", str(manifest.get("id", ""))),
-            version=check_name("version", str(manifest.get("version", ""))),
-            title=str(manifest.get("title", manifest.get("id", ""))),
-            embedding_model=str(embedding.get("model", "")),
-            weights_sha256=str(embedding.get("weights_sha256", "")),
-            schema_version=int(manifest.get("schema_version", 0)),
-            unpacked_size=size,
-            file_count=count,
-        )
+        """The description of an unpacked pack from its ``manifest.json``; SyncError if the
+        manifest is not an object with a usable id, version and schema version."""
+        try:
+            assert isinstance(manifest, Mapping)
+            embedding = manifest.get("embedding") or {}
+            embedding = embedding if isinstance(embedding, Mapping) else {}
+            return cls(
+                id=check_name("id", str(manifest.get("id", ""))),
+                version=check_name("version", str(manifest.get("version", ""))),
+                title=str(manifest.get("title", manifest.get("id", ""))),
+                embedding_model=str(embedding.get("model", "")),
+                weights_sha256=str(embedding.get("weights_sha256", "")),
+                schema_version=int(manifest.get("schema_version", 0)),
+                unpacked_size=size,
+                file_count=count,
+            )
+        except SyncError:
+            raise
+        except (AssertionError, TypeError, ValueError, OverflowError) as exc:
+            raise SyncError(
+                f"The pack's manifest.json is malformed ({type(exc).__name__}: {exc}).",
+                "Ask your knowledge admin to build and publish the pack again.",
+            ) from None
 
     def mismatch(self, embedder: Embedder) -> str:
         """Why this pack cannot be used with the local embedding model and schema ("" if it can)."""
