@@ -34,7 +34,7 @@ NAMES = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
+def unloaded_embedder() -> Embedder:
     """The real embedding model's id and weights (opening a pack never runs the model)."""
     import lancedb  # noqa: F401 - imported once here, not inside an example's memory limit
 
@@ -77,9 +77,9 @@ def document_files(draw: st.DrawFn, value: object) -> bytes:
 
 @given(st.data())
 def test_pack_folder_opens_or_is_refused(
-    tmp_path: Path, embedder: Embedder, data: st.DataObject
+    tmp_path: Path, unloaded_embedder: Embedder, data: st.DataObject
 ) -> None:
-    manifest = data.draw(manifests(embedder.model_id))
+    manifest = data.draw(manifests(unloaded_embedder.model_id))
     documents = data.draw(st.one_of(st.lists(DOCUMENT_ENTRY, max_size=4), JSON))
     (tmp_path / "manifest.json").write_bytes(
         data.draw(st.builds(json.dumps, st.just(manifest))).encode()
@@ -88,7 +88,7 @@ def test_pack_folder_opens_or_is_refused(
         (tmp_path / "manifest.json").write_bytes(document_files(data.draw, manifest))
     (tmp_path / "documents.json").write_bytes(document_files(data.draw, documents))
     result = memory_box(
-        lambda: only_documented(lambda: Pack(tmp_path, embedder), KnowledgeError),
+        lambda: only_documented(lambda: Pack(tmp_path, unloaded_embedder), KnowledgeError),
         limit=20_000_000,
     )
     # There is no LanceDB table here: a pack that gets past its JSON files is damaged.
@@ -238,36 +238,36 @@ def test_regression_pack_name_with_final_newline(name: str) -> None:
     ["{}", "[1]", '[{"file": "docs/1.txt"}]', '[{"source": ["a"], "file": "x"}]'],
 )
 def test_regression_documents_json_not_a_list_of_documents(
-    tmp_path: Path, embedder: Embedder, documents: str
+    tmp_path: Path, unloaded_embedder: Embedder, documents: str
 ) -> None:
     """documents.json as an object, a list of numbers, or entries without a text source:
     TypeError or KeyError instead of PackDamagedError."""
     manifest = {
         "id": "faq",
         "schema_version": SCHEMA_VERSION,
-        "embedding": {"model": embedder.model_id},
+        "embedding": {"model": unloaded_embedder.model_id},
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "documents.json").write_text(documents)
     with pytest.raises(PackDamagedError, match=r"documents\.json is not a list"):
-        Pack(tmp_path, embedder)
+        Pack(tmp_path, unloaded_embedder)
 
 
 @pytest.mark.parametrize("name", ["manifest.json", "documents.json"])
 def test_regression_pack_json_nested_absurdly_deep(
-    tmp_path: Path, embedder: Embedder, name: str
+    tmp_path: Path, unloaded_embedder: Embedder, name: str
 ) -> None:
     """100,000 nested brackets in a pack's JSON: RecursionError instead of PackDamagedError."""
     manifest = {
         "id": "faq",
         "schema_version": SCHEMA_VERSION,
-        "embedding": {"model": embedder.model_id},
+        "embedding": {"model": unloaded_embedder.model_id},
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "documents.json").write_text("[]")
     (tmp_path / name).write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(PackDamagedError, match="nested more than"):
-        Pack(tmp_path, embedder)
+        Pack(tmp_path, unloaded_embedder)
 
 
 def test_regression_golden_line_nested_absurdly_deep() -> None:
