@@ -117,9 +117,14 @@ class AppContext:
 
     def _pack_entries(self) -> list[tuple[str, Path | None, Path]]:
         """(name, folder to open or None, folder in packs/) of every pack to serve."""
+        from desktop.core.knowledge.build import finish_swap, finish_swaps
+
         if self._pack_dirs is not None:
+            for folder in self._pack_dirs:
+                finish_swap(folder)  # a build killed while switching this pack in
             return [(d.name, d, d) for d in self._pack_dirs]
         root = self.paths.data / "packs"
+        finish_swaps(root)
         found = (
             sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
             if root.is_dir()
@@ -170,8 +175,9 @@ class AppContext:
                 if aside is not None and not self.demo_pack_dir.exists():
                     aside.rename(self.demo_pack_dir)  # what the user had, damaged or not
                 raise
-            if aside is not None:
-                shutil.rmtree(aside, ignore_errors=True)
+            # This one, and any that a build killed before it finished left behind.
+            for stale in self.demo_pack_dir.parent.glob(f".{DEMO_PACK_ID}.damaged-*"):
+                shutil.rmtree(stale, ignore_errors=True)
             self._opened = None
         return report
 

@@ -63,17 +63,36 @@ def record(
     }
     path = feedback_file(data_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        append_line(path, json.dumps(entry, ensure_ascii=False))
     except OSError as err:
         raise UserError(
             f"Could not save your feedback to {path}: {err}.",
             "Check that you may write to that folder.",
         ) from err
     return entry
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append *line* and its newline to *path* in one write, fsynced.
+
+    A file whose last line has no newline (torn by a power cut or a full disk) gets one first:
+    otherwise the new record would be glued to the torn one and both would be unreadable.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (line + "\n").encode("utf-8")
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":
+                data = b"\n" + data
+        while data:  # O_APPEND: every write lands at the end, whatever the offset
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_all(data_dir: Path) -> list[dict[str, Any]]:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+CRASH_ENV = "DESKMATE_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Kill this process with SIGKILL here when ``DESKMATE_CRASH_AT`` names this point.
+
+    For the crash-safety harness (tests/crash), which otherwise kills at random times: some
+    windows (between two renames) are too narrow for a random kill to hit. A no-op unless set.
+    """
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -21,6 +38,62 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def try_lock(fd: int) -> bool:
+    """Take the OS's exclusive lock on the open file *fd* without waiting; False if held.
+
+    The lock is the operating system's (``flock``/``msvcrt.locking``), so it is released when
+    the process ends, even if it is killed: a lock file left behind is never "stale".
+    """
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, wait_s: float = 0.0) -> Iterator[bool]:
+    """Hold the OS lock on *path* (created if need be) for the block, waiting up to *wait_s*
+    seconds for another process to release it; yields whether it is held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        held = try_lock(fd)
+        while not held and time.monotonic() < deadline:
+            time.sleep(0.05)
+            held = try_lock(fd)
+        try:
+            yield held
+        finally:
+            if held:
+                unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

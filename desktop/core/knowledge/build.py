@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import KnowledgeError
-from desktop.core.fileio import atomic_write_bytes, atomic_write_text
+from desktop.core.fileio import atomic_write_bytes, atomic_write_text, crash_point, file_lock
 from desktop.core.knowledge.chunking import Chunk, chunk_document
 from desktop.core.knowledge.compat import SCHEMA_VERSION, incompatibility
 from desktop.core.knowledge.documents import (
@@ -57,6 +57,7 @@ VECTOR_CACHE_VERSION = 6
 TABLE = "chunks"
 EMBED_BLOCK = 1024  # passages per encode call: large enough for length-sorted batching
 VECTOR_INDEX_MIN_ROWS = 50_000  # below this, exhaustive search is fast enough and exact
+SWAP_LOCK_WAIT_S = 30.0  # a reader holds the switch lock only for one rename (finish_swap)
 
 Progress = Callable[[str, int, int], None]
 
@@ -279,6 +280,7 @@ def build_pack(
     src, dest = src.resolve(), dest.resolve()
     if not src.is_dir():
         raise KnowledgeError(f"No folder at {src}.", "Check the path to the documents.")
+    finish_swap(dest)  # a build killed while switching its pack in
     check_destination(src, dest)
     check_threshold(golden_threshold)
     golden = src / GOLDEN_FILE
@@ -295,7 +297,7 @@ def build_pack(
     cache = _VectorCache(dest.with_name(f".{dest.name}.vectors"), embedder)
     vectors = _embed_documents(docs, embedder, cache, report, progress)
     report.phases["embed_s"] = time.perf_counter() - started - report.phases["read_and_chunk_s"]
-    staging = dest.with_name(f".{dest.name}.building")
+    staging = _aside(dest, "building")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "docs").mkdir(parents=True)
     _write_documents(staging, [d for d, _ in docs])
@@ -507,10 +509,57 @@ def index_table(tbl: Any, rows: int) -> None:
     tbl.optimize()
 
 
+def _aside(dest: Path, kind: str) -> Path:
+    """The hidden folders beside *dest*: ``building`` (the new pack), ``old`` (during a swap)."""
+    return dest.with_name(f".{dest.name}.{kind}")
+
+
 def _swap_in(staging: Path, dest: Path) -> None:
-    old = dest.with_name(f".{dest.name}.old")
+    """Replace *dest* by *staging* with two renames; :func:`finish_swap` completes a swap that a
+    kill interrupted between them (when *dest* is briefly missing)."""
+    old = _aside(dest, "old")
     shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
-    staging.rename(dest)
+    with file_lock(_aside(dest, "lock"), wait_s=SWAP_LOCK_WAIT_S) as held:
+        if not held:
+            raise KnowledgeError(
+                f"Another process is switching the pack at {dest}; the new pack stays in "
+                f"{staging}.",
+                "Build again when the other build has finished.",
+            )
+        if dest.exists():
+            dest.rename(old)
+        crash_point("build.swap")
+        staging.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def finish_swap(dest: Path) -> bool:
+    """Complete the switch of a pack build that was killed between its two renames.
+
+    A missing *dest* beside a ``.old`` folder is such a switch: the new pack is moved in if it
+    was complete (its build report is written last), else the old one is moved back. Called on
+    the next start (:class:`~desktop.core.context.AppContext`) and by the next build. Returns
+    whether it changed anything; waits for nothing (a running build finishes its own switch).
+    """
+    old, staging = _aside(dest, "old"), _aside(dest, "building")
+    if dest.exists() or not old.is_dir():
+        return False
+    with file_lock(_aside(dest, "lock")) as held:
+        if not held or dest.exists() or not old.is_dir():
+            return False
+        if (staging / "build-report.json").is_file() and (staging / "manifest.json").is_file():
+            staging.rename(dest)
+        else:
+            old.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return True
+
+
+def finish_swaps(folder: Path) -> None:
+    """:func:`finish_swap` for every interrupted switch of a pack inside *folder*."""
+    try:
+        asides = [p for p in folder.glob(".*.old") if p.is_dir()]
+    except OSError:
+        return
+    for old in asides:
+        finish_swap(old.with_name(old.name[1 : -len(".old")]))

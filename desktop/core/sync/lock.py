@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from desktop.core.errors import SyncError
+from desktop.core.fileio import try_lock, unlock
 
 
 class SyncBusyError(SyncError):
@@ -21,36 +21,6 @@ class SyncBusyError(SyncError):
     def __init__(self, message: str, fix: str = "", holder: str = "unknown") -> None:
         super().__init__(message, fix)
         self.holder = holder
-
-
-def _try_lock(fd: int) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -63,7 +33,7 @@ def sync_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        if not _try_lock(fd):
+        if not try_lock(fd):
             holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
             raise SyncBusyError(
                 f"Another pack sync is already running on this machine (process {holder}).",
@@ -75,6 +45,6 @@ def sync_lock(path: Path) -> Iterator[None]:
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield
         finally:
-            _unlock(fd)
+            unlock(fd)
     finally:
         os.close(fd)
