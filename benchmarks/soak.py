@@ -59,6 +59,7 @@ def counts() -> dict[str, Any]:
         "fds": len(os.listdir("/proc/self/fd")),
         "threads": len(os.listdir("/proc/self/task")),
         "python_threads": threading.active_count(),
+        "load_average": os.getloadavg()[0],
         "time": time.time(),
     }
 
@@ -191,6 +192,7 @@ def summarise(shift: Shift, samples: list[dict[str, Any]], args: argparse.Namesp
         "threads": [warm["threads"], end["threads"]],
         "python_threads": [warm["python_threads"], end["python_threads"]],
         "max_gap_ms": max(gaps),
+        "load_average_mean": round(statistics.mean(s["load_average"] for s in samples), 2),
         "p99_gap_ms": round(percentile(gaps, 99), 1),
         "ticks": len(gaps),
         "stalls_over_50_ms": shift.stalls,
@@ -212,7 +214,8 @@ def table(result: dict[str, Any]) -> str:
         "# Soak: a shift in one process (benchmarks/soak.py)",
         "",
         f"{result['actions']} with {result['model']}; warm-up = first "
-        f"{result['warmup_share']:.0%} of the actions.",
+        f"{result['warmup_share']:.0%} of the actions; mean 1-min load average "
+        f"{result['load_average_mean']} on {os.cpu_count()} cores.",
         "",
         "| measure | after warm-up | end | target | met |",
         "|---|---|---|---|---|",
