@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import struct
 import threading
 from dataclasses import dataclass
@@ -54,9 +55,12 @@ class EmbeddingModelMissing(UserError):
     pass
 
 
-# Nothing at run time uses the Hugging Face libraries any more; these stay for tools and
-# benchmarks that load the PyTorch reference, so that it cannot reach the hub either.
+# Deskmate makes no connection but to its pack source, whatever the user's environment says.
+# onnxruntime (1.29 and later) sends usage telemetry to Microsoft from Linux and macOS too,
+# unless ORT_DISABLE_TELEMETRY=1 is set before it initialises: set on every load. The Hugging
+# Face variables are for the tools and tests that load the PyTorch reference.
 OFFLINE_ENVIRONMENT = {
+    "ORT_DISABLE_TELEMETRY": "1",
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
@@ -94,7 +98,7 @@ class _Loaded:
     counter: Any  # tokenizers.Tokenizer: neither truncates nor pads
     max_tokens: int
     dimension: int
-    weights: dict[str, Any]  # the memory-mapped arrays the session reads; kept alive with it
+    weights: tuple[Any, ...]  # the memory-mapped arrays the session reads: kept alive with it
 
 
 class Embedder:
@@ -147,9 +151,13 @@ class Embedder:
         return data
 
     def _open(self, folder: Path) -> _Loaded:
+        os.environ.update(OFFLINE_ENVIRONMENT)  # before onnxruntime is imported
         import onnxruntime as ort
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 
+        ort.disable_telemetry_events()  # and its run-time switch too
+
+        ort_errors = (state.Fail, state.InvalidArgument, state.InvalidGraph, state.RuntimeException)
         graph = self._graph()
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -163,9 +171,7 @@ class Embedder:
             values = [ort.OrtValue.ortvalue_from_numpy(weights[name]) for name in names]
             options.add_external_initializers(names, values)
             session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except (OSError, ValueError, KeyError, TypeError, struct.error, state.Fail) as exc:
-            raise _damaged(folder, exc) from exc
-        except (state.InvalidArgument, state.InvalidGraph, state.RuntimeException) as exc:
+        except (OSError, ValueError, KeyError, TypeError, struct.error, *ort_errors) as exc:
             raise _damaged(folder, exc) from exc
         max_tokens = int(st_config["max_seq_length"])
         tokenizer = _tokenizer(folder)
@@ -175,7 +181,7 @@ class Embedder:
         counter.no_truncation()
         counter.no_padding()
         dimension = int(config["hidden_size"])
-        return _Loaded(session, tokenizer, counter, max_tokens, dimension, weights)
+        return _Loaded(session, tokenizer, counter, max_tokens, dimension, (weights, values))
 
     @property
     def dimension(self) -> int:
