@@ -166,9 +166,13 @@ fi
 rm -f "$(stamp app)" "$(stamp test)" # until this run succeeds, the venv is not known-good
 
 # ---------------------------------------------------------------- torch (CPU build)
-step "torch==$TORCH_VERSION (CPU wheel)"
-# --no-deps: torch's own dependencies are pinned in app.txt and come with the next step.
-pip_install --no-deps "torch==$TORCH_VERSION"
+# Only the tests need torch: sentence-transformers is the reference the onnxruntime embedder is
+# checked against. The app runs without it (desktop/core/knowledge/embedder.py).
+if [[ $MODE == test ]]; then
+    step "torch==$TORCH_VERSION (CPU wheel, tests only)"
+    # --no-deps: torch's own dependencies are pinned in test.txt and come with the next step.
+    pip_install --no-deps "torch==$TORCH_VERSION"
+fi
 
 # ---------------------------------------------------------------- pins
 step "pinned packages (requirements/$MODE.txt)"
@@ -274,10 +278,16 @@ pip_install --no-deps --no-build-isolation -e "$ROOT"
 # ---------------------------------------------------------------- verify
 step "verify imports"
 verify_py='
-import llama_cpp, lancedb, sentence_transformers, PySide6, torch
+import llama_cpp, lancedb, onnxruntime, tokenizers, PySide6
+from desktop.core.knowledge.embedder import Embedder
+assert Embedder().embed(["set-up check"]).shape == (1, 384)
+'
+if [[ $MODE == test ]]; then
+    verify_py+='
+import pytest, pytestqt, mypy, ruff, onnx, sentence_transformers, torch
 assert torch.version.cuda is None, f"a CUDA build of torch got in ({torch.__version__}); run make clean"
 '
-if [[ $MODE == test ]]; then verify_py+=$'import pytest, pytestqt, mypy, ruff\n'; fi
+fi
 "$PY" -c "$verify_py" || die "the installed packages do not import (see the traceback above)"
 "$VENV/bin/deskmate" --help >/dev/null || die "'.venv/bin/deskmate --help' failed"
 QT_QPA_PLATFORM=offscreen "$PY" -c 'from PySide6.QtWidgets import QApplication; QApplication([])' ||

@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "lancedb", "llama_cpp", "sentence_transformers")
+HEAVY = ("torch", "lancedb", "llama_cpp", "sentence_transformers", "onnxruntime")
 
 
 def run_python(code: str, env: dict[str, str] | None = None) -> dict[str, object]:

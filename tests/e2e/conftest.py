@@ -23,7 +23,7 @@ NO_MODELS = """
 import importlib.abc, os, runpy, sys
 class _NoModels(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("sentence_transformers", "llama_cpp"):
+        if name.split(".")[0] in ("onnxruntime", "sentence_transformers", "llama_cpp"):
             sys.stderr.write(f"{name} imported by a test not marked @pytest.mark.slow\\n")
             sys.stderr.flush()
             os._exit(86)

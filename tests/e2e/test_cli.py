@@ -15,7 +15,7 @@ slow = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "demo"
 QUESTION = "How do I return a damaged item?"
-HEAVY = ("torch", "lancedb", "llama_cpp", "sentence_transformers", "PySide6")
+HEAVY = ("torch", "lancedb", "llama_cpp", "sentence_transformers", "onnxruntime", "PySide6")
 
 
 def load_json(stdout: str) -> Any:
