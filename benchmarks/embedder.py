@@ -206,12 +206,13 @@ def retrieval(models: dict[str, Any], onnx: Embedder) -> dict[str, Any]:
 
 def table(data: dict[str, Any]) -> str:
     load, speed, ret = data["load"], data["throughput"], data["retrieval"]
+    rounds = len(load["onnx"]["load_seconds_all"])
     lines = [
         "# Embedder: onnxruntime vs sentence-transformers (PyTorch), all-MiniLM-L6-v2",
         "",
         f"Same run, same texts ({data['passages']} DuckDuckGo-pack passages). Minimum cosine "
         f"between the two: {data['min_cosine']}. Each implementation ran alone in fresh processes "
-        f"({len(data['load']['onnx']['load_seconds_all'])} rounds, alternating); passages/s is the first pass over the 512 passages in such a "
+        f"({rounds} rounds, alternating); passages/s is the first pass over the 512 passages in such a "
         "process, first-use costs included. Load average during the run: "
         f"{', '.join(f'{x:.1f}' for x in data['machine']['load_average'])} on "
         f"{data['machine']['cpus']} cores.",
