@@ -211,9 +211,10 @@ def table(data: dict[str, Any]) -> str:
         "# Embedder: onnxruntime vs sentence-transformers (PyTorch), all-MiniLM-L6-v2",
         "",
         f"Same run, same texts ({data['passages']} DuckDuckGo-pack passages). Minimum cosine "
-        f"between the two: {data['min_cosine']}. Each implementation ran alone in fresh processes "
-        f"({rounds} rounds, alternating); passages/s is the first pass over the 512 passages in such a "
-        "process, first-use costs included. Load average during the run: "
+        f"between the two: {data['min_cosine']}. Each implementation ran alone in fresh "
+        f"processes ({rounds} rounds, alternating); passages/s is the first pass over the "
+        f"{data['passages']} passages in such a process, first-use costs included. Load average "
+        "during the run: "
         f"{', '.join(f'{x:.1f}' for x in data['machine']['load_average'])} on "
         f"{data['machine']['cpus']} cores.",
         "",
