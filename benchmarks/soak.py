@@ -53,8 +53,21 @@ def rss_mb() -> float:
     return 0.0
 
 
+def thread_names() -> dict[str, int]:
+    """How many OS threads carry each name (Qt's pool threads, onnxruntime's, llama.cpp's...)."""
+    names: dict[str, int] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        names[name] = names.get(name, 0) + 1
+    return dict(sorted(names.items()))
+
+
 def counts() -> dict[str, Any]:
     return {
+        "thread_names": thread_names(),
         "rss_mb": round(rss_mb(), 1),
         "fds": len(os.listdir("/proc/self/fd")),
         "threads": len(os.listdir("/proc/self/task")),
