@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50, help="kills per operation")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--only", default="", help="comma-separated operation names")
+    parser.add_argument("--name", default="crash_safety", help="results file name")
     args = parser.parse_args()
     isolated_home()
     from desktop.core.knowledge.embedder import Embedder
@@ -114,7 +115,7 @@ def main() -> None:
             n: run_operation(n, Path(folder), embedder, args.kills, args.seed) for n in names
         }
     data = {"kills_per_operation": args.kills, "seed": args.seed, "operations": results}
-    write_result("crash_safety", data, table(results, args.kills, args.seed))
+    write_result(args.name, data, table(results, args.kills, args.seed))
 
 
 if __name__ == "__main__":

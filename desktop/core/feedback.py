@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import UserError
+from desktop.core.fileio import crash_point
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -90,6 +91,7 @@ def append_line(path: Path, line: str) -> None:
                 data = b"\n" + data
         while data:  # O_APPEND: every write lands at the end, whatever the offset
             data = data[os.write(fd, data) :]
+        crash_point("feedback.write")  # written, not yet fsynced: the crash-safety harness
         os.fsync(fd)
     finally:
         os.close(fd)

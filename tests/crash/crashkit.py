@@ -406,7 +406,13 @@ OPERATIONS = {
     "index_rebuild": index_rebuild_op,
 }
 # Named crash points (secondary to random kills) that each operation passes through.
-CRASH_POINTS = {"pack_build": ["build.swap"], "index_rebuild": ["build.swap"]}
+CRASH_POINTS = {
+    "pack_build": ["build.swap"],
+    "index_rebuild": ["build.swap"],
+    # The rating is one write() call: a random kill lands before it (the process is mostly
+    # start-up) or after; this point is the moment just after it, before the fsync.
+    "feedback_write": ["feedback.write"],
+}
 
 
 def _answer() -> Any:
