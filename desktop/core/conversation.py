@@ -60,8 +60,3 @@ def turns(conversation: str) -> list[Turn]:
             parts.append((UNKNOWN, [line]))
     out = [Turn(role, " ".join(line for line in lines if line)) for role, lines in parts]
     return [turn for turn in out if turn.text]
-
-
-def said_by(conversation: str, role: str) -> list[str]:
-    """The text of every turn *role* spoke, in order."""
-    return [turn.text for turn in turns(conversation) if turn.speaker == role]

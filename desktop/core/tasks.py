@@ -74,8 +74,9 @@ def rewrite_messages(text: str, tone: str) -> list[dict[str, str]]:
 
 def extractive_wrapup(conversation: str) -> str:
     """A wrap-up from the conversation's own lines: nothing in it is invented."""
-    customer = conversation_.said_by(conversation, conversation_.CUSTOMER)
-    agent = conversation_.said_by(conversation, conversation_.AGENT)
+    spoken = conversation_.turns(conversation)
+    customer = [turn.text for turn in spoken if turn.speaker == conversation_.CUSTOMER]
+    agent = [turn.text for turn in spoken if turn.speaker == conversation_.AGENT]
     fields = {
         "Reason": customer[0] if customer else NOT_STATED,
         "What was done": " ".join(agent[:-1][-2:]) if len(agent) > 1 else NOT_STATED,
