@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from desktop import APP_NAME, __version__
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Open the Deskmate window; returns the process exit code."""
+def run_gui(argv: list[str] | None = None, on_window: Callable[[Any], None] | None = None) -> int:
+    """Open the Deskmate window; returns the process exit code.
+
+    What the first search needs (the embedding model, LanceDB and the packs) starts loading on
+    a background thread before Qt is even imported, so it overlaps building and painting the
+    window. *on_window* (for benchmarks and tests) is called with the window once it is shown.
+    """
+    from desktop.core import logs, trace
+    from desktop.core.context import AppContext
+
+    context = AppContext.from_env()
+    logs.setup(context.paths, context.settings)
+    # The window's start re-enables collection once start-up's objects are loaded and frozen
+    # (see Shell.start): a full collection during LanceDB's import holds the interpreter lock.
+    gc.disable()
+    preload = context.preload()
+
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from desktop.core import logs
-    from desktop.core.context import AppContext
     from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
     from desktop.gui.parts.settings import apply_font_scale
@@ -20,17 +37,32 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
-    context = AppContext.from_env()
-    logs.setup(context.paths, context.settings)
     bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
+    _trace(window)
     window.show()
     for problem in context.settings.problems:
         window.statusBar().showMessage(problem, 15000)
     window.start()
+    QTimer.singleShot(0, lambda: trace.mark("window_shown"))
+    if on_window is not None:
+        QTimer.singleShot(0, lambda: on_window(window))
     code = app.exec()
     window.stop()
     window.ops.wait()
+    preload.join()
     bugs.uninstall()
     return int(code)
+
+
+def _trace(window: Any) -> None:
+    """Mark the start-up moments for DESKMATE_TRACE_STARTUP (see desktop.core.trace)."""
+    from desktop.core import trace
+
+    if not trace.enabled():
+        return
+    window.ready.connect(lambda: trace.mark("knowledge_ready"))
+    window.results_shown.connect(lambda hits: trace.mark("first_result" if hits else "no_result"))
+    window.shell.model_loaded.connect(lambda _: trace.mark("model_ready"))
+    window.shell.model_failed.connect(lambda _: trace.mark("model_ready"))
