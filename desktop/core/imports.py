@@ -1,16 +1,20 @@
-"""Importing LanceDB in half the time.
+"""Importing LanceDB in about half the time.
 
-``import lancedb`` also imports the client of LanceDB's REST namespace server, which Deskmate
-never uses (its packs are local folders): about 250 pydantic models and 370 ``validate_call``
-functions, whose validators pydantic builds at import. That was more than half of the import,
-the largest single part of the time to the first search result.
+``import lancedb`` spends most of its time on checks that matter to LanceDB's developers, not to
+Deskmate, and :func:`import_lancedb` skips them while it imports LanceDB:
 
-:func:`import_lancedb` imports it with pydantic's ``defer_build`` as the default, so each of
-those validators is built the first time it is used (never, here) instead. Behaviour does not
-change: a deferred model or function validates exactly as it would have, once built. Any other
-pydantic model created meanwhile (by another thread) is deferred the same way. When pydantic's
-internals are not the ones this relies on (the pinned version changed), LanceDB is imported
-plainly; ``tests/gui/test_startup.py`` says so by failing.
+* It imports the client of LanceDB's REST namespace server, which Deskmate never uses (its packs
+  are local folders): about 250 pydantic models and 370 ``validate_call`` functions, whose
+  validators pydantic builds at import. With pydantic's ``defer_build`` as the default, each is
+  built the first time it is used instead (here: never). A deferred model or function validates
+  exactly as it would have, once built. Any other pydantic model created meanwhile (by another
+  thread) is deferred the same way.
+* On Python 3.11 LanceDB marks its methods with the ``overrides`` package's ``@override``, which
+  disassembles each class body to check that the method exists in a base class. On 3.12 and
+  later LanceDB uses ``typing.override`` instead, which only marks the method: so does Deskmate.
+
+When a library's internals are not the ones this relies on (a pinned version changed), LanceDB
+is imported plainly, just slower; ``tests/gui/test_startup.py`` says so by failing.
 """
 
 from __future__ import annotations
@@ -18,35 +22,62 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 _lock = threading.Lock()
 
 
-def _pydantic_defaults() -> dict[str, Any] | None:
-    """pydantic's dict of configuration defaults, if it is where this module expects it."""
-    try:
-        config: Any = importlib.import_module("pydantic._internal._config")
-    except ImportError:
-        return None
-    defaults = getattr(config, "config_defaults", None)
-    if isinstance(defaults, dict) and defaults.get("defer_build") is False:
-        return defaults
-    return None
-
-
 def import_lancedb() -> ModuleType:
-    """``lancedb``, imported with pydantic's validator builds deferred (see the module doc)."""
+    """``lancedb``, imported without its import-time checks (see the module doc)."""
     already = sys.modules.get("lancedb")
     if already is not None:
         return already
-    with _lock:
-        defaults = _pydantic_defaults()
-        if defaults is not None:
-            defaults["defer_build"] = True
-        try:
-            return importlib.import_module("lancedb")
-        finally:
-            if defaults is not None:
-                defaults["defer_build"] = False
+    with _lock, _deferred_pydantic(), _marking_overrides():
+        return importlib.import_module("lancedb")
+
+
+@contextmanager
+def _deferred_pydantic() -> Iterator[None]:
+    """pydantic models and ``validate_call`` functions build their validators on first use."""
+    try:
+        config: Any = importlib.import_module("pydantic._internal._config")
+    except ImportError:
+        yield
+        return
+    defaults = getattr(config, "config_defaults", None)
+    if not (isinstance(defaults, dict) and defaults.get("defer_build") is False):
+        yield
+        return
+    defaults["defer_build"] = True
+    try:
+        yield
+    finally:
+        defaults["defer_build"] = False
+
+
+def _mark_override(method: Any, *_: Any) -> Any:
+    """What ``typing.override`` does (Python 3.12), for ``overrides._overrides``."""
+    method.__override__ = True
+    return method
+
+
+@contextmanager
+def _marking_overrides() -> Iterator[None]:
+    """The ``overrides`` package's ``@override`` marks the method and checks nothing."""
+    try:
+        module: Any = importlib.import_module("overrides.overrides")
+    except ImportError:
+        yield
+        return
+    checking = getattr(module, "_overrides", None)
+    if not callable(checking):
+        yield
+        return
+    module._overrides = _mark_override
+    try:
+        yield
+    finally:
+        module._overrides = checking

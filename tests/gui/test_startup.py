@@ -87,7 +87,10 @@ def test_process_start_is_when_the_process_started() -> None:
 # --- LanceDB's import ---------------------------------------------------------------------------
 
 IMPORT_CHECK = """
-    import json, sys
+    import dis, json, sys
+    disassembled = []  # the overrides package's check disassembles each class body
+    get_instructions = dis.get_instructions
+    dis.get_instructions = lambda *a, **k: disassembled.append(1) or get_instructions(*a, **k)
     {how}
     import lancedb, pydantic
     from pydantic._internal._config import config_defaults
@@ -105,26 +108,33 @@ IMPORT_CHECK = """
         "later_built": Later.__pydantic_complete__ is True,
         "validates": CreateTableRequest(id=["a"]).id == ["a"],
         "search": [row["id"] for row in found],
+        "override_checks": len(disassembled),
+        "overrides_restored": sys.modules["overrides.overrides"]._overrides.__module__
+        == "overrides.overrides",
     }}))
 """
 
 
-def test_lancedb_imports_with_the_rest_clients_validators_deferred(tmp_path: Path) -> None:
+def test_lancedb_imports_without_its_import_time_checks(tmp_path: Path) -> None:
     how = "from desktop.core.imports import import_lancedb; import_lancedb()"
     seen = run_python(IMPORT_CHECK.format(how=how, folder=str(tmp_path / "db")))
-    # Fails when a pydantic upgrade moves what import_lancedb relies on: LanceDB then imports
-    # at its old speed (about 0.5 s more before the first search result).
+    # Fails when a pydantic or overrides upgrade moves what import_lancedb relies on: LanceDB
+    # then imports at its old speed (about 0.5 s more before the first search result).
     assert seen["deferred"] is True
+    assert seen["override_checks"] == 0
     # Nothing else changes: the default is back, later models are built as usual, a deferred
     # model still validates once used, and LanceDB works.
     assert seen["default_restored"] and seen["later_built"] and seen["validates"]
+    assert seen["overrides_restored"]
     assert seen["search"] == [1]
 
 
 def test_a_plain_lancedb_import_builds_every_validator(tmp_path: Path) -> None:
-    """The control: without import_lancedb the models are built at import (what it saves)."""
+    """The control: without import_lancedb the models are built and the overrides checked at
+    import (what it saves)."""
     seen = run_python(IMPORT_CHECK.format(how="", folder=str(tmp_path / "db")))
     assert seen["deferred"] is False
+    assert seen["override_checks"] > 50
     assert seen["search"] == [1]
 
 
