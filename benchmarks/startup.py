@@ -183,32 +183,40 @@ def cli_once(tree: Path, home: Path) -> dict[str, Any]:
     return {"exit_s": seconds, "hits": len(json.loads(result.stdout))}
 
 
-def series(run: Any, runs: int, cold: bool) -> dict[str, Any]:
-    """*runs* measured runs (cold: caches dropped before each; warm: after one unmeasured)."""
-    if not cold:
-        run()
-    found = []
-    for _ in range(runs):
-        if cold and not drop_caches():
-            return {"measured": False, "why": "not permitted to drop the OS file cache"}
-        load = os.getloadavg()[0]
-        found.append({**run(), "load_average": load})
-        print(json.dumps(found[-1]), flush=True)
-    keys = [k for k in found[0] if k.endswith("_s") or k == "first_result" or k == "shown"]
+def summary(found: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k in found[0] if k.endswith("_s") or k in ("shown", "first_result")]
     medians = {k: statistics.median(r[k] for r in found) for k in keys}
     return {"measured": True, "runs": found, "median": medians}
 
 
-def measure_tree(tree: Path, runs: int, cold: bool) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix="deskmate-startup-"))
-    window_once(tree, home)  # builds the demo pack in this home
-    result: dict[str, Any] = {"tree": str(tree)}
+def interleaved(run: Any, trees: dict[str, Path], homes: dict[str, Path], runs: int, cold: bool):
+    """*runs* runs per tree, the trees taking turns so that both meet the same machine load
+    (cold: caches dropped before each run; warm: after one unmeasured run per tree)."""
+    if not cold:
+        for name, tree in trees.items():
+            run(tree, homes[name])
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, tree in trees.items():
+            if cold and not drop_caches():
+                why = {"measured": False, "why": "not permitted to drop the OS file cache"}
+                return {name: why for name in trees}
+            load = os.getloadavg()[0]
+            found[name].append({**run(tree, homes[name]), "load_average": load})
+            print(name, json.dumps(found[name][-1]), flush=True)
+    return {name: summary(rows) for name, rows in found.items()}
+
+
+def measure(trees: dict[str, Path], runs: int, cold: bool) -> dict[str, dict[str, Any]]:
+    homes = {name: Path(tempfile.mkdtemp(prefix=f"deskmate-startup-{name}-")) for name in trees}
+    for name, tree in trees.items():
+        window_once(tree, homes[name])  # builds the demo pack in this home
+    result: dict[str, dict[str, Any]] = {name: {"tree": str(tree)} for name, tree in trees.items()}
     for mode in ["warm", "cold"] if cold else ["warm"]:
-        is_cold = mode == "cold"
-        print(f"--- {tree} window {mode}", flush=True)
-        result[f"window_{mode}"] = series(lambda: window_once(tree, home), runs, is_cold)
-        print(f"--- {tree} cli {mode}", flush=True)
-        result[f"cli_{mode}"] = series(lambda: cli_once(tree, home), runs, is_cold)
+        for kind, run in (("window", window_once), ("cli", cli_once)):
+            print(f"--- {kind} {mode}", flush=True)
+            for name, found in interleaved(run, trees, homes, runs, mode == "cold").items():
+                result[name][f"{kind}_{mode}"] = found
     return result
 
 
@@ -317,7 +325,7 @@ def main() -> None:
     parser.add_argument("--rss-runs", type=int, default=3)
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    measured = {k: measure_tree(t, args.runs, not args.no_cold) for k, t in trees.items()}
+    measured = measure(trees, args.runs, not args.no_cold)
     rss: dict[str, Any] = {}
     if not args.no_rss:
         home = rss_home(args.rss_rows)

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable
+import threading
 from typing import Any
 
 from desktop import APP_NAME, __version__
 
 
-def run_gui(argv: list[str] | None = None, on_window: Callable[[Any], None] | None = None) -> int:
+def run_gui(argv: list[str] | None = None) -> int:
     """Open the Deskmate window; returns the process exit code.
 
-    What the first search needs (the embedding model, LanceDB and the packs) starts loading on
-    a background thread before Qt is even imported, so it overlaps building and painting the
-    window. *on_window* (for benchmarks and tests) is called with the window once it is shown.
+    The window is built and shown first; then the embedding model loads on one thread while
+    LanceDB and the packs load on another (see AppContext.preload). Loading them before the
+    window, in parallel with it, got the first result no sooner but the window later: both are
+    mostly Python work, which takes turns on the interpreter lock. What runs earlier is the
+    kernel reading the large native libraries, for a cold disk (prefetch_libraries).
     """
     from desktop.core import logs, trace
     from desktop.core.context import AppContext
+    from desktop.core.imports import prefetch_libraries
 
     context = AppContext.from_env()
     logs.setup(context.paths, context.settings)
     # The window's start re-enables collection once start-up's objects are loaded and frozen
-    # (see Shell.start): a full collection during LanceDB's import holds the interpreter lock.
+    # (see Shell.start): a full collection during start-up holds the interpreter lock.
     gc.disable()
-    preload = context.preload()
+    # A cold disk reads the large native libraries while Qt loads.
+    threading.Thread(target=prefetch_libraries, name="deskmate-prefetch", daemon=True).start()
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -46,8 +50,7 @@ def run_gui(argv: list[str] | None = None, on_window: Callable[[Any], None] | No
         window.statusBar().showMessage(problem, 15000)
     window.start()
     QTimer.singleShot(0, lambda: trace.mark("window_shown"))
-    if on_window is not None:
-        QTimer.singleShot(0, lambda: on_window(window))
+    preload = context.preload()
     code = app.exec()
     window.stop()
     window.ops.wait()

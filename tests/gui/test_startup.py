@@ -238,3 +238,17 @@ def test_the_window_shows_before_the_embedder_loads_and_answers_the_search_typed
     assert events["window_shown"] + 2.5 < events["knowledge_ready"]
     # ...and the search typed meanwhile was answered once it had.
     assert events["knowledge_ready"] <= events["first_result"]
+
+
+def test_prefetch_names_the_native_libraries_and_imports_none() -> None:
+    seen = run_python("""
+        import json, sys
+        from desktop.core.imports import prefetch_libraries
+        found = prefetch_libraries()
+        heavy = sorted(m for m in ("lancedb", "onnxruntime", "llama_cpp") if m in sys.modules)
+        print(json.dumps({"found": [str(p) for p in found], "heavy": heavy}))
+    """)
+    names = {Path(p).name for p in seen["found"]}
+    assert any(name.startswith("_lancedb") for name in names)
+    assert any(name.startswith("onnxruntime_pybind11_state") for name in names)
+    assert seen["heavy"] == []
