@@ -40,7 +40,9 @@ from typing import Any
 
 from common import ROOT, WORK, write_result
 
-QUERY = "How do I return a damaged item?"
+QUERY = "How do I return a damaged item?"  # the demo pack
+RSS_QUERY = "How do I reset a user password on Windows Server?"  # the Rackspace-based pack
+SAVED = ROOT / "benchmarks" / ".work-startup" / "startup-part.json"  # gitignored
 TARGET_FIRST_RESULT_S = 1.0
 TARGET_RSS_GB = 1.0
 TIMEOUT_S = 600
@@ -74,11 +76,11 @@ WINDOW = textwrap.dedent("""
                 window.draft_reply()
 
         def results(hits):
-            if hits and "first_result" not in seen:
+            if "first_result" not in seen:
                 seen["first_result"] = time.time() - T0
                 seen["hits"] = len(hits)
                 state["result"] = True
-                quit() if not DRAFT else maybe_draft()
+                quit() if not (DRAFT and hits) else maybe_draft()
 
         def model(text):
             if not text.endswith("…"):
@@ -94,7 +96,11 @@ WINDOW = textwrap.dedent("""
         window.results_shown.connect(results)
         window.model_state.connect(model)
         window.draft_finished.connect(drafted)
-        window.failed.connect(lambda text: seen.setdefault("failed", text))
+        def failed(text):
+            seen.setdefault("failed", text)
+            quit()
+
+        window.failed.connect(failed)
         window.search.box.setText(QUERY)
 
     def patch(module):
@@ -152,6 +158,8 @@ def drop_caches() -> bool:
 def window_once(tree: Path, home: Path, draft: bool = False) -> dict[str, Any]:
     started = time.time()
     env = env_for(tree, home, STARTUP_T0=repr(started), STARTUP_DRAFT="1" if draft else "0")
+    if draft:
+        env["STARTUP_QUERY"] = RSS_QUERY
     result = subprocess.run(
         [sys.executable, "-c", WINDOW],
         env=env,
@@ -164,6 +172,8 @@ def window_once(tree: Path, home: Path, draft: bool = False) -> dict[str, Any]:
         raise RuntimeError(result.stderr[-3000:])
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     seen["exit_s"] = time.time() - started
+    if not seen.get("hits") or "failed" in seen:
+        raise RuntimeError(f"no result in the window: {seen}")
     return seen
 
 
@@ -323,9 +333,17 @@ def main() -> None:
     parser.add_argument("--no-rss", action="store_true", help="Skip the memory measurement.")
     parser.add_argument("--rss-rows", type=int, default=100_000)
     parser.add_argument("--rss-runs", type=int, default=3)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse the start-up part of the last run."
+    )
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    measured = measure(trees, args.runs, not args.no_cold)
+    if args.reuse and SAVED.is_file():
+        measured = json.loads(SAVED.read_text())
+    else:
+        measured = measure(trees, args.runs, not args.no_cold)
+        SAVED.parent.mkdir(parents=True, exist_ok=True)
+        SAVED.write_text(json.dumps(measured))
     rss: dict[str, Any] = {}
     if not args.no_rss:
         home = rss_home(args.rss_rows)

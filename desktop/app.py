@@ -50,11 +50,13 @@ def run_gui(argv: list[str] | None = None) -> int:
         window.statusBar().showMessage(problem, 15000)
     window.start()
     QTimer.singleShot(0, lambda: trace.mark("window_shown"))
-    preload = context.preload()
+    loading: list[threading.Thread] = []  # started once the window has had its first turn
+    QTimer.singleShot(0, lambda: loading.append(context.preload()))
     code = app.exec()
     window.stop()
     window.ops.wait()
-    preload.join()
+    for thread in loading:
+        thread.join()
     bugs.uninstall()
     return int(code)
 
