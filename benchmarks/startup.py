@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from common import ROOT, WORK, write_result
 QUERY = "How do I return a damaged item?"  # the demo pack
 RSS_QUERY = "How do I reset a user password on Windows Server?"  # the Rackspace-based pack
 SAVED = ROOT / "benchmarks" / ".work-startup" / "startup-part.json"  # gitignored
+SAVED_RSS = SAVED.with_name("rss-part.json")
 TARGET_FIRST_RESULT_S = 1.0
 TARGET_RSS_GB = 1.0
 TIMEOUT_S = 600
@@ -156,7 +158,7 @@ def drop_caches() -> bool:
 
 
 def window_once(tree: Path, home: Path, draft: bool = False) -> dict[str, Any]:
-    started = time.time()
+    started, cpu = time.time(), child_cpu()
     env = env_for(tree, home, STARTUP_T0=repr(started), STARTUP_DRAFT="1" if draft else "0")
     if draft:
         env["STARTUP_QUERY"] = RSS_QUERY
@@ -172,13 +174,20 @@ def window_once(tree: Path, home: Path, draft: bool = False) -> dict[str, Any]:
         raise RuntimeError(result.stderr[-3000:])
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     seen["exit_s"] = time.time() - started
+    seen["cpu_s"] = child_cpu() - cpu  # to the window's exit, right after the first result
     if not seen.get("hits") or "failed" in seen:
         raise RuntimeError(f"no result in the window: {seen}")
     return seen
 
 
+def child_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def cli_once(tree: Path, home: Path) -> dict[str, Any]:
-    started = time.time()
+    started, cpu = time.time(), child_cpu()
     result = subprocess.run(
         [sys.executable, "-m", "desktop", "search", QUERY, "--json"],
         env=env_for(tree, home),
@@ -190,7 +199,7 @@ def cli_once(tree: Path, home: Path) -> dict[str, Any]:
     seconds = time.time() - started
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
-    return {"exit_s": seconds, "hits": len(json.loads(result.stdout))}
+    return {"exit_s": seconds, "cpu_s": child_cpu() - cpu, "hits": len(json.loads(result.stdout))}
 
 
 def summary(found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -279,6 +288,12 @@ ROWS = [
     ("window_cold", "first_result", "process start → first search result, cold disk"),
     ("cli_warm", "exit_s", "`deskmate search QUERY --json`, start → exit, warm disk"),
     ("cli_cold", "exit_s", "`deskmate search QUERY --json`, start → exit, cold disk"),
+    (
+        "window_warm",
+        "cpu_s",
+        "CPU time (user + system), window run to the first result, then closed, warm",
+    ),
+    ("cli_warm", "cpu_s", "CPU time (user + system) of `deskmate search`, warm"),
 ]
 
 
@@ -334,23 +349,30 @@ def main() -> None:
     parser.add_argument("--rss-rows", type=int, default=100_000)
     parser.add_argument("--rss-runs", type=int, default=3)
     parser.add_argument(
-        "--reuse", action="store_true", help="Reuse the start-up part of the last run."
+        "--reuse",
+        nargs="*",
+        choices=["startup", "rss"],
+        default=[],
+        help="Reuse these parts of the last run (saved under benchmarks/.work-startup).",
     )
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    if args.reuse and SAVED.is_file():
+    if "startup" in args.reuse and SAVED.is_file():
         measured = json.loads(SAVED.read_text())
     else:
         measured = measure(trees, args.runs, not args.no_cold)
         SAVED.parent.mkdir(parents=True, exist_ok=True)
         SAVED.write_text(json.dumps(measured))
     rss: dict[str, Any] = {}
-    if not args.no_rss:
+    if "rss" in args.reuse and SAVED_RSS.is_file():
+        rss = json.loads(SAVED_RSS.read_text())
+    elif not args.no_rss:
         home = rss_home(args.rss_rows)
         rss = {"rows": args.rss_rows}
         for name, tree in trees.items():
             window_once(tree, home, draft=True)  # warm the disk
             rss[name] = measure_rss(tree, home, args.rss_runs)
+        SAVED_RSS.write_text(json.dumps(rss))
     data = {
         **measured,
         "rss": rss,
