@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
+from typing import Any
 
 from desktop import APP_NAME, __version__
 
 
 def run_gui(argv: list[str] | None = None) -> int:
-    """Open the Deskmate window; returns the process exit code."""
+    """Open the Deskmate window; returns the process exit code.
+
+    The window is built and shown first; then the embedding model loads on one thread while
+    LanceDB and the packs load on another (see AppContext.preload). Loading them before the
+    window, in parallel with it, got the first result no sooner but the window later: both are
+    mostly Python work, which takes turns on the interpreter lock. What runs earlier is the
+    kernel reading the large native libraries, for a cold disk (prefetch_libraries).
+    """
+    from desktop.core import logs, trace
+    from desktop.core.context import AppContext
+    from desktop.core.imports import prefetch_libraries
+
+    context = AppContext.from_env()
+    logs.setup(context.paths, context.settings)
+    # The window's start re-enables collection once start-up's objects are loaded and frozen
+    # (see Shell.start): a full collection during start-up holds the interpreter lock.
+    gc.disable()
+    # A cold disk reads the large native libraries while Qt loads.
+    threading.Thread(target=prefetch_libraries, name="deskmate-prefetch", daemon=True).start()
+
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from desktop.core import logs
-    from desktop.core.context import AppContext
     from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
     from desktop.gui.parts.settings import apply_font_scale
@@ -20,17 +41,33 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
-    context = AppContext.from_env()
-    logs.setup(context.paths, context.settings)
     bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
+    _trace(window)
     window.show()
     for problem in context.settings.problems:
         window.statusBar().showMessage(problem, 15000)
     window.start()
+    QTimer.singleShot(0, lambda: trace.mark("window_shown"))
+    loading: list[threading.Thread] = []  # started once the window has had its first turn
+    QTimer.singleShot(0, lambda: loading.append(context.preload()))
     code = app.exec()
     window.stop()
     window.ops.wait()
+    for thread in loading:
+        thread.join()
     bugs.uninstall()
     return int(code)
+
+
+def _trace(window: Any) -> None:
+    """Mark the start-up moments for DESKMATE_TRACE_STARTUP (see desktop.core.trace)."""
+    from desktop.core import trace
+
+    if not trace.enabled():
+        return
+    window.ready.connect(lambda: trace.mark("knowledge_ready"))
+    window.results_shown.connect(lambda hits: trace.mark("first_result" if hits else "no_result"))
+    window.shell.model_loaded.connect(lambda _: trace.mark("model_ready"))
+    window.shell.model_failed.connect(lambda _: trace.mark("model_ready"))

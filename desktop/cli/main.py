@@ -108,6 +108,7 @@ def search(
     if (query is None) == (queries is None):
         raise click.UsageError("Give either a QUERY or --queries FILE.")
     context = _context(packs)
+    context.preload()  # the embedding model and LanceDB load at once, on two threads
     _ensure_demo(context)
     assistant = Assistant(context)
     if queries is not None:

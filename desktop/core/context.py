@@ -7,6 +7,7 @@ first use, so building a context is instant and the window can appear before any
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop.core.errors import KnowledgeError, ModelError
+from desktop.core.imports import import_lancedb
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from desktop.core.sensitive import SensitiveDetector
 
 DEMO_PACK_ID = "demo"
+log = logging.getLogger(__name__)
 
 
 def resources_dir() -> Path:
@@ -99,6 +102,40 @@ class AppContext:
 
     # --- knowledge ------------------------------------------------------------------------
 
+    def preload(self) -> threading.Thread:
+        """Start loading what the first search needs on background threads, and return the
+        thread (not a daemon: the process waits for it at exit); the caller goes on (building
+        its window, say) meanwhile.
+
+        Two threads, because they overlap well: one loads the embedding model (hashing its
+        weights and onnxruntime's set-up release the interpreter lock), the other imports
+        LanceDB and opens the packs. Whatever fails here is left for the caller's own
+        :meth:`packs` and :attr:`embedder` to meet again and report: the preload only gets
+        the work done earlier.
+        """
+        thread = threading.Thread(target=self._preload, name="deskmate-preload")
+        thread.start()
+        return thread
+
+    def _preload(self) -> None:
+        model = threading.Thread(target=self._preload_embedder, name="deskmate-preload-model")
+        model.start()
+        try:
+            import_lancedb()
+            if not self.ensure_demo_pack_needed():  # else the caller builds it first
+                self.packs()
+        except Exception:  # the caller meets it again and reports it
+            log.debug("preloading the knowledge packs failed", exc_info=True)
+        model.join()
+
+    def _preload_embedder(self) -> None:
+        try:
+            embedder = self.embedder
+            embedder.weights_hash()  # what opening a pack checks first
+            embedder.embed(["warm up"])
+        except Exception:  # the caller meets it again and reports it
+            log.debug("preloading the embedding model failed", exc_info=True)
+
     @property
     def embedder(self) -> Embedder:
         with self._lock:
@@ -159,6 +196,7 @@ class AppContext:
         (a plain rebuild would find its sources unchanged and keep it)."""
         from desktop.core.knowledge.build import build_pack
 
+        import_lancedb()
         src = demo_source_dir()
         with self._lock:
             self._sensitive = None
@@ -249,6 +287,7 @@ class AppContext:
 
         opened: list[tuple[str, Pack]] = []
         problems: list[PackProblem] = []
+        import_lancedb()  # before Pack imports it: in half the time
         for name, folder, root in entries:
             if folder is None:
                 problems.append(_unresolved(name, root, interrupted_install(root)))

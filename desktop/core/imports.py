@@ -1,0 +1,120 @@
+"""Importing LanceDB in about half the time.
+
+``import lancedb`` spends most of its time on checks that matter to LanceDB's developers, not to
+Deskmate, and :func:`import_lancedb` skips them while it imports LanceDB:
+
+* It imports the client of LanceDB's REST namespace server, which Deskmate never uses (its packs
+  are local folders): about 250 pydantic models and 370 ``validate_call`` functions, whose
+  validators pydantic builds at import. With pydantic's ``defer_build`` as the default, each is
+  built the first time it is used instead (here: never). A deferred model or function validates
+  exactly as it would have, once built. Any other pydantic model created meanwhile (by another
+  thread) is deferred the same way.
+* On Python 3.11 LanceDB marks its methods with the ``overrides`` package's ``@override``, which
+  disassembles each class body to check that the method exists in a base class. On 3.12 and
+  later LanceDB uses ``typing.override`` instead, which only marks the method: so does Deskmate.
+
+When a library's internals are not the ones this relies on (a pinned version changed), LanceDB
+is imported plainly, just slower; ``tests/gui/test_startup.py`` says so by failing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+# The packages whose native libraries are the largest reads of start-up (LanceDB's is 185 MB).
+NATIVE_PACKAGES = ("lancedb", "onnxruntime", "llama_cpp")
+
+_lock = threading.Lock()
+
+
+def import_lancedb() -> ModuleType:
+    """``lancedb``, imported without its import-time checks (see the module doc)."""
+    already = sys.modules.get("lancedb")
+    if already is not None:
+        return already
+    with _lock, _deferred_pydantic(), _marking_overrides():
+        return importlib.import_module("lancedb")
+
+
+@contextmanager
+def _deferred_pydantic() -> Iterator[None]:
+    """pydantic models and ``validate_call`` functions build their validators on first use."""
+    try:
+        config: Any = importlib.import_module("pydantic._internal._config")
+    except ImportError:
+        yield
+        return
+    defaults = getattr(config, "config_defaults", None)
+    if not (isinstance(defaults, dict) and defaults.get("defer_build") is False):
+        yield
+        return
+    defaults["defer_build"] = True
+    try:
+        yield
+    finally:
+        defaults["defer_build"] = False
+
+
+def _mark_override(method: Any, *_: Any) -> Any:
+    """What ``typing.override`` does (Python 3.12), for ``overrides._overrides``."""
+    method.__override__ = True
+    return method
+
+
+@contextmanager
+def _marking_overrides() -> Iterator[None]:
+    """The ``overrides`` package's ``@override`` marks the method and checks nothing."""
+    try:
+        module: Any = importlib.import_module("overrides.overrides")
+    except ImportError:
+        yield
+        return
+    checking = getattr(module, "_overrides", None)
+    if not callable(checking):
+        yield
+        return
+    module._overrides = _mark_override
+    try:
+        yield
+    finally:
+        module._overrides = checking
+
+
+def prefetch_libraries(packages: tuple[str, ...] = NATIVE_PACKAGES) -> list[Path]:
+    """Ask the kernel to start reading the native libraries of *packages* into the file cache,
+    and return them; nothing is imported, and this returns at once (``posix_fadvise``).
+
+    On a warm disk this costs a few system calls; on a cold one the reads overlap whatever the
+    process does next (importing Qt, building the window) instead of following it.
+    """
+    found: list[Path] = []
+    advise = getattr(os, "posix_fadvise", None)
+    for name in packages:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            found += sorted(Path(folder).glob("*.so")) + sorted(Path(folder).glob("*/*.so"))
+    for library in found:
+        try:
+            fd = os.open(library, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if advise is not None:
+                advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return found
