@@ -204,6 +204,14 @@ SCHEMA: tuple[Setting, ...] = (
         description="When off, drafts are built from source sentences and no model is loaded.",
     ),
     Setting(
+        key="generation.prompt_lookup",
+        type=bool,
+        default=True,
+        label="Draft faster by copying from the sources",
+        description="Guess the next words of a draft from the sources and let the model check "
+        "several at once (prompt-lookup decoding). The draft is the same; only the speed changes.",
+    ),
+    Setting(
         key="search.limit",
         type=int,
         default=8,

@@ -288,6 +288,7 @@ class LlamaEngine:
         with self._lock:
             started = time.perf_counter()
             prompt = self._prompt_tokens(messages)
+            pieces: Generator[str, None, None] | _LookupPieces
             if prompt_lookup:
                 pieces = self._lookup_pieces(prompt, max_tokens, temperature, stop, stop_words)
             else:

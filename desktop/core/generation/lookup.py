@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,17 +90,18 @@ class LookupDecoder:
         self,
         llama: Any,
         *,
-        draft_length: int = DRAFT_LENGTH,
-        max_ngram: int = MAX_NGRAM,
-        min_ngram: int = MIN_NGRAM,
+        draft_length: int | None = None,
+        max_ngram: int | None = None,
+        min_ngram: int | None = None,
     ) -> None:
         from llama_cpp import _internals
 
         self._llama = llama
-        self.draft_length = draft_length
-        self.max_ngram, self.min_ngram = max_ngram, min_ngram
-        self._batch = _internals.LlamaBatch(
-            n_tokens=draft_length + 1, embd=0, n_seq_max=1, verbose=False
+        self.draft_length = DRAFT_LENGTH if draft_length is None else draft_length
+        self.max_ngram = MAX_NGRAM if max_ngram is None else max_ngram
+        self.min_ngram = MIN_NGRAM if min_ngram is None else min_ngram
+        self._batch: Any = _internals.LlamaBatch(
+            n_tokens=self.draft_length + 1, embd=0, n_seq_max=1, verbose=False
         )
         self.stats = LookupStats()
 
@@ -114,7 +115,7 @@ class LookupDecoder:
         max_tokens: int,
         sampling: dict[str, Any],
         stop: threading.Event | None = None,
-    ) -> Iterator[int]:
+    ) -> Generator[int, None, None]:
         """The reply's tokens (end-of-generation excluded), at most *max_tokens*; stops early
         when *stop* is set. *sampling*: ``Llama._init_sampler`` keyword arguments."""
         import llama_cpp
@@ -178,9 +179,7 @@ class LookupDecoder:
     def _draft(self, last: int, room: int) -> list[int]:
         llama = self._llama
         history = np.append(llama.input_ids[: llama.n_tokens], np.intc(last))
-        return find_draft(
-            history, length=room, max_ngram=self.max_ngram, min_ngram=self.min_ngram
-        )
+        return find_draft(history, length=room, max_ngram=self.max_ngram, min_ngram=self.min_ngram)
 
 
 class TextStream:
