@@ -206,8 +206,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting(
         key="generation.prompt_lookup",
         type=bool,
-        default=True,
-        label="Draft faster by copying from the sources",
+        # Off: slower than plain decoding with SmolLM2 on this CPU (benchmarks/prompt_lookup.py).
+        default=False,
+        label="Check guessed words in batches (prompt lookup)",
         description="Guess the next words of a draft from the sources and let the model check "
         "several at once (prompt-lookup decoding). The draft is the same; only the speed changes.",
     ),
