@@ -362,6 +362,7 @@ class Assistant:
                 temperature=float(settings.get("model.temperature")),
                 stop=stop,
                 stop_words=stop_words,
+                prompt_lookup=bool(settings.get("generation.prompt_lookup")),
             ):
                 pieces.append(piece)
                 yield Token(piece)

@@ -204,6 +204,15 @@ SCHEMA: tuple[Setting, ...] = (
         description="When off, drafts are built from source sentences and no model is loaded.",
     ),
     Setting(
+        key="generation.prompt_lookup",
+        type=bool,
+        # Off: slower than plain decoding with SmolLM2 on this CPU (benchmarks/prompt_lookup.py).
+        default=False,
+        label="Check guessed words in batches (prompt lookup)",
+        description="Guess the next words of a draft from the sources and let the model check "
+        "several at once (prompt-lookup decoding). The draft is the same; only the speed changes.",
+    ),
+    Setting(
         key="search.limit",
         type=int,
         default=8,
