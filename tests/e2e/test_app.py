@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def run_window(tmp_path: Path, policy: dict[str, Any]) -> dict[str, Any]:
-    policy_file = Path(os.environ["DESKMATE_POLICY"])
+    policy_file = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
     policy_file.write_text(json.dumps(policy), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT],

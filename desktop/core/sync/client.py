@@ -70,14 +70,22 @@ def check_source(url: str) -> str:
 
 
 def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
-    """The trusted root metadata this machine bootstraps from (no trust on first use)."""
-    from desktop.core.context import resources_dir
+    """The trusted root metadata this machine bootstraps from (no trust on first use).
+
+    Under a machine policy it comes only from places users cannot write: ``sync.root`` if the
+    mandatory policy sets it, else ``root.json`` in the machine policy folder, else the
+    installation's own (never ``DESKMATE_RESOURCES``, a user's ``sync.root`` or a development
+    policy folder)."""
+    from desktop.core.context import installed_resources_dir, resources_dir
 
     configured = str(settings.get("sync.root"))
+    if paths.machine_policy and not settings.is_locked("sync.root"):
+        configured = ""
+    resources = installed_resources_dir() if paths.machine_policy else resources_dir()
     candidates = (
         [Path(configured).expanduser()]
         if configured
-        else [paths.policy.parent / "root.json", resources_dir() / "sync" / "root.json"]
+        else [paths.policy_dir / "root.json", resources / "sync" / "root.json"]
     )
     for candidate in candidates:
         try:
