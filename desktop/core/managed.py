@@ -441,6 +441,8 @@ def resolve(sources: list[RawSource], validate: Validate) -> MachinePolicy:
             broken_mandatory |= source.level == "mandatory"
             continue
         for key, value in source.entries.items():
+            if key in source.broken_keys:
+                continue  # reported below; which value IT meant is unknown
             if key == TOPICS_KEY:
                 _topics(policy, source, value)
                 continue
