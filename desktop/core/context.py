@@ -362,13 +362,19 @@ class AppContext:
                 from desktop.core.generation.engine import LlamaEngine, check_allowed
 
                 allowed = str(self.settings.get("model.allowed_sha256"))
-                if allowed and path.is_file():
-                    check_allowed(path, allowed, self.paths.cache / "model-sha256.json")
-                self._engine = LlamaEngine(
-                    path,
-                    context_cap=int(self.settings.get("model.context_size")),
-                    threads=int(self.settings.get("model.threads")),
-                )
+                verified = check_allowed(path, allowed, keep=True) if path.is_file() else None
+                try:
+                    engine = LlamaEngine(
+                        path,
+                        context_cap=int(self.settings.get("model.context_size")),
+                        threads=int(self.settings.get("model.threads")),
+                    )
+                except BaseException:
+                    if verified is not None:
+                        os.close(verified)
+                    raise
+                engine.verified_fd = verified
+                self._engine = engine
             return self._engine
 
     def load_model(self) -> LlamaEngine | None:

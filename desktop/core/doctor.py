@@ -42,11 +42,7 @@ def check_model(context: AppContext) -> Check:
     info = inspect_gguf(path)
     from desktop.core.generation.engine import check_allowed
 
-    check_allowed(
-        path,
-        str(context.settings.get("model.allowed_sha256")),
-        context.paths.cache / "model-sha256.json",
-    )
+    check_allowed(path, str(context.settings.get("model.allowed_sha256")))
     return Check(
         "model", "ok", f"{info.name} ({info.architecture}, {info.size / 1e6:.0f} MB) at {path}"
     )

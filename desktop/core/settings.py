@@ -517,12 +517,20 @@ class Settings:
         lookup(key)
         return key in self._policy
 
+    def policy_source(self, key: str) -> str:
+        """Which policy source sets *key* in force (a file, a registry key), else ''."""
+        for row in reversed(self.machine.rows):
+            in_force = row.status in ("applied", "conflict", "fail-safe")
+            if row.key == key and row.level == "mandatory" and in_force:
+                return row.source
+        return ""
+
     def set(self, key: str, value: object) -> SettingValue:
         """Set the user's value for *key* (text is parsed) and return it as stored. Call save()."""
         setting = lookup(key)
         if key in self._policy:
             raise SettingError(
-                f"{key} is set by your IT department (machine policy in {self.paths.policy_dir}) "
+                f"{key} is set by your IT department (machine policy: {self.policy_source(key)}) "
                 "and cannot be changed here.",
                 "Ask IT if you need a different value.",
             )

@@ -13,7 +13,7 @@ from desktop.core import managed
 from desktop.core import paths as paths_module
 from desktop.core.context import AppContext
 from desktop.core.doctor import check_index, check_policy
-from desktop.core.errors import SyncError
+from desktop.core.errors import ModelError, SyncError
 from desktop.core.managed import REG_DWORD, REG_QWORD, REG_SZ, Trust
 from desktop.core.paths import Paths
 from desktop.core.settings import SCHEMA, Settings
@@ -371,3 +371,70 @@ def test_doctor_says_which_packs_were_skipped(deskmate_home: Path, demo_pack: Pa
     check = check_index(AppContext.from_env())
     assert check.status == "warning" and "'mine'" in check.message
     assert "demo pack is off" in check.message
+
+
+# --- the model allow-list ---------------------------------------------------------------------
+
+
+def _forge_cache(paths: Paths, model: Path, digest: str) -> None:
+    """What Deskmate 0.x trusted: one line in the user's own cache/model-sha256.json."""
+    info = model.stat()
+    key = f"{model.resolve()}|{info.st_size}|{info.st_mtime_ns}"
+    paths.cache.mkdir(parents=True, exist_ok=True)
+    (paths.cache / "model-sha256.json").write_text(json.dumps({key: digest}))
+
+
+def test_a_forged_hash_cache_does_not_pass_the_allow_list(tmp_path: Path) -> None:
+    approved = "ab" * 32
+    write(dev() / "managed", "policy.json", {"model.allowed_sha256": approved})
+    mine = tmp_path / "mine.gguf"
+    mine.write_bytes(b"GGUF" + b"\0" * 64)
+    paths = Paths.from_env()
+    _forge_cache(paths, mine, approved)
+    context = AppContext(paths, Settings.load(paths), model_path=mine)
+    with pytest.raises(ModelError, match="not one of the models your IT department allows"):
+        context.engine()
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="sealed copies are Linux-only")
+def test_the_checked_bytes_are_kept_sealed_so_a_swap_after_the_check_is_not_loaded(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from desktop.core.generation.engine import check_allowed
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"approved weights" * 1000)
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    fd = check_allowed(model, f"{'0' * 64},{digest}", keep=True)
+    assert fd is not None
+    try:
+        model.write_bytes(b"other weights")  # the agent swaps the file after the check
+        loaded = Path(f"/proc/self/fd/{fd}").read_bytes()
+        assert hashlib.sha256(loaded).hexdigest() == digest
+        with pytest.raises(PermissionError):
+            os.write(fd, b"x")  # sealed: not even this process can change it
+    finally:
+        os.close(fd)
+    assert check_allowed(model, "") is None
+
+
+@pytest.mark.slow
+def test_the_engine_loads_the_allowed_bytes_even_if_the_file_changes(
+    tmp_path: Path, smollm2_path: Path
+) -> None:
+    import shutil
+
+    from desktop.core.generation.engine import file_sha256
+
+    model = tmp_path / "model.gguf"
+    shutil.copyfile(smollm2_path, model)
+    write(dev() / "managed", "policy.json", {"model.allowed_sha256": file_sha256(model)})
+    paths = Paths.from_env()
+    engine = AppContext(paths, Settings.load(paths), model_path=model).engine()
+    assert engine is not None
+    with model.open("r+b") as handle:  # cut short in place after the check: unloadable by path
+        handle.truncate(4096)
+    engine.load()
+    assert engine.count_tokens("hello world") > 0 and engine.verified_fd is None
