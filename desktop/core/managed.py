@@ -42,7 +42,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from desktop.core.context import AppContext
 
 Level = Literal["mandatory", "recommended"]
 Status = Literal["applied", "unknown", "invalid", "overridden", "conflict", "fail-safe"]
@@ -566,3 +569,48 @@ def _plain(value: object) -> object:
 
 def _show(value: object) -> str:
     return json.dumps(value) if isinstance(value, (str, int, float, bool)) else repr(value)
+
+
+# --- the report (``deskmate policy`` and the Policies page) ----------------------------------
+
+
+def report(context: AppContext) -> dict[str, object]:
+    """Every policy source and key with its level, source and status, the problems, and the
+    packs policy leaves out: what ``deskmate policy --json`` prints and the window shows."""
+    paths, machine = context.paths, context.settings.machine
+    return {
+        "policy_dir": str(paths.policy_dir),
+        "machine_policy": paths.machine_policy,
+        "managed": machine.managed,
+        "sources": [
+            {
+                "name": s.name,
+                "level": s.level,
+                "status": "refused" if s.broken else "read",
+                "reason": s.broken,
+            }
+            for s in machine.sources
+        ],
+        "policies": [
+            _overridden(row, context).to_json() for row in sorted(machine.rows, key=_row_order)
+        ],
+        "problems": list(context.settings.problems),
+        "skipped_packs": [
+            {"pack": p.pack, "message": p.message, "fix": p.fix} for p in context.skipped_packs()
+        ],
+    }
+
+
+def _overridden(row: PolicyRow, context: AppContext) -> PolicyRow:
+    """A recommended value that mandatory policy or the user's own setting replaces."""
+    if row.level != "recommended" or row.status not in ("applied", "conflict"):
+        return row
+    source = context.settings.source(row.key)
+    if source == "recommended":
+        return row
+    by = "mandatory policy" if source == "policy" else "your own setting"
+    return PolicyRow(row.key, row.value, row.level, row.source, "overridden", f"{by} wins")
+
+
+def _row_order(row: PolicyRow) -> tuple[str, int, str]:
+    return (row.key, 0 if row.level == "mandatory" else 1, row.source)
