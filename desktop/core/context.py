@@ -147,13 +147,16 @@ class AppContext:
     def _sanctioned(self, found: list[Path]) -> list[Path]:
         """The pack folders policy lets this machine serve; the rest go to skipped_packs()."""
         from desktop.core.sync import POINTER
+        from desktop.core.sync.install import interrupted_install
 
         skipped: list[PackProblem] = []
         served = []
         for folder in found:
             if folder.name == DEMO_PACK_ID:
                 reason = "" if self.settings.get("knowledge.demo_enabled") else "demo"
-            elif (folder / POINTER).exists() or self.settings.get("knowledge.allow_user_packs"):
+            elif (folder / POINTER).exists() or interrupted_install(folder):
+                reason = ""  # sync's own (a first install it will finish is reported as such)
+            elif self.settings.get("knowledge.allow_user_packs"):
                 reason = ""
             else:
                 reason = "user"
