@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import write_result  # noqa: E402
+from common import write_result
 
-from desktop.core.generation.engine import (  # noqa: E402
+from desktop.core.generation.engine import (
     LlamaEngine,
     check_allowed,
     default_model_path,

@@ -36,26 +36,59 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
+
+from desktop.core.policy_sources import (
+    LEGACY_KEY,
+    REG_DWORD,
+    REG_QWORD,
+    REG_SZ,
+    REGISTRY_KEY,
+    TOPICS_KEY,
+    Level,
+    RawSource,
+    RegistryAccess,
+    Trust,
+    development_trust,
+    machine_trust,
+    parse_policy_json,
+    plain,
+    platform_sources,
+    read_plist,
+    read_policy_dir,
+    read_registry,
+)
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
+    from desktop.core.paths import Paths
 
-Level = Literal["mandatory", "recommended"]
+__all__ = [
+    "LEGACY_KEY",
+    "REGISTRY_KEY",
+    "REG_DWORD",
+    "REG_QWORD",
+    "REG_SZ",
+    "TOPICS_KEY",
+    "Level",
+    "RawSource",
+    "RegistryAccess",
+    "Trust",
+    "development_trust",
+    "machine_trust",
+    "parse_policy_json",
+    "platform_sources",
+    "read_plist",
+    "read_policy_dir",
+    "read_registry",
+]
+
 Status = Literal["applied", "unknown", "invalid", "overridden", "conflict", "fail-safe"]
 Validate = Callable[[Level, str, object], object]  # the value as applied, or raises ValueError
-
-TOPICS_KEY = "sensitive_topics"
-LEGACY_KEY = "settings"
-MAX_NUMBER_DIGITS = 100  # any real setting needs far fewer; 5,001 digits is an attack on int()
-MAX_FILE_BYTES = 1 << 20
-MAX_DEPTH = 32
 
 SAFE: Mapping[str, object] = MappingProxyType(
     {
@@ -85,22 +118,6 @@ GUARDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 MANAGED_DEFAULTS: Mapping[str, object] = MappingProxyType(
     {"knowledge.allow_user_packs": False, "knowledge.demo_enabled": False}
 )
-
-
-class PolicyError(ValueError):
-    """One policy entry or source that cannot be used, with the reason."""
-
-
-@dataclass
-class RawSource:
-    """What one policy source holds: its entries as read, the keys broken while reading (with the
-    reason) and, when nothing could be read, why."""
-
-    level: Level
-    name: str
-    entries: dict[str, object] = field(default_factory=dict)
-    broken_keys: dict[str, str] = field(default_factory=dict)
-    broken: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,288 +162,38 @@ class MachinePolicy:
         return [source for source in self.sources if source.broken]
 
 
-# --- JSON files ----------------------------------------------------------------------------------
+# --- loading -------------------------------------------------------------------------------------
 
 
-class _TooLong:
-    """A number with more digits than any setting uses; never a valid value."""
+def load(
+    paths: Paths, validate: Validate, kinds: Mapping[str, type], trust: Trust | None = None
+) -> MachinePolicy:
+    """The machine policy of *paths*: its folder (and the 0.x file), then the OS's own sources.
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    *trust* says who may own policy files (default: root for the machine folder, also this user
+    for a development folder; tests inject others)."""
+    from desktop.core import policy
+    from desktop.core.paths import POLICY_DIR_ENV, legacy_policy_file
 
-    def __repr__(self) -> str:
-        return f"<a number with {len(self.text)} digits>"
-
-
-def _number(kind: Callable[[str], object]) -> Callable[[str], object]:
-    def parse(text: str) -> object:
-        return _TooLong(text) if len(text) > MAX_NUMBER_DIGITS else kind(text)
-
-    return parse
-
-
-def _pairs(duplicates: list[str]) -> Callable[[list[tuple[str, object]]], dict[str, object]]:
-    def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        seen: dict[str, object] = {}
-        for key, value in pairs:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
-        return seen
-
-    return hook
-
-
-def parse_policy_json(raw: bytes, level: Level, name: str) -> RawSource:
-    """A policy file's bytes as a source; broken keys and a broken file are reported, not raised."""
-    source = RawSource(level, name)
-    duplicates: list[str] = []
-    try:
-        data = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_pairs(duplicates),
-            parse_int=_number(int),
-            parse_float=_number(float),
-            parse_constant=lambda word: _TooLong(word),
+    if trust is None:
+        trust = machine_trust() if paths.machine_policy else development_trust()
+    legacy = legacy_policy_file() if paths.machine_policy else None
+    sources = read_policy_dir(paths.policy_dir, trust, legacy) + platform_sources(kinds)
+    machine = resolve(sources, validate)
+    for where, section in machine.topics:
+        found = policy.sensitive_topics({policy.SECTION: section}, Path(where))[1]
+        machine.problems.extend(found)
+    if paths.machine_policy and os.environ.get(POLICY_DIR_ENV):
+        machine.problems.append(
+            f"{POLICY_DIR_ENV} is ignored: this machine has a machine policy "
+            f"({paths.policy_dir}), which the environment cannot replace."
         )
-    except UnicodeDecodeError as err:
-        source.broken = f"it is not UTF-8 text ({err.reason} at byte {err.start})"
-        return source
-    except RecursionError:
-        source.broken = "it is nested absurdly deep"
-        return source
-    except ValueError as err:
-        source.broken = f"it is not valid JSON ({err})"
-        return source
-    if not isinstance(data, dict):
-        source.broken = "it is not a JSON object of setting keys and values"
-        return source
-    if _depth(data) > MAX_DEPTH:
-        source.broken = f"it is nested more than {MAX_DEPTH} levels deep"
-        return source
-    _flatten(data, source)
-    for key in dict.fromkeys(duplicates):
-        source.broken_keys[key] = (
-            "is set more than once in the file, so which value IT meant is unknown"
+    if os.environ.get("DESKMATE_POLICY"):
+        machine.problems.append(
+            "DESKMATE_POLICY is no longer read. IT places policy files in "
+            f"{paths.policy_dir}/managed/ ({POLICY_DIR_ENV} for tests and development)."
         )
-    return source
-
-
-def _depth(data: object) -> int:
-    deepest, pending = 0, [(data, 1)]
-    while pending:
-        value, depth = pending.pop()
-        deepest = max(deepest, depth)
-        if depth <= MAX_DEPTH and isinstance(value, (dict, list)):
-            children = value.values() if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _flatten(data: dict[str, object], source: RawSource) -> None:
-    legacy = data.pop(LEGACY_KEY, None)
-    if legacy is not None and not isinstance(legacy, dict):
-        source.broken_keys[LEGACY_KEY] = '"settings" is not a JSON object of setting keys'
-    elif isinstance(legacy, dict):
-        for key, value in legacy.items():
-            if key in data:
-                source.broken_keys[key] = 'is set both inside and outside "settings"'
-            data[key] = value
-    source.entries = data
-
-
-@dataclass(frozen=True)
-class Trust:
-    """Who may own policy files and folders. The machine folder trusts root only; a development
-    folder (``DESKMATE_POLICY_DIR``) also its own user. Tests inject other owners."""
-
-    owners: frozenset[int]
-
-    def problem(self, info: os.stat_result, what: str) -> str:
-        """Why a file or folder with *info* must not be trusted, or ''."""
-        if stat.S_ISLNK(info.st_mode):
-            return f"{what} is a symbolic link (links are refused: they can point anywhere)"
-        if info.st_uid not in self.owners:
-            return f"{what} is owned by user id {info.st_uid}, not by root"
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"{what} can be changed by other users (mode {stat.S_IMODE(info.st_mode):o})"
-        return ""
-
-
-def machine_trust() -> Trust:
-    return Trust(frozenset({0}))
-
-
-def development_trust() -> Trust:
-    return Trust(frozenset({0, os.getuid()})) if hasattr(os, "getuid") else Trust(frozenset({0}))
-
-
-def read_folder(folder: Path, level: Level, trust: Trust) -> list[RawSource]:
-    """The ``*.json`` files of *folder* in name order; [] when it does not exist."""
-    try:
-        info = folder.lstat()
-    except FileNotFoundError:
-        return []
-    except OSError as err:
-        return [RawSource(level, str(folder), broken=f"the folder cannot be read ({err})")]
-    refused = trust.problem(info, "the folder")
-    if not refused and not stat.S_ISDIR(info.st_mode):
-        refused = "it is not a folder"
-    if refused:
-        return [RawSource(level, str(folder), broken=refused)]
-    try:
-        names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json"))
-    except OSError as err:
-        return [RawSource(level, str(folder), broken=f"the folder cannot be listed ({err})")]
-    return [read_file(folder / name, level, trust) for name in names]
-
-
-def read_file(path: Path, level: Level, trust: Trust) -> RawSource:
-    """One policy file, opened without following links and checked on the open file itself."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as err:
-        refused = trust.problem(path.lstat(), "the file") if path.is_symlink() else ""
-        return RawSource(level, str(path), broken=refused or f"it cannot be read ({err.strerror})")
-    try:
-        info = os.fstat(fd)
-        refused = trust.problem(info, "the file")
-        if not refused and not stat.S_ISREG(info.st_mode):
-            refused = "it is not a regular file"
-        raw = b"" if refused else os.read(fd, MAX_FILE_BYTES + 1)
-    except OSError as err:
-        refused = f"it cannot be read ({err.strerror})"
-    finally:
-        os.close(fd)
-    if refused:
-        return RawSource(level, str(path), broken=refused)
-    if len(raw) > MAX_FILE_BYTES:
-        return RawSource(level, str(path), broken=f"it is larger than {MAX_FILE_BYTES} bytes")
-    return parse_policy_json(raw, level, str(path))
-
-
-def read_policy_dir(root: Path, trust: Trust, legacy: Path | None = None) -> list[RawSource]:
-    """Mandatory then recommended sources under *root* (and the 0.x file *legacy*, if any)."""
-    sources: list[RawSource] = []
-    if legacy is not None and os.path.lexists(legacy):
-        sources.append(read_file(legacy, "mandatory", trust))
-    if os.path.lexists(root):
-        refused = trust.problem(root.lstat(), "the policy folder")
-        if refused:
-            return [*sources, RawSource("mandatory", str(root), broken=refused)]
-    sources += read_folder(root / "managed", "mandatory", trust)
-    sources += read_folder(root / "recommended", "recommended", trust)
-    return sources
-
-
-# --- Windows registry and macOS managed preferences ------------------------------------------
-
-REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_QWORD = 1, 2, 4, 11
-REGISTRY_KEY = r"SOFTWARE\Policies\Deskmate"
-
-
-class RegistryAccess(Protocol):
-    """Reads one registry key's values as (name, data, type); [] when the key does not exist."""
-
-    def values(self, hive: str, key: str) -> list[tuple[str, object, int]]: ...
-
-
-def registry_value(kind: type | None, data: object, reg_type: int) -> object:
-    """A registry value as the schema type *kind* takes it; PolicyError for a wrong type."""
-    if kind is bool and reg_type == REG_DWORD and data in (0, 1):
-        return bool(data)
-    if kind is int and reg_type in (REG_DWORD, REG_QWORD) and isinstance(data, int):
-        return data
-    if kind is str and reg_type in (REG_SZ, REG_EXPAND_SZ) and isinstance(data, str):
-        return data
-    if kind is float and reg_type == REG_SZ and isinstance(data, str):
-        try:
-            return float(data)
-        except ValueError:
-            raise PolicyError(f"{data!r} is not a decimal number") from None
-    if kind is float and reg_type == REG_DWORD and isinstance(data, int):
-        return float(data)
-    wanted = {bool: "REG_DWORD 0 or 1", int: "REG_DWORD", str: "REG_SZ", float: "REG_SZ"}
-    use = wanted.get(kind, "a known setting") if kind is not None else "a known setting"
-    raise PolicyError(f"has registry type {reg_type}; use {use}")
-
-
-def read_registry(access: RegistryAccess, kinds: Mapping[str, type]) -> list[RawSource]:
-    """HKCU then HKLM (HKLM wins), mandatory then ``\\Recommended``."""
-    sources = []
-    levels: tuple[tuple[Level, str], ...] = (("mandatory", ""), ("recommended", "\\Recommended"))
-    for level, sub in levels:
-        for hive in ("HKCU", "HKLM"):
-            values = access.values(hive, REGISTRY_KEY + sub)
-            if values:
-                sources.append(
-                    _registry_source(level, f"{hive}\\{REGISTRY_KEY}{sub}", values, kinds)
-                )
-    return sources
-
-
-def _registry_source(
-    level: Level, name: str, values: Iterable[tuple[str, object, int]], kinds: Mapping[str, type]
-) -> RawSource:
-    source = RawSource(level, name)
-    for key, data, reg_type in values:
-        if key == TOPICS_KEY and reg_type == REG_SZ and isinstance(data, str):
-            inner = parse_policy_json(data.encode("utf-8"), level, name)
-            source.entries[key] = inner.entries if not inner.broken else {}
-            continue
-        try:
-            source.entries[key] = registry_value(kinds.get(key), data, reg_type)
-        except PolicyError as err:
-            source.broken_keys[key] = str(err)
-    return source
-
-
-def read_plist(data: Mapping[str, object] | None, name: str) -> list[RawSource]:
-    """macOS managed preferences (already parsed by plistlib); plist types map directly."""
-    if data is None:
-        return []
-    return [RawSource("mandatory", name, entries=dict(data))]
-
-
-def platform_sources(kinds: Mapping[str, type]) -> list[RawSource]:  # pragma: no cover - per OS
-    """The registry or managed preferences of this machine (nothing on Linux)."""
-    if sys.platform == "win32":
-        return read_registry(_WinReg(), kinds)
-    if sys.platform == "darwin":
-        import plistlib
-
-        path = Path("/Library/Managed Preferences/com.deskmate.Deskmate.plist")
-        try:
-            return read_plist(plistlib.loads(path.read_bytes()), str(path))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as err:
-            return [RawSource("mandatory", str(path), broken=f"it cannot be read ({err})")]
-    return []
-
-
-class _WinReg:  # pragma: no cover - Windows only
-    def values(self, hive: str, key: str) -> list[tuple[str, object, int]]:
-        import importlib
-
-        winreg: Any = importlib.import_module("winreg")
-
-        root = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKCU": winreg.HKEY_CURRENT_USER}[hive]
-        try:
-            handle = winreg.OpenKey(root, key)
-        except OSError:
-            return []
-        found: list[tuple[str, object, int]] = []
-        with handle:
-            index = 0
-            while True:
-                try:
-                    name, data, kind = winreg.EnumValue(handle, index)
-                except OSError:
-                    return found
-                found.append((str(name), data, int(kind)))
-                index += 1
+    return machine
 
 
 # --- merging -------------------------------------------------------------------------------------
@@ -479,9 +246,9 @@ def _row(source: RawSource, key: str, value: object, validate: Validate) -> Poli
     try:
         applied = validate(source.level, key, value)
     except LookupError as err:
-        return PolicyRow(key, _plain(value), source.level, source.name, "unknown", str(err))
+        return PolicyRow(key, plain(value), source.level, source.name, "unknown", str(err))
     except ValueError as err:
-        return PolicyRow(key, _plain(value), source.level, source.name, "invalid", str(err))
+        return PolicyRow(key, plain(value), source.level, source.name, "invalid", str(err))
     return PolicyRow(key, applied, source.level, source.name, "applied")
 
 
@@ -543,7 +310,7 @@ def _topics(policy: MachinePolicy, source: RawSource, value: object) -> None:
         )
         return
     policy.topics.append((source.name, value))
-    policy.rows.append(PolicyRow(TOPICS_KEY, _plain(value), source.level, source.name, "applied"))
+    policy.rows.append(PolicyRow(TOPICS_KEY, plain(value), source.level, source.name, "applied"))
 
 
 def _ignored(source: RawSource, message: str) -> str:
@@ -561,10 +328,6 @@ def _refused(source: RawSource) -> str:
         + ". Fix: IT must repair it (valid JSON, owned by root, `chmod 644`, no links) "
         "or remove it."
     )
-
-
-def _plain(value: object) -> object:
-    return repr(value) if isinstance(value, _TooLong) else value
 
 
 def _show(value: object) -> str:

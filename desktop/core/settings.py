@@ -24,7 +24,6 @@ import contextlib
 import difflib
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple, TypeGuard
 
-from desktop.core import managed, policy
+from desktop.core import managed
 from desktop.core.errors import SettingError
 from desktop.core.fileio import atomic_write_text, parse_json
 from desktop.core.paths import Paths
@@ -592,33 +591,11 @@ class Settings:
         )
 
     def _load_policy(self, trust: managed.Trust | None = None) -> None:
-        from desktop.core.paths import POLICY_DIR_ENV, legacy_policy_file
-
-        paths = self.paths
-        if trust is None:
-            trust = managed.machine_trust() if paths.machine_policy else managed.development_trust()
-        legacy = legacy_policy_file() if paths.machine_policy else None
-        sources = managed.read_policy_dir(paths.policy_dir, trust, legacy)
-        sources += managed.platform_sources({s.key: s.type for s in SCHEMA})
-        machine = managed.resolve(sources, _validate_policy)
-        for where, section in machine.topics:
-            machine.problems.extend(
-                policy.sensitive_topics({policy.SECTION: section}, Path(where))[1]
-            )
-        self.machine = machine
-        self.problems.extend(machine.problems)
-        self._policy = {k: v for k, v in machine.mandatory.items() if _is_value(v)}
-        self._recommended = {k: v for k, v in machine.recommended.items() if _is_value(v)}
-        if paths.machine_policy and os.environ.get(POLICY_DIR_ENV):
-            self.problems.append(
-                f"{POLICY_DIR_ENV} is ignored: this machine has a machine policy "
-                f"({paths.policy_dir}), which the environment cannot replace."
-            )
-        if os.environ.get("DESKMATE_POLICY"):
-            self.problems.append(
-                "DESKMATE_POLICY is no longer read. IT places policy files in "
-                f"{paths.policy_dir}/managed/ ({POLICY_DIR_ENV} for tests and development)."
-            )
+        kinds = {setting.key: setting.type for setting in SCHEMA}
+        self.machine = managed.load(self.paths, _validate_policy, kinds, trust)
+        self.problems.extend(self.machine.problems)
+        self._policy = {k: v for k, v in self.machine.mandatory.items() if _is_value(v)}
+        self._recommended = {k: v for k, v in self.machine.recommended.items() if _is_value(v)}
 
 
 def _is_value(value: object) -> TypeGuard[SettingValue]:
