@@ -438,3 +438,13 @@ def test_the_engine_loads_the_allowed_bytes_even_if_the_file_changes(
         handle.truncate(4096)
     engine.load()
     assert engine.count_tokens("hello world") > 0 and engine.verified_fd is None
+
+
+def test_without_a_machine_policy_the_users_own_sync_root_is_used(tmp_path: Path) -> None:
+    from desktop.core.sync.client import trusted_root
+
+    mine = write(tmp_path, "root.json", {"signed": "by me"})
+    paths = Paths.from_env()
+    settings = Settings.load(paths)
+    settings.set("sync.root", str(mine))
+    assert trusted_root(paths, settings)[0] == mine
