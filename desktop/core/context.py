@@ -32,9 +32,12 @@ DEMO_PACK_ID = "demo"
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder shipped beside the package (or inside a frozen build)."""
+    """The ``resources/`` folder shipped beside the package (or inside a frozen build);
+    ``DESKMATE_RESOURCES`` replaces it for development, never under a machine policy."""
+    from desktop.core.paths import machine_policy_exists
+
     override = os.environ.get("DESKMATE_RESOURCES")
-    if override:
+    if override and not machine_policy_exists():  # e.g. the built-in safety topics: IT's floor
         return Path(override)
     return installed_resources_dir()
 

@@ -448,3 +448,14 @@ def test_without_a_machine_policy_the_users_own_sync_root_is_used(tmp_path: Path
     settings = Settings.load(paths)
     settings.set("sync.root", str(mine))
     assert trusted_root(paths, settings)[0] == mine
+
+
+def test_resources_cannot_be_redirected_under_a_machine_policy(
+    system: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop.core.context import installed_resources_dir, resources_dir
+
+    monkeypatch.setenv("DESKMATE_RESOURCES", str(tmp_path / "no-safety-rules"))
+    assert resources_dir() == installed_resources_dir()
+    system.rename(tmp_path / "gone")  # no machine policy: development may redirect them
+    assert resources_dir() == tmp_path / "no-safety-rules"
