@@ -35,46 +35,66 @@ def default_model_path() -> Path | None:
     return None
 
 
-def file_sha256(path: Path, cache_file: Path | None = None) -> str:
-    """SHA-256 of a (large) model file, remembered by path, size and modification time."""
-    import hashlib
-    import json
+def file_sha256(path: Path, copy_to: int | None = None) -> str:
+    """SHA-256 of a (large) model file, read once; the bytes also go to the file *copy_to*.
 
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache: dict[str, str] = {}
-    if cache_file is not None:
-        try:
-            cache = dict(json.loads(cache_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            cache = {}
-        if key in cache:
-            return cache[key]
+    Never cached: a cache in the user's own folder could be forged to pass an allow-list."""
+    import hashlib
+
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
-    if cache_file is not None:
-        from desktop.core.fileio import atomic_write_text
-
-        cache[key] = digest.hexdigest()
-        atomic_write_text(cache_file, json.dumps(cache, indent=1))
+            if copy_to is not None:
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(copy_to, view) :]
     return digest.hexdigest()
 
 
-def check_allowed(path: Path, allowed: str, cache_file: Path | None = None) -> None:
-    """Refuse a model file whose SHA-256 is not on the policy's allow-list (if there is one)."""
+def check_allowed(path: Path, allowed: str, *, keep: bool = False) -> int | None:
+    """Refuse a model file whose SHA-256 is not on the policy's allow-list (if there is one).
+
+    With *keep* (Linux), the bytes hashed are kept in a sealed in-memory file whose descriptor
+    is returned: the engine loads exactly those bytes (``/proc/self/fd/N``), so the file cannot
+    be swapped or rewritten between the check and the load. None when there is no allow-list.
+    """
     digests = {d.strip().lower() for d in allowed.split(",") if d.strip()}
     if not digests:
-        return
-    digest = file_sha256(path, cache_file)
-    if digest not in digests:
-        raise ModelError(
-            f"The model {path} (SHA-256 {digest[:16]}…) is not one of the models your IT "
-            "department allows.",
-            "Use an approved model, or ask IT to add this file's SHA-256 to "
-            "model.allowed_sha256 in the machine policy.",
-        )
+        return None
+    fd = _sealable() if keep else None
+    try:
+        digest = file_sha256(path, fd)
+        if digest not in digests:
+            raise ModelError(
+                f"The model {path} (SHA-256 {digest[:16]}…) is not one of the models your IT "
+                "department allows.",
+                "Use an approved model, or ask IT to add this file's SHA-256 to "
+                "model.allowed_sha256 in the machine policy.",
+            )
+        if fd is not None:
+            _seal(fd)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+    return fd
+
+
+def _sealable() -> int | None:
+    create = getattr(os, "memfd_create", None)
+    if create is None or not os.path.isdir("/proc/self/fd"):
+        return None  # elsewhere the model is hashed, then loaded by path
+    flags = getattr(os, "MFD_CLOEXEC", 0) | getattr(os, "MFD_ALLOW_SEALING", 0)
+    fd: int = create("deskmate-model", flags)
+    return fd
+
+
+def _seal(fd: int) -> None:
+    import fcntl
+
+    seals = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
 
 
 def physical_cores() -> int:
@@ -122,6 +142,8 @@ class StreamStats:
 class LlamaEngine:
     """Owns the llama.cpp model. ``load()`` is slow; call it off the UI thread."""
 
+    verified_fd: int | None = None  # set by the context after check_allowed(keep=True)
+
     def __init__(self, path: Path, *, context_cap: int = 4096, threads: int = 0) -> None:
         self.path = path
         self.info: GGUFInfo = inspect_gguf(path)
@@ -146,9 +168,10 @@ class LlamaEngine:
     def _load(self) -> None:
         from llama_cpp import Llama
 
+        verified = self.verified_fd  # the allow-listed bytes (check_allowed), if any
         try:
             llama = Llama(
-                model_path=str(self.path),
+                model_path=str(self.path) if verified is None else f"/proc/self/fd/{verified}",
                 n_ctx=self.context_size,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
@@ -163,6 +186,9 @@ class LlamaEngine:
                 f"llama.cpp could not load the model {self.path} ({exc}).",
                 "Check that the file is a complete chat model in GGUF format.",
             ) from exc
+        if verified is not None:  # llama.cpp holds the bytes now (mapped or read)
+            os.close(verified)
+            self.verified_fd = None
         try:
             self._formatter = self._chat_formatter(llama)
         except ModelError:
