@@ -168,7 +168,7 @@ _NEGATIVE = re.compile(
     r"\b(?:order|ord|ref|reference|ticket|case|invoice|inv|tracking|track|parcel|shipment|po|"
     r"claim|transaction|id|item|sku|serial|part|booking|account|acct|store|quote|version|ver|"
     r"build|firmware|model|port|kb|lot|shelf|batch|isbn|ean|upc|kit|room|flight|licen[cs]e|"
-    r"voucher|promo|error|err|code|no)\b[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
+    r"voucher|promo|error|err|code|no|usps|fedex|ups|dhl|dpd|evri|royal mail)\b[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
 )
 _PHONE_WORDS = re.compile(
     r"\b(?:call|called|phone|mobile|mob|tel|cell|ring|reach|contact|text|sms|whatsapp|"
@@ -183,38 +183,61 @@ _DOTTED_PHONE = re.compile(r"\d{2}(?:\.\d{2}){4}|\d{3}\.\d{3}\.\d{4}")
 
 
 def _phones(scan: _Scan) -> Iterator[Span]:
-    for match in _PHONE.finditer(scan.text):
-        candidate = match.group()
-        digits = re.sub(r"\D", "", candidate)
-        if not 7 <= len(digits) <= 15 or _not_a_phone(scan, match.start(), candidate):
-            continue
-        if time.monotonic() > scan.deadline or _valid_phone(candidate, scan.options):
-            yield Span(match.start(), match.end(), "PHONE")
+    at = 0
+    while match := _PHONE.search(scan.text, at):
+        end = _phone_end(scan, match)
+        if end:
+            yield Span(match.start(), end, "PHONE")
+            at = end
+        else:  # "07911 123456/020 7946 0958": the next number starts after the slash
+            slash = match.group().find("/")
+            at = match.start() + slash + 1 if slash > 0 else match.end()
+
+
+def _phone_end(scan: _Scan, match: re.Match[str]) -> int:
+    """Where the phone number starting at *match* ends: for each region in turn, the longest
+    prefix of the match (ending at a group) that is a valid number there; 0 if none."""
+    candidate, start = match.group(), match.start()
+    if _NEGATIVE.search(scan.before(start, 24)) or _CODE_BEFORE.search(scan.before(start, 12)):
+        return 0
+    ends = [len(candidate)] + [
+        i + 1
+        for i in range(len(candidate) - 2, 0, -1)
+        if candidate[i + 1] in " /" and candidate[i] not in " /"
+    ]
+    prefixes = [
+        candidate[:end]
+        for end in ends
+        if 7 <= sum(c.isdigit() for c in candidate[:end]) <= 15
+        and not _not_a_phone(scan, start, candidate[:end])
+    ]
+    if prefixes and time.monotonic() > scan.deadline:
+        return start + len(prefixes[0])
+    plus = candidate.startswith(("+", "00"))
+    for region in (None,) if plus else scan.options.phone_regions:
+        for prefix in prefixes:
+            if _valid_phone(prefix, region):
+                return start + len(prefix)
+    return 0
 
 
 def _not_a_phone(scan: _Scan, start: int, candidate: str) -> bool:
-    if _DATE_LIKE.match(candidate) or _CODE_BEFORE.search(scan.before(start, 12)):
+    if _DATE_LIKE.match(candidate):
         return True
     if _VERSION_LIKE.fullmatch(candidate) and not _DOTTED_PHONE.fullmatch(candidate):
-        return True
-    if _NEGATIVE.search(scan.before(start, 24)):
         return True
     bare = candidate.isdigit()  # no +, no spaces: only a phone where the words say so
     return bare and not _PHONE_WORDS.search(scan.before(start))
 
 
-def _valid_phone(candidate: str, options: RedactOptions) -> bool:
+def _valid_phone(candidate: str, region: str | None) -> bool:
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
-    regions: Sequence[str | None] = (None,) if candidate.startswith("+") else options.phone_regions
-    for region in regions:
-        try:
-            number = phonenumbers.parse(candidate, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return True
-    return False
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
 
 
 _SSN = re.compile(r"(?<![\w\-])\d{3}([ \-])\d{2}\1\d{4}(?![\w\-])")
@@ -350,6 +373,7 @@ def redact(text: str, options: RedactOptions | None = None) -> Redaction:
     return Redaction(masked, tuple(spans))
 
 
+_BIG = 1 << 62
 _Placed = list[tuple[int, int, int, int]]  # (masked start, masked end, original start, end)
 
 
@@ -375,7 +399,7 @@ def _to_original(span: Span, placed: _Placed) -> Span:
 
 def _position(at: int, placed: _Placed, is_end: bool) -> int:
     """Where position *at* of the masked text lies in the original (inside a mask: its edge)."""
-    index = bisect.bisect_right([p[0] for p in placed], at - 1 if is_end else at) - 1
+    index = bisect.bisect_right(placed, (at - 1 if is_end else at, _BIG)) - 1
     if index < 0:
         return at
     masked_start, masked_end, start, end = placed[index]
