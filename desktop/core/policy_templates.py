@@ -44,6 +44,7 @@ CATEGORIES = {
     "listen": "Listen panel",
     "ui": "Window",
     "log": "Logging",
+    "privacy": "Privacy",
 }
 
 
