@@ -168,7 +168,7 @@ _NEGATIVE = re.compile(
     r"\b(?:order|ord|ref|reference|ticket|case|invoice|inv|tracking|track|parcel|shipment|po|"
     r"claim|transaction|id|item|sku|serial|part|booking|account|acct|store|quote|version|ver|"
     r"build|firmware|model|port|kb|lot|shelf|batch|isbn|ean|upc|kit|room|flight|licen[cs]e|"
-    r"voucher|promo|error|err|code|no|usps|fedex|ups|dhl|dpd|evri|royal mail)\b[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
+    r"voucher|promo|error|err|code|usps|fedex|ups|dhl|dpd|evri|royal mail)\b[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
 )
 _PHONE_WORDS = re.compile(
     r"\b(?:call|called|phone|mobile|mob|tel|cell|ring|reach|contact|text|sms|whatsapp|"
