@@ -49,7 +49,8 @@ def score(rows: list[dict[str, Any]], show: bool = False) -> dict[str, Any]:
             hit = any(_overlap(span, want) for want in expected)
             (tp if hit else fp)[span.type] += 1
             if show and not hit:
-                print(f"FALSE ALARM {span.type}: {row['text'][span.start : span.end]!r} in {row['text']!r}")
+                found = row["text"][span.start : span.end]
+                print(f"FALSE ALARM {span.type}: {found!r} in {row['text']!r}")
         for want in expected:
             if not any(_overlap(span, want) for span in result.spans):
                 fn[want["type"]] += 1
@@ -73,7 +74,13 @@ def score(rows: list[dict[str, Any]], show: bool = False) -> dict[str, Any]:
 def _prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(precision, 4), "recall": round(recall, 4)}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+    }
 
 
 def big_input() -> dict[str, Any]:
@@ -83,11 +90,18 @@ def big_input() -> dict[str, Any]:
     text = (text + "\n") * (10_000_000 // (len(text) + 1) + 1)
     started = time.perf_counter()
     result = redact(text[:10_000_000])
-    return {"chars": 10_000_000, "seconds": round(time.perf_counter() - started, 2), "spans": len(result.spans)}
+    return {
+        "chars": 10_000_000,
+        "seconds": round(time.perf_counter() - started, 2),
+        "spans": len(result.spans),
+    }
 
 
 def table(results: dict[str, Any]) -> str:
-    out = ["| split | type | precision | recall | tp | fp | fn |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    out = [
+        "| split | type | precision | recall | tp | fp | fn |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for split in ("tune", "test", "all"):
         for kind, row in results[split]["per_type"].items():
             out.append(
@@ -95,7 +109,9 @@ def table(results: dict[str, Any]) -> str:
                 f"| {row['tp']} | {row['fp']} | {row['fn']} |"
             )
     out.append("")
-    out.append("| split | lines | look-alike lines | look-alikes with anything masked | ms per line |")
+    out.append(
+        "| split | lines | look-alike lines | look-alikes with anything masked | ms per line |"
+    )
     out.append("| --- | --- | --- | --- | --- |")
     for split in ("tune", "test", "all"):
         r = results[split]

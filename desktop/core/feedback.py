@@ -94,7 +94,11 @@ def question_fields(question: str, settings: _Settings | None) -> dict[str, Any]
     if settings is None or settings.get("privacy.feedback_question") != "redacted":
         return {"question_kept": "none"}
     masked = redact(question, RedactOptions.from_settings(settings))
-    return {"question_kept": "redacted", "question": masked.text, "question_masked": masked.counts()}
+    return {
+        "question_kept": "redacted",
+        "question": masked.text,
+        "question_masked": masked.counts(),
+    }
 
 
 def append_line(path: Path, line: str) -> None:

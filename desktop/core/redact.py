@@ -168,7 +168,8 @@ _NEGATIVE = re.compile(
     r"\b(?:order|ord|ref|reference|ticket|case|invoice|inv|tracking|track|parcel|shipment|po|"
     r"claim|transaction|id|item|sku|serial|part|booking|account|acct|store|quote|version|ver|"
     r"build|firmware|model|port|kb|lot|shelf|batch|isbn|ean|upc|kit|room|flight|licen[cs]e|"
-    r"voucher|promo|error|err|code|usps|fedex|ups|dhl|dpd|evri|royal mail)\b[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
+    r"voucher|promo|error|err|code|usps|fedex|ups|dhl|dpd|evri|royal mail)\b"
+    r"[\s.:#\-]*(?:number|no\.?|num|#)?[\s.:#\-]*$"
 )
 _PHONE_WORDS = re.compile(
     r"\b(?:call|called|phone|mobile|mob|tel|cell|ring|reach|contact|text|sms|whatsapp|"
@@ -402,7 +403,7 @@ def _position(at: int, placed: _Placed, is_end: bool) -> int:
     index = bisect.bisect_right(placed, (at - 1 if is_end else at, _BIG)) - 1
     if index < 0:
         return at
-    masked_start, masked_end, start, end = placed[index]
+    _, masked_end, start, end = placed[index]
     if at < masked_end or (is_end and at == masked_end):
         return end if is_end else start
     return end + at - masked_end

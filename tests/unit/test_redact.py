@@ -15,7 +15,7 @@ from desktop.core import feedback
 from desktop.core.assist import Answer
 from desktop.core.errors import SettingError, UserError
 from desktop.core.paths import Paths
-from desktop.core.redact import TYPES, RedactOptions, Redaction, Span, find, redact
+from desktop.core.redact import TYPES, Redaction, RedactOptions, Span, find, redact
 from desktop.core.settings import Settings
 
 MASKED = [
@@ -67,7 +67,9 @@ SURVIVE = [
 
 
 @pytest.mark.parametrize(("line", "value", "kind"), MASKED)
-def test_each_type_is_masked_with_offsets_into_the_original(line: str, value: str, kind: str) -> None:
+def test_each_type_is_masked_with_offsets_into_the_original(
+    line: str, value: str, kind: str
+) -> None:
     result = redact(line)
     start = line.index(value)
     assert result.spans == (Span(start, start + len(value), kind),)
