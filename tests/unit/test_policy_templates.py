@@ -73,6 +73,8 @@ def test_every_setting_is_in_the_admx_with_its_key_type_and_bounds() -> None:
                 assert element.tag == "decimal"
                 assert element.get("minValue") == str(int(setting.minimum or 0))
                 assert element.get("maxValue") == str(int(setting.maximum))  # type: ignore[arg-type]
+            elif setting.choices:
+                assert element.tag == "enum"  # a drop-down of the allowed values
             else:
                 assert element.tag == "text"  # text and decimals are REG_SZ
     assert policies == {}, f"policies for no setting: {sorted(policies)}"
