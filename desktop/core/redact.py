@@ -359,19 +359,43 @@ def redact(text: str, options: RedactOptions | None = None) -> Redaction:
     """*text* with its personal data masked; redacting the result again changes nothing.
 
     Masking can bring a context word nearer to a number ("born ... [CARD] 1/2/1990"), so the
-    masked text is searched again and anything new is masked in the original too.
+    masked text is searched again around each mask, and anything new is masked in the original
+    too.
     """
     options = options or RedactOptions()
     deadline = time.monotonic() + options.time_budget_s
     spans = find(text, options, deadline)
     masked, placed = _mask(text, spans)
     for _ in range(_MAX_PASSES):
-        more = find(masked, options, deadline)
+        more = _rescan(masked, placed, options, deadline)
         if not more:
             break
         spans = _union(spans, [_to_original(span, placed) for span in more])
         masked, placed = _mask(text, spans)
     return Redaction(masked, tuple(spans))
+
+
+# What masking changes reaches this far: a context window (40) plus the longest match (~330).
+_REACH = 400
+
+
+def _rescan(masked: str, placed: _Placed, options: RedactOptions, deadline: float) -> list[Span]:
+    """What a search of *masked* finds near a mask: elsewhere it is the text already searched."""
+    windows: list[list[int]] = []
+    for start, end, _, _ in placed:
+        low, high = max(0, start - 2 * _REACH), min(len(masked), end + 2 * _REACH)
+        if windows and low <= windows[-1][1]:
+            windows[-1][1] = high
+        else:
+            windows.append([low, high])
+    found = []
+    for low, high in windows:
+        for span in find(masked[low:high], options, deadline):
+            start, end = span.start + low, span.end + low
+            index = bisect.bisect_right(placed, (end + _REACH, _BIG)) - 1
+            if index >= 0 and placed[index][1] + _REACH > start:  # near a mask
+                found.append(Span(start, end, span.type))
+    return found
 
 
 _BIG = 1 << 62
