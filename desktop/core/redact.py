@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -351,8 +352,17 @@ def find(text: str, options: RedactOptions | None = None, deadline: float = 0.0)
     """The personal data in *text*, sorted and non-overlapping (overlaps are merged, keeping
     the type of the most trusted recogniser)."""
     options = options or RedactOptions()
-    scan = _Scan(text, options, deadline or time.monotonic() + options.time_budget_s)
+    scan = _Scan(_ascii_digits(text), options, deadline or time.monotonic() + options.time_budget_s)
     return _merged([span for recogniser in RECOGNISERS for span in recogniser(scan)])
+
+
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def _ascii_digits(text: str) -> str:
+    """*text* with every other script's digit (٤, ４) as its ASCII digit: same length, so the
+    offsets still fit the original."""
+    return _OTHER_DIGIT.sub(lambda match: str(unicodedata.digit(match.group())), text)
 
 
 def redact(text: str, options: RedactOptions | None = None) -> Redaction:

@@ -204,3 +204,13 @@ def test_old_feedback_lines_keep_loading(tmp_path: Path) -> None:
     (tmp_path / "feedback.jsonl").write_text(json.dumps(old) + "\n", encoding="utf-8")
     entry = feedback.record(tmp_path, _answer(), "down", settings=Settings.load(Paths.from_env()))
     assert feedback.read_all(tmp_path) == [old, entry]
+
+
+def test_digits_of_other_scripts_are_read_as_digits() -> None:
+    line = "card ٤١١١ ١١١١ ١١١١ ١١١١, call ０７９１１ １２３４５６"
+    result = redact(line)
+    assert result.text == "card [CARD], call [PHONE]"
+    assert [line[s.start : s.end] for s in result.spans] == [
+        "٤١١١ ١١١١ ١١١١ ١١١١",
+        "０７９１１ １２３４５６",
+    ]
