@@ -49,10 +49,13 @@ def check_model(context: AppContext) -> Check:
 
 
 def check_embedding(context: AppContext) -> Check:
-    from desktop.core.knowledge.embedder import Embedder, EmbeddingModelMissing
+    from desktop.core.knowledge.embedder import EmbeddingModelMissing
 
     try:
-        folder = Embedder().check_installed()
+        folder = context.embedder.check_installed()
+        # Hashed in full, not read from the cache the window uses: the packs checked next are
+        # compared with what the weights file holds now.
+        context.embedder.weights_hash(fresh=True)
     except EmbeddingModelMissing as exc:
         return Check("embedding model", "error", exc.message, exc.fix)
     return Check("embedding model", "ok", f"all-MiniLM-L6-v2 (onnxruntime) at {folder}")
