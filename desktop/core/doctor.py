@@ -49,19 +49,19 @@ def check_model(context: AppContext) -> Check:
 
 
 def check_embedding(context: AppContext) -> Check:
-    from desktop.core.knowledge.embedder import EmbeddingModelMissing
+    from desktop.core.knowledge.embedder import Embedder, EmbeddingModelMissing
 
     try:
-        folder = context.embedder.check_installed()
-        # Hashed in full, not read from the cache the window uses: the packs checked next are
-        # compared with what the weights file holds now.
-        context.embedder.weights_hash(fresh=True)
+        folder = Embedder().check_installed()
     except EmbeddingModelMissing as exc:
         return Check("embedding model", "error", exc.message, exc.fix)
     return Check("embedding model", "ok", f"all-MiniLM-L6-v2 (onnxruntime) at {folder}")
 
 
 def check_index(context: AppContext) -> Check:
+    # Hashed in full, not read back from the cache that start-up uses: the packs are compared
+    # with what the embedding model's weights file holds now.
+    context.embedder.weights_hash(fresh=True)
     if context.ensure_demo_pack_needed():
         return Check(
             "knowledge",
