@@ -140,6 +140,29 @@ def test_a_plain_lancedb_import_builds_every_validator(tmp_path: Path) -> None:
     assert seen["search"] == [1]
 
 
+LAZY_CHECK = """
+    import json, sys, tempfile
+    from desktop.core.imports import import_lancedb
+    lancedb = import_lancedb()
+    skipped = sorted(m for m in sys.modules if m.startswith("lance_namespace_urllib3_client.api."))
+    db = lancedb.connect(tempfile.mkdtemp())
+    table = db.create_table("t", [{"id": 1, "vector": [0.0, 1.0]}])
+    found = [row["id"] for row in table.search([0.0, 1.0]).limit(1).to_list()]
+    import lance_namespace_urllib3_client as client
+    api = client.ApiClient.__name__, client.TableApi.__name__  # runs the package's __init__
+    print(json.dumps({"skipped": skipped, "search": found, "api": api,
+                      "later": "lance_namespace_urllib3_client.api.table_api" in sys.modules}))
+"""
+
+
+def test_lancedb_imports_without_the_namespace_api_modules() -> None:
+    seen = run_python(LAZY_CHECK)
+    assert seen["skipped"] == []  # not imported by import_lancedb (a fifth of its time)...
+    assert seen["search"] == [1]  # ...and LanceDB works without them
+    # The package's own names are there when asked for: its __init__ runs then.
+    assert seen["api"] == ["ApiClient", "TableApi"] and seen["later"] is True
+
+
 # --- the preload --------------------------------------------------------------------------------
 
 
