@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from desktop.core.sensitive import SensitiveDetector
 
 DEMO_PACK_ID = "demo"
+EMBEDDER_HASHES = "embedder-sha256.json"  # in the cache folder: see Embedder.weights_hash
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +103,9 @@ class AppContext:
         self._engine: LlamaEngine | None = None
         self._sensitive: SensitiveDetector | None = None
         self._lock = threading.RLock()
+        # Not self._lock: opening the packs holds that while it imports LanceDB, and the
+        # preload loads the embedding model meanwhile, on another thread.
+        self._embedder_lock = threading.Lock()
 
     @classmethod
     def from_env(
@@ -148,11 +152,11 @@ class AppContext:
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 from desktop.core.knowledge.embedder import Embedder
 
-                self._embedder = Embedder()
+                self._embedder = Embedder(hash_cache=self.paths.cache / EMBEDDER_HASHES)
             return self._embedder
 
     @property

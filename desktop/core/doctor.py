@@ -59,6 +59,9 @@ def check_embedding(context: AppContext) -> Check:
 
 
 def check_index(context: AppContext) -> Check:
+    # Hashed in full, not read back from the cache that start-up uses: the packs are compared
+    # with what the embedding model's weights file holds now.
+    context.embedder.weights_hash(fresh=True)
     if context.ensure_demo_pack_needed():
         return Check(
             "knowledge",

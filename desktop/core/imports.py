@@ -13,6 +13,12 @@ Deskmate, and :func:`import_lancedb` skips them while it imports LanceDB:
   disassembles each class body to check that the method exists in a base class. On 3.12 and
   later LanceDB uses ``typing.override`` instead, which only marks the method: so does Deskmate.
 
+* Its REST namespace client's package (``lance_namespace_urllib3_client``) imports, in its
+  ``__init__``, the 14 modules of API calls (about a fifth of LanceDB's import) besides the
+  models that LanceDB does use. The package is entered without running its ``__init__``: its
+  submodules import as usual, and the first use of anything else the ``__init__`` defines
+  (``ApiClient``, say) runs it then (:func:`_lazy_package`).
+
 When a library's internals are not the ones this relies on (a pinned version changed), LanceDB
 is imported plainly, just slower; ``tests/gui/test_startup.py`` says so by failing.
 """
@@ -30,6 +36,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+# Packages whose __init__ imports much that Deskmate never uses (see _lazy_package).
+LAZY_PACKAGES = ("lance_namespace_urllib3_client",)
 # The packages whose native libraries are the largest reads of start-up (LanceDB's is 185 MB).
 NATIVE_PACKAGES = ("lancedb", "onnxruntime", "llama_cpp")
 
@@ -42,7 +50,38 @@ def import_lancedb() -> ModuleType:
     if already is not None:
         return already
     with _lock, _deferred_pydantic(), _marking_overrides():
+        for name in LAZY_PACKAGES:
+            _lazy_package(name)
         return importlib.import_module("lancedb")
+
+
+def _lazy_package(name: str) -> None:
+    """Put package *name* in ``sys.modules`` without running its ``__init__``: its submodules
+    import as usual (its ``__path__`` is set), and the first attribute asked of the package
+    that no submodule import has set runs the ``__init__`` (once, whichever thread asks)."""
+    if name in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    module = importlib.util.module_from_spec(spec)
+    loader, done = spec.loader, threading.RLock()
+
+    def complete(attribute: str) -> Any:
+        with done:
+            if "__getattr__" in module.__dict__:  # the first time: run the __init__ now
+                del module.__dict__["__getattr__"]
+                loader.exec_module(module)
+        try:
+            return module.__dict__[attribute]
+        except KeyError:
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r}") from None
+
+    module.__dict__["__getattr__"] = complete
+    sys.modules[name] = module
 
 
 @contextmanager

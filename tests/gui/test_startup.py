@@ -140,6 +140,29 @@ def test_a_plain_lancedb_import_builds_every_validator(tmp_path: Path) -> None:
     assert seen["search"] == [1]
 
 
+LAZY_CHECK = """
+    import json, sys, tempfile
+    from desktop.core.imports import import_lancedb
+    lancedb = import_lancedb()
+    skipped = sorted(m for m in sys.modules if m.startswith("lance_namespace_urllib3_client.api."))
+    db = lancedb.connect(tempfile.mkdtemp())
+    table = db.create_table("t", [{"id": 1, "vector": [0.0, 1.0]}])
+    found = [row["id"] for row in table.search([0.0, 1.0]).limit(1).to_list()]
+    import lance_namespace_urllib3_client as client
+    api = client.ApiClient.__name__, client.TableApi.__name__  # runs the package's __init__
+    print(json.dumps({"skipped": skipped, "search": found, "api": api,
+                      "later": "lance_namespace_urllib3_client.api.table_api" in sys.modules}))
+"""
+
+
+def test_lancedb_imports_without_the_namespace_api_modules() -> None:
+    seen = run_python(LAZY_CHECK)
+    assert seen["skipped"] == []  # not imported by import_lancedb (a fifth of its time)...
+    assert seen["search"] == [1]  # ...and LanceDB works without them
+    # The package's own names are there when asked for: its __init__ runs then.
+    assert seen["api"] == ["ApiClient", "TableApi"] and seen["later"] is True
+
+
 # --- the preload --------------------------------------------------------------------------------
 
 
@@ -254,3 +277,181 @@ def test_prefetch_names_the_native_libraries_and_imports_none() -> None:
     assert any(name.startswith("_lancedb") for name in names)
     assert any(name.startswith("onnxruntime_pybind11_state") for name in names)
     assert seen["heavy"] == []
+
+
+# --- the embedder's weights hash, remembered --------------------------------------------------
+
+
+def fake_model(folder: Path, weights: bytes) -> Path:
+    """A model folder as far as hashing the weights goes (nothing here loads it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+def test_the_weights_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+    import hashlib
+
+    from desktop.core.knowledge.embedder import Embedder
+
+    model = fake_model(tmp_path / "model", b"weights one")
+    cache = tmp_path / "cache" / "embedder-sha256.json"
+    first = Embedder(model, hash_cache=cache).weights_hash()
+    assert first == hashlib.sha256(b"weights one").hexdigest()
+    # A new process (a new Embedder) reads it back instead of hashing: shown by a planted value.
+    (key,) = json.loads(cache.read_text(encoding="utf-8"))
+    cache.write_text(json.dumps({key: "remembered"}), encoding="utf-8")
+    assert Embedder(model, hash_cache=cache).weights_hash() == "remembered"
+    assert Embedder(model).weights_hash() == first  # no cache: hashed
+    # The file is replaced (same size, another inode and time): hashed again, and remembered.
+    replacement = tmp_path / "new.safetensors"
+    replacement.write_bytes(b"weights two")
+    os.replace(replacement, model / "model.safetensors")
+    second = Embedder(model, hash_cache=cache).weights_hash()
+    assert second == hashlib.sha256(b"weights two").hexdigest()
+    assert list(json.loads(cache.read_text(encoding="utf-8")).values()) == [second]
+
+
+def test_the_weights_hash_key_names_size_time_and_inode(tmp_path: Path) -> None:
+    """Rewritten in place (same inode, same size, same time restored): only the time and size
+    guard it, so the key must hold them; an edited file with a new mtime is hashed again."""
+    from desktop.core.knowledge.embedder import Embedder
+
+    model = fake_model(tmp_path / "model", b"weights one")
+    cache = tmp_path / "hashes.json"
+    Embedder(model, hash_cache=cache).weights_hash()
+    (key,) = json.loads(cache.read_text(encoding="utf-8"))
+    info = (model / "model.safetensors").stat()
+    assert key.endswith(f"|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}")
+    cache.write_text(json.dumps({key: "remembered"}), encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"weights 1ne")  # same size, same inode
+    os.utime(model / "model.safetensors", ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    assert Embedder(model, hash_cache=cache).weights_hash() != "remembered"
+
+
+def test_doctor_hashes_the_weights_in_full(tmp_path: Path) -> None:
+    """`deskmate doctor` does not trust the remembered hash: the packs it checks next are
+    compared with what the weights file holds now."""
+    import hashlib
+
+    from desktop.core.doctor import check_index
+    from desktop.core.knowledge.embedder import Embedder
+
+    model = fake_model(tmp_path / "model", b"weights one")
+    cache = tmp_path / "hashes.json"
+    Embedder(model, hash_cache=cache).weights_hash()
+    (key,) = json.loads(cache.read_text(encoding="utf-8"))
+    cache.write_text(json.dumps({key: "stale"}), encoding="utf-8")
+    paths = Paths.from_env()
+    embedder = Embedder(model, hash_cache=cache)
+    context = AppContext(paths, Settings.load(paths), embedder=embedder)
+
+    check = check_index(context)  # no pack here: that is what it reports
+
+    assert check.status in ("warning", "error")
+    truth = hashlib.sha256(b"weights one").hexdigest()
+    assert embedder.weights_hash() == truth
+    assert json.loads(cache.read_text(encoding="utf-8")) == {key: truth}
+
+
+def test_the_context_remembers_the_hash_in_its_cache_folder() -> None:
+    from desktop.core.context import EMBEDDER_HASHES
+
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths))
+    assert context.embedder.hash_cache == paths.cache / EMBEDDER_HASHES
+
+
+def test_the_embedder_is_not_kept_waiting_while_the_packs_open(tmp_path: Path) -> None:
+    """Opening the packs holds the context's lock while LanceDB imports; the preload's other
+    thread creates the embedder meanwhile (it did wait for the lock, serialising the two)."""
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths))
+    got: list[Any] = []
+    with context._lock:  # as packs() holds it
+        thread = threading.Thread(target=lambda: got.append(context.embedder))
+        thread.start()
+        thread.join(10)
+    assert got and got[0] is context.embedder
+
+
+# --- the model loads after the first search -------------------------------------------------
+
+
+def record_model_loads(context: AppContext, window: Any) -> list[str]:
+    """Replace the model's load with a record of when it was asked for (no model loads)."""
+    loads: list[str] = []
+
+    def load() -> None:
+        loads.append("shown" if shown else "not shown")
+        return None
+
+    shown: list[Any] = []
+    window.results_shown.connect(shown.append)
+    context.load_model = load  # type: ignore[method-assign]
+    return loads
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_the_model_loads_after_the_first_search_result(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any
+) -> None:
+    from desktop.gui.parts.status import MODEL_IDLE_MS
+
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    loads = record_model_loads(context, window)
+    window.search.box.setText(QUESTION)  # typed before the packs are open
+    with qtbot.waitSignal(window.results_shown, timeout=120_000) as shown:
+        window.start()
+    assert shown.args[0] and shown.args[0][0].source == DAMAGED
+    assert loads == []  # not while the first search ran
+    with qtbot.waitSignal(window.model_state, timeout=MODEL_IDLE_MS // 2):
+        pass  # ...but right after it, without waiting for the idle time
+    qtbot.waitUntil(lambda: loads == ["shown"], timeout=10_000)
+    assert window.parts["status"].model_requested
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_without_a_search_the_model_loads_once_the_window_is_idle(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any, monkeypatch: Any
+) -> None:
+    from desktop.gui.parts import status
+
+    monkeypatch.setattr(status, "MODEL_IDLE_MS", 300, raising=False)
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    loads = record_model_loads(context, window)
+    with qtbot.waitSignal(window.ready, timeout=120_000):
+        window.start()
+    assert loads == [] and not window.parts["status"].model_requested
+    qtbot.waitUntil(lambda: loads == ["not shown"], timeout=10_000)
+    qtbot.wait(400)
+    assert loads == ["not shown"]  # once
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_a_draft_asked_for_loads_the_model_at_once(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any, monkeypatch: Any
+) -> None:
+    from desktop.gui.parts import status
+
+    monkeypatch.setattr(status, "MODEL_IDLE_MS", 600_000, raising=False)
+    paths = Paths.from_env()
+    # The draft itself is extractive: no real model loads behind the recorded one.
+    paths.policy.write_text(json.dumps({"settings": {"generation.enabled": False}}), "utf-8")
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    loads = record_model_loads(context, window)
+    with qtbot.waitSignal(window.ready, timeout=120_000):
+        window.start()
+    qtbot.wait(300)
+    assert loads == []  # idle for 10 minutes: not loaded yet
+    window.shell.draft_requested.emit("reply")
+    qtbot.waitUntil(lambda: len(loads) == 1, timeout=10_000)

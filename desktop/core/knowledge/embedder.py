@@ -109,13 +109,16 @@ class Embedder:
         model_dir: Path | None = None,
         model_id: str = DEFAULT_MODEL_ID,
         graph_file: Path = GRAPH_FILE,
+        hash_cache: Path | None = None,
     ) -> None:
         self.model_dir = model_dir or default_model_dir()
         self.model_id = model_id
         self.graph_file = graph_file
+        self.hash_cache = hash_cache  # see weights_hash
         self._model: _Loaded | None = None
         self._weights_hash: str | None = None
         self._lock = threading.Lock()
+        self._hash_lock = threading.Lock()
 
     def _load(self) -> _Loaded:
         if self._model is not None:
@@ -228,19 +231,56 @@ class Embedder:
             start += len(rows)
         return vectors
 
-    def weights_hash(self) -> str:
-        """SHA-256 of the weight file, so a pack built with other weights can be refused."""
-        if self._weights_hash is None:
-            self._weights_hash = self._hash_weights()
-        return self._weights_hash
+    def weights_hash(self, fresh: bool = False) -> str:
+        """SHA-256 of the weight file, so a pack built with other weights can be refused.
 
-    def _hash_weights(self) -> str:
+        With :attr:`hash_cache` (a JSON file), the digest is remembered there under the file's
+        path, size, modification time and inode, and read back while all four are unchanged:
+        hashing 90 MB is the largest cost of opening a pack. *fresh* hashes the file whatever
+        is remembered and remembers the result (``deskmate doctor`` verifies fully).
+        """
+        with self._hash_lock:
+            if self._weights_hash is None or fresh:
+                self._weights_hash = self._hash_weights(fresh)
+            return self._weights_hash
+
+    def _hash_weights(self, fresh: bool = False) -> str:
         weights = self._folder() / "model.safetensors"
+        try:
+            info = weights.stat()
+        except OSError as exc:
+            raise _damaged(weights.parent, exc) from exc
+        key = f"{weights.resolve()}|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}"
+        remembered = {} if self.hash_cache is None else _read_hashes(self.hash_cache)
+        if not fresh and isinstance(remembered.get(key), str):
+            return str(remembered[key])
         digest = hashlib.sha256()
         with weights.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+        if self.hash_cache is not None and remembered.get(key) != digest.hexdigest():
+            _write_hashes(self.hash_cache, {key: digest.hexdigest()})
         return digest.hexdigest()
+
+
+def _read_hashes(file: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _write_hashes(file: Path, hashes: dict[str, str]) -> None:
+    """Remember *hashes* (only these: an entry for a replaced file is dropped); a cache that
+    cannot be written is skipped, the digest is only computed again next time."""
+    from desktop.core.fileio import atomic_write_text
+
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(file, json.dumps(hashes, indent=1))
+    except OSError:
+        pass
 
 
 def _tokenizer(folder: Path) -> Any:

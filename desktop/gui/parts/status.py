@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -19,9 +19,18 @@ def warning_color(palette: QPalette) -> str:
     return "#ff8a80" if dark else "#b00020"
 
 
+# Without a search, the model loads this long after the packs opened (the window is idle).
+MODEL_IDLE_MS = 1500
+
+
 class StatusPart(Part):
-    """Which packs are in service (and which are left out, and why), and the model's state; it
-    loads the model once the packs are open, or known to be unavailable."""
+    """Which packs are in service (and which are left out, and why), and the model's state.
+
+    It loads the model once the packs are open (or known to be unavailable) and then the first
+    of: a search has finished (its results are on screen), a draft is asked for, or
+    MODEL_IDLE_MS went by. Loading it (llama.cpp maps and reads hundreds of MB) while the first
+    search runs delayed that search's results.
+    """
 
     name = "status"
     model_state = Signal(str)
@@ -45,15 +54,31 @@ class StatusPart(Part):
         shell.packs_failed.connect(self._on_packs_failed)
         shell.searched.connect(self.show_packs)
         shell.theme_changed.connect(self.show_packs)
+        self.model_requested = False  # load_model ran (it runs once)
+        self._model_due = False  # the packs are settled: the model may load
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(self._load_model_once)
+        # After the slot showing the results has run: the model's load does not delay them.
+        shell.searched.connect(lambda: QTimer.singleShot(0, self._load_model_once))
+        shell.draft_requested.connect(lambda _: self._load_model_once())
 
     def _on_packs_opened(self, _: Any) -> None:
         self.show_packs()
-        self.load_model()
+        self._model_may_load()
 
     def _on_packs_failed(self, exc: Exception) -> None:
         self.packs_label.setText("Knowledge: unavailable")
         self.shell.show_problem(exc)
-        self.load_model()
+        self._model_may_load()
+
+    def _model_may_load(self) -> None:
+        self._model_due = True
+        self._idle.start(MODEL_IDLE_MS)
+
+    def _load_model_once(self) -> None:
+        if self._model_due and not self.model_requested:
+            self.load_model()
 
     def show_packs(self) -> None:
         """The packs in service, and any left out named, with what to do in the tooltip."""
@@ -67,6 +92,8 @@ class StatusPart(Part):
         self.packs_label.setStyleSheet(f"color: {color}" if problems else "")
 
     def load_model(self) -> None:
+        self.model_requested = True
+        self._idle.stop()
         self._set_model_state("loading…")
         context = self.shell.context
         self.shell.ops.run(context.load_model, self._on_loaded, self._on_failed, model=True)
