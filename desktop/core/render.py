@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 HIGHLIGHT = "#fff2a8"
 PASSAGE_ANCHOR = "passage"
+NOT_SENSITIVE = "notsensitive"  # the link scheme of "Not a sensitive case: continue"
 # Marked sentences keep black text so they stay readable in a dark theme too.
 VERDICT_STYLE = {
     "supported": "",
@@ -154,7 +155,9 @@ def answer_html(answer: Answer) -> str:
             "<p>Deskmate does not draft replies for this kind of case.</p>"
             f"<p><b>Why:</b> {route['reason']}</p>"
             f"<p><b>Company rule:</b> {route['rule']}</p>"
-            f"{article}</div>"
+            f"{article}"
+            f'<p><a href="{NOT_SENSITIVE}:{route["topic"]}" style="color:{LINK_ON_LIGHT};">'
+            "Not a sensitive case: continue</a> (your choice is recorded)</p></div>"
         )
     if answer.status == "no_source":
         nearest = "".join(f"<li>{html.escape(h.title)}</li>" for h in answer.nearest)
