@@ -389,8 +389,8 @@ class Assistant:
                 "Try again; if it keeps failing, run `deskmate doctor`.",
             ) from exc
         answer.limit = limit.reason
-        if limit.reason == guard.REPETITION:
-            raise ModelError(limit.message(), "The draft below is built another way.")
+        if limit.reason == guard.REPETITION or (limit.reason and not "".join(pieces).strip()):
+            raise ModelError(limit.message(), "Check the draft below before sending.")
         answer.draft = "".join(pieces).strip()
         answer.stopped = bool(stop is not None and stop.is_set())
         answer.notice = _join(answer.notice, limit.message())
