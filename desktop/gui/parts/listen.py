@@ -102,15 +102,18 @@ class ListenPart(Part):
         packs = list(self.shell.packs.values())
         context = self.shell.context
         self.shell.ops.run(
-            lambda: listen.suggest(context, text, packs), self._on_checked, self._on_failed
+            lambda: (text, listen.suggest(context, text, packs)), self._on_checked, self._on_failed
         )
 
-    def _on_checked(self, found: listen.Suggestion) -> None:
+    def _on_checked(self, result: tuple[str, listen.Suggestion]) -> None:
         self._running = False
         self.shell.searched.emit()
         if self._pending is not None:
             self.search()
             return
+        text, found = result
+        if text != self.pane.conversation.toPlainText():
+            return  # the conversation changed meanwhile: its own check is on its way
         self._show_route(found.detection)
         self.hits = found.hits
         if found.need.empty:
