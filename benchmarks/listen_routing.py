@@ -8,8 +8,9 @@ for this benchmark, never used to tune the detector) is run as ``deskmate listen
 :func:`desktop.core.listen.suggest` the need, articles and route the panel would show then, over
 the app's demo pack. A conversation is routed when any of its steps is. The false-route rate is
 over the ordinary conversations, recall (routed at all, and to the expected topic) over the
-sensitive ones. "agent turns counted" runs the same detector on every line of the conversation,
-agent's included and labels dropped: what routing would be without the customer-turns rule.
+sensitive ones. "whole text, agent turns counted" runs the same detector once on every line of
+the conversation, the agent's included and labels dropped: routing without the customer-turns
+rule (and without checking each turn on its own).
 Results: benchmarks/results/listen_routing.{json,md}.
 """
 
@@ -75,7 +76,7 @@ def table(s: dict[str, Any], seconds: float, steps: int) -> str:
             f"| ordinary conversations | {s['ordinary']} |",
             f"| sensitive conversations | {s['sensitive']} |",
             f"| false-route rate (customer turns only) | {s['false_route_rate']:.3f} |",
-            "| false-route rate if agent turns were counted | "
+            "| false-route rate, whole text with agent turns counted | "
             f"{s['false_route_rate_agent_turns_counted']:.3f} |",
             f"| route recall (any topic) | {s['recall']:.3f} |",
             f"| route recall (expected topic) | {s['recall_right_topic']:.3f} |",

@@ -78,9 +78,19 @@ def customer_said(conversation: str) -> str:
 
 
 def route(detector: SensitiveDetector, conversation: str) -> Detection | None:
-    """The sensitive topic the customer's words raise in *conversation*, or None."""
-    said = customer_said(conversation)
-    return detector.detect(said) if said.strip() else None
+    """The sensitive topic the customer's words raise in *conversation*, or None.
+
+    Each customer turn is checked on its own (the most urgent topic wins, then the latest): a sentence is compared with its
+    neighbours in the same turn, never glued to an unrelated one from minutes before (which
+    raised false routes: "Oh right, I forgot about the trial." after "a payment I don't
+    recognise"). The detector caches what it has seen, so the older turns cost little.
+    """
+    from desktop.core.sensitive import PRIORITY
+
+    theirs = [t.text for t in turns(conversation) if t.speaker != AGENT]
+    found = [d for d in map(detector.detect, reversed(theirs)) if d is not None]
+    rank = {name: i for i, name in enumerate(PRIORITY)}
+    return min(found, key=lambda d: rank.get(d.topic.name, len(PRIORITY)), default=None)
 
 
 @dataclass
