@@ -61,8 +61,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         )
         / len(ordinary),
         "recall": sum(bool(r["routed"]) for r in sensitive) / len(sensitive),
-        "recall_right_topic": sum(r["routed"] == r["expected"] for r in sensitive)
-        / len(sensitive),
+        "recall_right_topic": sum(r["routed"] == r["expected"] for r in sensitive) / len(sensitive),
     }
 
 

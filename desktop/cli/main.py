@@ -385,7 +385,9 @@ def listen_command(conversation: Any, packs: tuple[Path, ...], as_json: bool) ->
         click.echo(click.style(f"Turn {result['turn']}: {result['text'][:100]}", bold=True))
         click.echo(f"  Need: {result['need']}")
         for article in result["articles"]:
-            click.echo(f"  [{article['n']}] {article['title']}  ({article['pack']}:{article['source']})")
+            click.echo(
+                f"  [{article['n']}] {article['title']}  ({article['pack']}:{article['source']})"
+            )
         route = result["route"]
         if route:
             click.echo(click.style(f"  ROUTE TO A PERSON: {route['label']}", fg="red", bold=True))

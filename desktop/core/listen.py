@@ -80,10 +80,10 @@ def customer_said(conversation: str) -> str:
 def route(detector: SensitiveDetector, conversation: str) -> Detection | None:
     """The sensitive topic the customer's words raise in *conversation*, or None.
 
-    Each customer turn is checked on its own (the most urgent topic wins, then the latest): a sentence is compared with its
-    neighbours in the same turn, never glued to an unrelated one from minutes before (which
-    raised false routes: "Oh right, I forgot about the trial." after "a payment I don't
-    recognise"). The detector caches what it has seen, so the older turns cost little.
+    Each customer turn is checked on its own (the most urgent topic found wins): a sentence is
+    compared with its neighbours in the same turn, never glued to an unrelated one from minutes
+    before (which raised false routes: "Oh right, I forgot about the trial." after "a payment I
+    don't recognise"). The detector caches what it has seen, so older turns cost little.
     """
     from desktop.core.sensitive import PRIORITY
 

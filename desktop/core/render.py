@@ -212,9 +212,7 @@ def copy_text(answer: Answer, with_sources: bool = False) -> str:
     customer), optionally with its sources."""
     text = plain(answer.draft).strip()
     if with_sources and answer.sources:
-        titles = "\n".join(
-            f"[{n}] {plain(h.title)}" for n, h in enumerate(answer.sources, start=1)
-        )
+        titles = "\n".join(f"[{n}] {plain(h.title)}" for n, h in enumerate(answer.sources, start=1))
         text += "\n\nSources:\n" + titles
     return text
 

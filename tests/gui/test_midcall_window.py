@@ -119,7 +119,11 @@ def test_copy_asks_before_copying_a_draft_that_needs_checking(
     answer = _drafted(qtbot, window)
     # A clean, complete draft copies at once, as plain text.
     QApplication.clipboard().setText("before")
-    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        window,
+        Qt.Key.Key_C,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
     assert QApplication.clipboard().text().startswith(answer.draft.split("[")[0].strip()[:20])
     assert part.confirm_box is None
 

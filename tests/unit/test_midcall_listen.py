@@ -62,13 +62,13 @@ def test_not_sensitive_lets_the_wrapup_go_ahead_and_is_recorded(context: Any) ->
         "Agent: I will check the payments now."
     )
     assistant = Assistant(context)
-    answer = [e for e in assistant.ask(fraud, task="wrapup") if isinstance(e, Done)][0].answer
+    answer = next(e for e in assistant.ask(fraud, task="wrapup") if isinstance(e, Done)).answer
     assert answer.status == "route_to_human"
     topic = answer.route["topic"]
 
     entry = listen.record_not_sensitive(context.paths.data, topic, "wrapup")
     assistant.not_sensitive.add(topic)
-    answer = [e for e in assistant.ask(fraud, task="wrapup") if isinstance(e, Done)][0].answer
+    answer = next(e for e in assistant.ask(fraud, task="wrapup") if isinstance(e, Done)).answer
     assert answer.status == "answered" and answer.not_sensitive == topic
     assert "not a sensitive case" in answer.notice
     lines = (context.paths.data / listen.OVERRIDES_FILE).read_text().splitlines()
