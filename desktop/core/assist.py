@@ -174,7 +174,11 @@ class Assistant:
         question, notice = _clean_question(question)
         answer = Answer(status="answered", question=question, notice=notice, task=task)
         started = time.perf_counter()
-        detection = self.context.sensitive_detector().detect(question)
+        detector = self.context.sensitive_detector()
+        # A wrap-up reads a conversation: routed as the listen panel routes it (customer turns).
+        detection = (
+            listen.route(detector, question) if task == "wrapup" else detector.detect(question)
+        )
         answer.timings["sensitive_check_s"] = time.perf_counter() - started
         if detection is not None and detection.topic.name in self.not_sensitive:
             answer.not_sensitive = detection.topic.name

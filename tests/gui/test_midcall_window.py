@@ -163,3 +163,15 @@ def test_policy_can_forbid_copying_a_draft_that_needs_checking(
     assert QApplication.clipboard().text() == "before"
     assert "does not allow" in window.statusBar().currentMessage()
     assert "Not copied" in window.draft.view.toPlainText()
+
+
+def test_the_pane_says_the_time_budget_ended_the_draft(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    context.settings.set("generation.time_budget_s", 0.5)
+    window = make_window(context)
+    start(qtbot, window)
+    answer = _drafted(qtbot, window)
+    assert answer.limit == "time_budget"
+    assert "Stopped after 0.5 s: check before sending." in window.draft.view.toPlainText()
+    assert answer.draft  # the fallback, as ever: never a blank pane

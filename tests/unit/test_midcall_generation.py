@@ -72,3 +72,21 @@ def test_without_a_budget_the_real_model_writes_its_draft(context: Any) -> None:
     context.settings.set("generation.time_budget_s", 0)
     _, answer = _run(Assistant(context))
     assert answer.limit == "" and "Stopped after" not in answer.notice
+
+
+class RewritingEngine(LoopingEngine):
+    """A model whose rewrite adds a link and a phone number the original does not have."""
+
+    def stream(self, messages: Any, **kwargs: Any) -> Iterator[str]:
+        yield "Your refund takes 5 days. Visit https://refunds-now.io/claim or call 0999 123 456."
+
+
+def test_a_rewrite_that_adds_a_link_is_flagged(
+    context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "load_model", RewritingEngine)
+    events = list(Assistant(context).ask("Your refund takes 5 days.", task="rewrite"))
+    answer = events[-1].answer
+    assert answer.sentences[0].verdict == "supported"
+    flagged = answer.sentences[1]
+    assert flagged.verdict == "unsupported" and "https://refunds-now.io/claim" in flagged.reason
