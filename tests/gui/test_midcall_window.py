@@ -83,6 +83,11 @@ def test_not_a_sensitive_case_continues_to_the_wrapup_and_is_recorded(
     entries = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(e["topic"], e["action"]) for e in entries] == [(found.topic.name, "continue")]
 
+    # The next call is another conversation: the choice does not carry over.
+    again = _routed(qtbot, window, FRAUD.replace("Customer: someone", "Customer: hello, someone"))
+    assert again is not None and part.not_sensitive_button.isVisible()
+    assert not window.parts["draft"].shell.assistant.not_sensitive
+
 
 def test_the_routed_draft_offers_to_continue_and_records_it(
     qtbot: Any, make_window: Any, context: Any

@@ -41,6 +41,7 @@ class ListenPart(Part):
         self.detection: object = None  # the Detection in the banner
         self._running = False
         self._pending: str | None = None
+        self._opening = ""  # the first line of the conversation the agent's choices belong to
         self._add_route_banner()
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.setInterval(600)
@@ -89,8 +90,10 @@ class ListenPart(Part):
     def search(self) -> None:
         """Check the conversation (need, articles, sensitive case) on a worker, latest only."""
         text = self.pane.conversation.toPlainText()
-        if not text.strip():
-            self.shell.assistant.not_sensitive.clear()  # a new conversation starts afresh
+        if _opening(text) != self._opening:
+            # Another conversation (cleared, or replaced by a paste): it starts afresh.
+            self.shell.assistant.not_sensitive.clear()
+            self._opening = _opening(text)
         need = listen.customer_need(text)
         self.pane.need.setText(
             f"<b>Customer needs:</b> {html.escape(need.query[:160])}" if not need.empty else NO_NEED
@@ -213,3 +216,8 @@ class ListenPart(Part):
         text = QApplication.clipboard().text().strip()
         if text and text != self.pane.conversation.toPlainText().strip():
             self.pane.conversation.setPlainText(text)
+
+
+def _opening(conversation: str) -> str:
+    """The conversation's first line: while it stays, it is the same conversation."""
+    return next((line.strip() for line in conversation.splitlines() if line.strip()), "")
