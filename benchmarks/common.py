@@ -27,7 +27,7 @@ def isolated_home() -> None:
     import tempfile
 
     os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
-    os.environ["DESKMATE_POLICY"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy.json")
+    os.environ["DESKMATE_POLICY_DIR"] = str(Path(os.environ["DESKMATE_HOME"]) / "no-policy")
 
 
 def machine() -> dict[str, Any]:

@@ -47,7 +47,7 @@ Messages = list[dict[str, str]]
 
 def build_messages() -> list[Messages]:
     os.environ.setdefault("DESKMATE_HOME", tempfile.mkdtemp(prefix="deskmate-bench-"))
-    os.environ.setdefault("DESKMATE_POLICY", "/nonexistent")
+    os.environ.setdefault("DESKMATE_POLICY_DIR", "/nonexistent")
     from desktop.core.assist import Assistant
     from desktop.core.context import AppContext
 

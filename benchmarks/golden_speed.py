@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DESKMATE_HOME"] = str(Path(tmp) / "home")
-        os.environ["DESKMATE_POLICY"] = str(Path(tmp) / "policy.json")
+        os.environ["DESKMATE_POLICY_DIR"] = str(Path(tmp) / "policies")
         from desktop.core.knowledge.build import build_pack
         from desktop.core.knowledge.embedder import Embedder
         from desktop.core.knowledge.golden import parse_golden, run_golden

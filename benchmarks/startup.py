@@ -141,7 +141,7 @@ def env_for(tree: Path, home: Path, **extra: str) -> dict[str, str]:
         "PYTHONPATH": str(tree),
         "QT_QPA_PLATFORM": "offscreen",
         "DESKMATE_HOME": str(home),
-        "DESKMATE_POLICY": str(home / "no-policy.json"),
+        "DESKMATE_POLICY_DIR": str(home / "policies"),
         "STARTUP_QUERY": QUERY,
         **extra,
     }

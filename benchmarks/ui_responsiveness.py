@@ -85,7 +85,7 @@ def startup_once(home: Path) -> dict[str, float]:
     env = {
         **os.environ,
         "DESKMATE_HOME": str(home),
-        "DESKMATE_POLICY": str(home / "policy.json"),
+        "DESKMATE_POLICY_DIR": str(home / "policies"),
         "PYTHONPATH": str(ROOT),
     }
     script = STARTUP_SCRIPT.replace("QUERY", repr(FIRST_QUERY))
@@ -272,7 +272,7 @@ def measure_ticks(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     home = Path(tempfile.mkdtemp(prefix="deskmate-ui-bench-"))
     os.environ["DESKMATE_HOME"] = str(home)
-    os.environ["DESKMATE_POLICY"] = str(home / "policy.json")
+    os.environ["DESKMATE_POLICY_DIR"] = str(home / "policies")
     window = MainWindow(AppContext.from_env(pack_dirs=[pack], model_path=model))
     window.resize(1280, 820)
     window.show()

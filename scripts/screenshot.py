@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 HOME = Path(tempfile.gettempdir()) / "deskmate-screenshots"
 os.environ.setdefault("DESKMATE_HOME", str(HOME / "home"))
-os.environ["DESKMATE_POLICY"] = str(HOME / "policy.json")
+os.environ["DESKMATE_POLICY_DIR"] = str(HOME / "policies")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from PySide6.QtCore import QTimer  # noqa: E402
@@ -55,7 +55,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     HOME.mkdir(parents=True, exist_ok=True)
     policy = {"settings": {"listen.follow_clipboard": False}}
-    (HOME / "policy.json").write_text(json.dumps(policy), encoding="utf-8")
+    # A managed policy turns the demo pack off unless it allows it (desktop.core.managed).
+    policy["settings"]["knowledge.demo_enabled"] = True
+    (HOME / "policies" / "managed").mkdir(parents=True, exist_ok=True)
+    (HOME / "policies" / "managed" / "policy.json").write_text(json.dumps(policy), "utf-8")
     app = QApplication(sys.argv[:1])
     window = MainWindow(AppContext.from_env())
     window.setGeometry(0, 0, 1280, 860)

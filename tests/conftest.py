@@ -20,7 +20,12 @@ def deskmate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point all Deskmate data and the machine policy at this test's own folder."""
     home = tmp_path / "home"
     monkeypatch.setenv("DESKMATE_HOME", str(home))
-    monkeypatch.setenv("DESKMATE_POLICY", str(tmp_path / "policy.json"))
+    # A development policy folder (see desktop.core.paths): empty folders are no managed policy.
+    policies = tmp_path / "policies"
+    for level in ("managed", "recommended"):
+        (policies / level).mkdir(parents=True)
+    monkeypatch.setenv("DESKMATE_POLICY_DIR", str(policies))
+    monkeypatch.delenv("DESKMATE_POLICY", raising=False)
     monkeypatch.delenv("DESKMATE_RESOURCES", raising=False)
     return home
 

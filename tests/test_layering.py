@@ -81,7 +81,7 @@ def test_window_appears_before_heavy_libraries(tmp_path: Path) -> None:
         env={
             "QT_QPA_PLATFORM": "offscreen",
             "DESKMATE_HOME": str(tmp_path / "home"),
-            "DESKMATE_POLICY": str(tmp_path / "policy.json"),
+            "DESKMATE_POLICY_DIR": str(tmp_path / "policies"),
         },
     )
     assert found["visible"] is True

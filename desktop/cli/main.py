@@ -21,6 +21,7 @@ from desktop.cli.common import (
     text_file,
     user_errors,
 )
+from desktop.cli.policy import policy
 from desktop.cli.repo import pack_publish, pack_retire, repo
 from desktop.cli.sync import pack_rollback, sync
 from desktop.core import tasks
@@ -399,6 +400,7 @@ for command in (pack_publish, pack_retire, pack_rollback):
     pack.add_command(command)
 cli.add_command(repo)
 cli.add_command(sync)
+cli.add_command(policy)
 
 
 def _start_log() -> None:

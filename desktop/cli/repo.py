@@ -53,7 +53,8 @@ def repo_init(repo_dir: Path, keys_dir: Path, threshold: int, root_keys: int) ->
     click.echo(f"Created the pack repository {repo_dir} (root: {threshold} of {root_keys} keys).")
     click.echo(f"Keys: {keys_dir} - move the root keys offline and back them up.")
     click.echo(
-        f"Give IT {repository.metadata_dir / 'root.json'} to place beside the machine policy."
+        f"Give IT {repository.metadata_dir / 'root.json'} to place in the machine policy "
+        "folder (/etc/deskmate/policies/root.json)."
     )
 
 

@@ -383,6 +383,7 @@ class Assistant:
                 temperature=float(settings.get("model.temperature")),
                 stop=stop,
                 stop_words=stop_words,
+                prompt_lookup=bool(settings.get("generation.prompt_lookup")),
             )
             for piece in limit.guarded(stream):
                 pieces.append(piece)

@@ -13,6 +13,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,10 +35,18 @@ log = logging.getLogger(__name__)
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder shipped beside the package (or inside a frozen build)."""
+    """The ``resources/`` folder shipped beside the package (or inside a frozen build);
+    ``DESKMATE_RESOURCES`` replaces it for development, never under a machine policy."""
+    from desktop.core.paths import machine_policy_exists
+
     override = os.environ.get("DESKMATE_RESOURCES")
-    if override:
+    if override and not machine_policy_exists():  # e.g. the built-in safety topics: IT's floor
         return Path(override)
+    return installed_resources_dir()
+
+
+def installed_resources_dir() -> Path:
+    """The installation's own ``resources/``, whatever the environment says (trust roots)."""
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:
         return Path(frozen) / "resources"
@@ -89,6 +98,7 @@ class AppContext:
         self._opened: list[tuple[str, Pack]] | None = None  # (folder name, pack), usable or not
         self._opened_from: list[tuple[str, Path | None]] = []  # the entries they came from
         self._problems: list[PackProblem] = []  # packs that could not be opened
+        self._skipped: list[PackProblem] = []  # packs that policy or settings leave out
         self._engine: LlamaEngine | None = None
         self._sensitive: SensitiveDetector | None = None
         self._lock = threading.RLock()
@@ -167,13 +177,41 @@ class AppContext:
             if root.is_dir()
             else []
         )
-        if not self.settings.get("knowledge.demo_enabled"):
-            found = [p for p in found if p.name != DEMO_PACK_ID]
+        found = self._sanctioned(found)
         from desktop.core.sync.install import resolve_pack_dir
 
         # A synced pack's folder names its current version in a pointer file (see sync.install);
         # an interrupted first install resolves to None and is not opened.
         return [(p.name, resolve_pack_dir(p), p) for p in found]
+
+    def _sanctioned(self, found: list[Path]) -> list[Path]:
+        """The pack folders policy lets this machine serve; the rest go to skipped_packs()."""
+        from desktop.core.sync import POINTER
+        from desktop.core.sync.install import interrupted_install
+
+        skipped: list[PackProblem] = []
+        served = []
+        for folder in found:
+            if folder.name == DEMO_PACK_ID:
+                reason = "" if self.settings.get("knowledge.demo_enabled") else "demo"
+            elif (folder / POINTER).exists() or interrupted_install(folder):
+                reason = ""  # sync's own (a first install it will finish is reported as such)
+            elif self.settings.get("knowledge.allow_user_packs"):
+                reason = ""
+            else:
+                reason = "user"
+            if reason:
+                skipped.append(_skipped(folder, reason, self.settings.is_locked))
+            else:
+                served.append(folder)
+        self._skipped = skipped
+        return served
+
+    def skipped_packs(self) -> list[PackProblem]:
+        """Pack folders that are not served because settings or policy say so, and why."""
+        with self._lock:
+            self._pack_entries()
+            return list(self._skipped)
 
     def demo_pack_stale(self) -> bool:
         """True when the demo pack is missing or was built from other demo content."""
@@ -257,6 +295,8 @@ class AppContext:
             key = [(name, folder) for name, folder, _ in entries]
             if self._opened is None or key != self._opened_from:
                 self._sensitive = None  # a sync switched a pack: its topics may differ
+                if not entries and self._skipped:
+                    raise _none_usable(self._skipped)
                 if not entries:
                     raise KnowledgeError(
                         "No knowledge pack is installed.",
@@ -331,7 +371,7 @@ class AppContext:
                 packs = []  # no usable pack: search will say so; the other topics still apply
             if self._sensitive is None:
                 builtin = builtin_topics(resources_dir())
-                from_policy, disabled = policy_topics(self.paths.policy)
+                from_policy, disabled = policy_topics(self.settings.machine)
                 topics = merge_topics(
                     builtin.topics, pack_topics(packs), from_policy, disabled=disabled
                 )
@@ -367,13 +407,19 @@ class AppContext:
                 from desktop.core.generation.engine import LlamaEngine, check_allowed
 
                 allowed = str(self.settings.get("model.allowed_sha256"))
-                if allowed and path.is_file():
-                    check_allowed(path, allowed, self.paths.cache / "model-sha256.json")
-                self._engine = LlamaEngine(
-                    path,
-                    context_cap=int(self.settings.get("model.context_size")),
-                    threads=int(self.settings.get("model.threads")),
-                )
+                verified = check_allowed(path, allowed, keep=True) if path.is_file() else None
+                try:
+                    engine = LlamaEngine(
+                        path,
+                        context_cap=int(self.settings.get("model.context_size")),
+                        threads=int(self.settings.get("model.threads")),
+                    )
+                except BaseException:
+                    if verified is not None:
+                        os.close(verified)
+                    raise
+                engine.verified_fd = verified
+                self._engine = engine
             return self._engine
 
     def load_model(self) -> LlamaEngine | None:
@@ -397,6 +443,20 @@ def _unresolved(name: str, root: Path, interrupted: bool) -> PackProblem:
         f"The synced pack {name!r} has no usable current version.",
         f"Run `deskmate pack repair {name}` to reinstall it.",
     )
+
+
+def _skipped(folder: Path, reason: str, locked: Callable[[str], bool]) -> PackProblem:
+    key = "knowledge.demo_enabled" if reason == "demo" else "knowledge.allow_user_packs"
+    by = "machine policy" if locked(key) else "your settings"
+    if reason == "demo":
+        message = f"The demo pack is off ({key} is off by {by})."
+    else:
+        message = (
+            f"The pack {folder.name!r} was not installed by signed sync, and {by} serves only "
+            f"synced packs ({key} is off)."
+        )
+    fix = "Ask IT to publish it through the pack source." if by == "machine policy" else ""
+    return PackProblem(folder.name, folder, message, fix or f"Turn {key} on to serve it.")
 
 
 def _none_usable(problems: list[PackProblem]) -> KnowledgeError:

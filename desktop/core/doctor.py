@@ -42,11 +42,7 @@ def check_model(context: AppContext) -> Check:
     info = inspect_gguf(path)
     from desktop.core.generation.engine import check_allowed
 
-    check_allowed(
-        path,
-        str(context.settings.get("model.allowed_sha256")),
-        context.paths.cache / "model-sha256.json",
-    )
+    check_allowed(path, str(context.settings.get("model.allowed_sha256")))
     return Check(
         "model", "ok", f"{info.name} ({info.architecture}, {info.size / 1e6:.0f} MB) at {path}"
     )
@@ -75,6 +71,14 @@ def check_index(context: AppContext) -> Check:
         for pack in context.packs()
     ]
     problems = context.pack_problems()
+    skipped = context.skipped_packs()
+    if skipped and not problems:
+        return Check(
+            "knowledge",
+            "warning",
+            f"Searching {', '.join(names)}. Skipped: " + " ".join(p.message for p in skipped),
+            " ".join(dict.fromkeys(p.fix for p in skipped if p.fix)),
+        )
     if problems:
         return Check(
             "knowledge",
@@ -87,17 +91,29 @@ def check_index(context: AppContext) -> Check:
 
 
 def check_policy(context: AppContext) -> Check:
-    problems = context.settings.problems
-    where = context.paths.policy
-    if problems:
+    """Settings problems, and every refused or broken machine policy source with its fix."""
+    settings = context.settings
+    where = context.paths.policy_dir
+    refused = settings.machine.refused()
+    if refused:
+        return Check(
+            "settings and policy",
+            "error",
+            " ".join(settings.problems),
+            f"IT must fix or remove {', '.join(s.name for s in refused)}: valid JSON (UTF-8), "
+            "owned by root, not writable by others (`chmod 644`), no symbolic links. Until "
+            "then generation, sync and other loosening settings stay locked off.",
+        )
+    if settings.problems:
         return Check(
             "settings and policy",
             "warning",
-            " ".join(problems),
-            f"Fix the files named above (policy: {where}).",
+            " ".join(settings.problems),
+            f"Fix the files named above (policy: {where}). `deskmate policy` lists each key.",
         )
-    state = "in force" if where.exists() else "none"
-    return Check("settings and policy", "ok", f"Machine policy at {where}: {state}.")
+    sources = [s.name for s in settings.machine.sources]
+    state = f"in force from {', '.join(sources)}" if sources else "none"
+    return Check("settings and policy", "ok", f"Machine policy in {where}: {state}.")
 
 
 def check_sensitive(context: AppContext) -> Check:
@@ -106,7 +122,7 @@ def check_sensitive(context: AppContext) -> Check:
     from desktop.core.sensitive import builtin_topics, policy_topics
 
     builtin = [t.name for t in builtin_topics(resources_dir()).topics]
-    disabled = [name for name in policy_topics(context.paths.policy)[1] if name in builtin]
+    disabled = [name for name in policy_topics(context.settings.machine)[1] if name in builtin]
     active = [t.name for t in context.sensitive_detector().topics]
     message = f"{len(active)} topics are routed to a person: {', '.join(active)}."
     if disabled:
@@ -116,8 +132,8 @@ def check_sensitive(context: AppContext) -> Check:
             f"Machine policy switched off the built-in sensitive topic(s) "
             f"{', '.join(disabled)}: such messages get drafts instead of going to a person. "
             + message,
-            f'If that is not intended, remove "disabled" from those topics in '
-            f"{context.paths.policy}.",
+            f'If that is not intended, remove "disabled" from those topics in the mandatory '
+            f"policy ({context.paths.policy_dir}/managed).",
         )
     return Check("sensitive topics", "ok", message)
 

@@ -1,5 +1,8 @@
 """The machine policy's ``sensitive_topics`` section, validated when the policy is read.
 
+In a policy file (see :mod:`desktop.core.managed`) it is the reserved key ``sensitive_topics``
+beside the setting keys, read from mandatory sources only; several files' sections all apply.
+
 ``{"sensitive_topics": {"gambling": {"rule": "...", "triggers": [...], "examples": [...]}}}``:
 each topic needs a non-empty ``rule`` and at least one usable trigger phrase or example message.
 A topic named like a built-in one (``self_harm``, ``fraud``, ...) replaces its rule and adds to
@@ -8,7 +11,7 @@ topic off (``deskmate doctor`` says so).
 A trigger routes every message that contains it to a person, so a blank or very short one
 (``""``, ``"a"``) would route nearly every question: such triggers are refused. Whatever is
 invalid is reported (``deskmate doctor``, ``deskmate config``) and ignored; the valid rest of
-the policy still applies. The ``settings`` section is read by :mod:`desktop.core.settings`.
+the policy still applies. The setting keys are read by :mod:`desktop.core.managed`.
 """
 
 from __future__ import annotations

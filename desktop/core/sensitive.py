@@ -55,13 +55,13 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core import conversation, policy
 from desktop.core.errors import KnowledgeError
-from desktop.core.fileio import parse_json
 from desktop.core.generation import verify
 from desktop.core.knowledge.search import sql_quote
 
 if TYPE_CHECKING:
     from desktop.core.knowledge.embedder import Embedder
     from desktop.core.knowledge.index import Hit, Pack
+    from desktop.core.managed import MachinePolicy
 
 SIMILARITY_FLOOR = 0.45  # a sentence must be at least this close to a sensitive example...
 MARGIN = 0.08  # ...and this much closer to it than to the nearest ordinary text (also a unit the
@@ -299,18 +299,18 @@ def pack_topics(packs: Sequence[Pack]) -> list[Topic]:
     return topics
 
 
-def policy_topics(policy_file: Path) -> tuple[list[Topic], list[str]]:
-    """Topics IT adds or changes in the policy file's ``sensitive_topics`` section, and the names
-    of the built-in topics it switches off.
+def policy_topics(machine: MachinePolicy) -> tuple[list[Topic], list[str]]:
+    """Topics IT adds or changes in the mandatory policy's ``sensitive_topics`` sections, and the
+    names of the built-in topics it switches off.
 
     Only the valid parts are used (see :mod:`desktop.core.policy`); the settings report the
-    rest, and an unreadable policy file, so ``deskmate doctor`` names them.
+    rest, and any unreadable policy source, so ``deskmate doctor`` names them.
     """
-    try:
-        data = parse_json(policy_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [], []
-    specs = policy.sensitive_topics(data, policy_file)[0]
+    specs = [
+        spec
+        for where, section in machine.topics
+        for spec in policy.sensitive_topics({policy.SECTION: section}, Path(where))[0]
+    ]
     topics = [
         Topic(
             name=spec.name,

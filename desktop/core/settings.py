@@ -10,12 +10,12 @@ Unknown keys and unusable values are reported, not applied, and kept on save (a 
 have written them). A file that cannot be parsed (or is nested absurdly deep) is kept aside as
 ``settings.json.broken-<time>``.
 
-Machine policy (``Paths.policy``, written by IT): a JSON object whose ``"settings"`` object maps
-dotted keys to values, ``{"settings": {"model.path": "/opt/m.gguf", "generation.enabled": false}}``;
-other top-level keys belong to other policy sections. An object without ``"settings"`` is read as
-flat dotted keys. Valid values of lockable settings are applied and locked; unknown keys, invalid
-values and non-lockable settings are reported and never applied. Problems in the policy's
-``sensitive_topics`` section (see :mod:`desktop.core.policy`) are reported here too.
+Machine policy (IT; read by :mod:`desktop.core.managed`): mandatory sources lock their values,
+recommended ones replace the default but the user's own value wins. Each key is validated
+against this schema; unknown keys, invalid values and non-lockable settings (mandatory level)
+are reported and never applied, and a broken source never loosens a lock (fail closed, see
+:mod:`desktop.core.managed`). Problems in the ``sensitive_topics`` section (see
+:mod:`desktop.core.policy`) are reported here too.
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeGuard
 
-from desktop.core import policy
+from desktop.core import managed
 from desktop.core.errors import SettingError
 from desktop.core.fileio import atomic_write_text, parse_json
 from desktop.core.paths import Paths
 
 SettingValue = str | int | float | bool
-Source = Literal["default", "user", "policy"]
+Source = Literal["default", "recommended", "user", "policy"]
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -216,6 +216,15 @@ SCHEMA: tuple[Setting, ...] = (
         description="When off, drafts are built from source sentences and no model is loaded.",
     ),
     Setting(
+        key="generation.prompt_lookup",
+        type=bool,
+        # Off: slower than plain decoding with SmolLM2 on this CPU (benchmarks/prompt_lookup.py).
+        default=False,
+        label="Check guessed words in batches (prompt lookup)",
+        description="Guess the next words of a draft from the sources and let the model check "
+        "several at once (prompt-lookup decoding). The draft is the same; only the speed changes.",
+    ),
+    Setting(
         key="search.limit",
         type=int,
         default=8,
@@ -316,6 +325,17 @@ SCHEMA: tuple[Setting, ...] = (
         description="Index and show the demo knowledge articles bundled with Deskmate.",
     ),
     Setting(
+        key="knowledge.allow_user_packs",
+        type=bool,
+        default=True,
+        label="Serve packs not installed by sync",
+        description=(
+            "Serve knowledge packs found in the data folder that signed sync did not install "
+            "(packs built or copied there by hand). Locked off in a managed install unless the "
+            "mandatory policy turns it on."
+        ),
+    ),
+    Setting(
         key="sync.url",
         type=str,
         default="",
@@ -331,9 +351,10 @@ SCHEMA: tuple[Setting, ...] = (
         default="",
         label="Trusted root metadata",
         description=(
-            "Path to the pack source's trusted root.json. Empty means root.json beside the "
-            "machine policy file, else resources/sync/root.json of the installation. Sync "
-            "refuses to run without one: the first root is never taken from the network."
+            "Path to the pack source's trusted root.json. Empty means root.json in the "
+            "machine policy folder, else resources/sync/root.json of the installation. Under "
+            "a machine policy only a mandatory value counts. Sync refuses to run without one: "
+            "the first root is never taken from the network."
         ),
     ),
     Setting(
@@ -488,15 +509,19 @@ class Settings:
         self.problems: list[str] = []
         self._user: dict[str, SettingValue] = {}
         self._policy: dict[str, SettingValue] = {}
+        self._recommended: dict[str, SettingValue] = {}
+        self.machine = managed.MachinePolicy()
         # User-file entries this version cannot apply; written back on save so nothing is lost.
         self._kept: dict[str, object] = {}
 
     @classmethod
-    def load(cls, paths: Paths) -> Settings:
-        """Read the user settings and the machine policy. Never raises for a bad file."""
+    def load(cls, paths: Paths, trust: managed.Trust | None = None) -> Settings:
+        """Read the user settings and the machine policy. Never raises for a bad file.
+
+        *trust* says who may own policy files (tests inject it; see :class:`managed.Trust`)."""
         settings = cls(paths)
         settings._load_user()
-        settings._load_policy()
+        settings._load_policy(trust)
         return settings
 
     def get(self, key: str) -> SettingValue:
@@ -504,7 +529,8 @@ class Settings:
         source = self.source(key)
         if source == "default":
             return _BY_KEY[key].default
-        return (self._policy if source == "policy" else self._user)[key]
+        layers = {"policy": self._policy, "user": self._user, "recommended": self._recommended}
+        return layers[source][key]
 
     def __getitem__(self, key: str) -> SettingValue:
         return self.get(key)
@@ -512,19 +538,30 @@ class Settings:
     def source(self, key: str) -> Source:
         """Which layer the effective value of *key* comes from."""
         lookup(key)
-        return "policy" if key in self._policy else "user" if key in self._user else "default"
+        for name, layer in (("policy", self._policy), ("user", self._user)):
+            if key in layer:
+                return name  # type: ignore[return-value]
+        return "recommended" if key in self._recommended else "default"
 
     def is_locked(self, key: str) -> bool:
         """Whether machine policy fixes *key*, so the user cannot change it."""
         lookup(key)
         return key in self._policy
 
+    def policy_source(self, key: str) -> str:
+        """Which policy source sets *key* in force (a file, a registry key), else ''."""
+        for row in reversed(self.machine.rows):
+            in_force = row.status in ("applied", "conflict", "fail-safe")
+            if row.key == key and row.level == "mandatory" and in_force:
+                return row.source
+        return ""
+
     def set(self, key: str, value: object) -> SettingValue:
         """Set the user's value for *key* (text is parsed) and return it as stored. Call save()."""
         setting = lookup(key)
         if key in self._policy:
             raise SettingError(
-                f"{key} is set by your IT department (machine policy at {self.paths.policy}) "
+                f"{key} is set by your IT department (machine policy: {self.policy_source(key)}) "
                 "and cannot be changed here.",
                 "Ask IT if you need a different value.",
             )
@@ -585,25 +622,29 @@ class Settings:
             f"Your settings file {path} could not be read ({error}); defaults are used. {kept}"
         )
 
-    def _load_policy(self) -> None:
-        path = self.paths.policy
-        try:
-            data = _read_json(path)
-            entries = _json_object(data, section="settings", others=(policy.SECTION,))
-        except (OSError, ValueError) as err:
-            self.problems.append(
-                f"Could not read the machine policy file {path} ({err}), so no policy applies. "
-                "Fix the JSON or ask IT."
-            )
-            return
-        self.problems.extend(policy.sensitive_topics(data, path)[1])
-        for key, value in entries.items():
-            try:
-                self._policy[key] = _lockable(key).validate(value)
-            except SettingError as err:
-                self.problems.append(
-                    f"Machine policy {path}: {err.message} It is ignored; ask IT to fix the policy."
-                )
+    def _load_policy(self, trust: managed.Trust | None = None) -> None:
+        kinds = {setting.key: setting.type for setting in SCHEMA}
+        self.machine = managed.load(self.paths, _validate_policy, kinds, trust)
+        self.problems.extend(self.machine.problems)
+        self._policy = {k: v for k, v in self.machine.mandatory.items() if _is_value(v)}
+        self._recommended = {k: v for k, v in self.machine.recommended.items() if _is_value(v)}
+
+
+def _is_value(value: object) -> TypeGuard[SettingValue]:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _validate_policy(level: managed.Level, key: str, value: object) -> SettingValue:
+    """A policy value checked against the schema: LookupError if unknown, else ValueError."""
+    if key not in _BY_KEY:
+        raise LookupError(f"There is no setting called {key!r}{_did_you_mean(key)}.")
+    setting = _BY_KEY[key]
+    if level == "mandatory" and not setting.lockable:
+        raise ValueError(f"{key} is a personal setting that mandatory policy cannot lock.")
+    try:
+        return setting.validate(value)
+    except SettingError as err:
+        raise ValueError(err.message) from None
 
 
 class _NotAnObjectError(ValueError):
@@ -618,23 +659,8 @@ def _read_json(path: Path) -> object:
         return {}
 
 
-def _json_object(
-    data: object, section: str = "", others: tuple[str, ...] = ()
-) -> dict[str, object]:
-    """The settings object in *data*: its *section* if it has one, else the object itself less
-    the *others* sections. ValueError if that is not an object."""
-    if section and isinstance(data, dict):
-        if section in data:
-            data = data[section]
-        else:
-            data = {key: value for key, value in data.items() if key not in others}
+def _json_object(data: object) -> dict[str, object]:
+    """*data* if it is a JSON object of settings; ValueError otherwise."""
     if not isinstance(data, dict):
         raise _NotAnObjectError("the settings in it are not a JSON object")
     return data
-
-
-def _lockable(key: str) -> Setting:
-    setting = lookup(key)
-    if not setting.lockable:
-        raise SettingError(f"{key} is a personal setting that policy cannot lock.")
-    return setting

@@ -79,7 +79,7 @@ def child_env(run: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKMATE_")}
     env.update(
         DESKMATE_HOME=str(run / "home"),
-        DESKMATE_POLICY=str(run / "policy.json"),
+        DESKMATE_POLICY_DIR=str(run / "policies"),
         PYTHONPATH=str(ROOT),
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -214,7 +214,8 @@ def pack_state(folder: Path | None, embedder: Any, versions: dict[str, str]) -> 
 
 
 def _paths(home: Path, policy: Path) -> Paths:
-    return Paths(home / "data", home / "config", home / "cache", home / "logs", policy)
+    root = policy.parent.parent  # <root>/managed/policy.json
+    return Paths(home / "data", home / "config", home / "cache", home / "logs", root, False)
 
 
 def _write_settings(home: Path, policy: Path, values: dict[str, object]) -> None:
@@ -285,11 +286,12 @@ def sync_install_op(shared: Path, embedder: Any) -> Operation:
         built = {v: synckit.build_pack_version(shared / "sync-packs", embedder, v) for v in "12"}
         repo = Repository.create(shared / "repo", shared / "keys")
         repo.publish(built["1"])
-        home, policy = template / "home", template / "policy.json"
+        home, policy = template / "home", template / "policies" / "managed" / "policy.json"
         home.mkdir(parents=True)
-        shutil.copyfile(repo.metadata_dir / "1.root.json", template / "root.json")
+        policy.parent.mkdir(parents=True)
+        shutil.copyfile(repo.metadata_dir / "1.root.json", policy.parent.parent / "root.json")
+        # A managed policy: the demo pack is off (see desktop.core.managed).
         policy.write_text(json.dumps({"settings": {"sync.url": repo.folder.as_uri()}}))
-        _write_settings(home, policy, {"knowledge.demo_enabled": False})
         paths = _paths(home, policy)
         report = run_sync(paths, Settings.load(paths), embedder)
         assert report.ok, report.error
@@ -309,7 +311,7 @@ def settings_write_op(shared: Path, embedder: Any) -> Operation:
     old = {"search.limit": 5, "ui.font_scale": 1.25, "model.threads": 2}
     new = {**old, "search.limit": 7}
     if not template.is_dir():
-        _write_settings(template / "home", template / "policy.json", old)
+        _write_settings(template / "home", template / "policies" / "managed" / "policy.json", old)
 
     def classify(run: Path) -> tuple[str, str]:
         file = run / "home" / "config" / "settings.json"
@@ -378,7 +380,7 @@ def index_rebuild_op(shared: Path, embedder: Any) -> Operation:
         article = resources["2"] / "demo" / "account-access" / "reset-your-password.md"
         article.write_text(article.read_text() + "\nA new paragraph about passwords.\n")
     if not template.is_dir():
-        paths = _paths(template / "home", template / "policy.json")
+        paths = _paths(template / "home", template / "policies" / "managed" / "policy.json")
         AppContext(paths, Settings.load(paths), embedder=embedder).build_demo_pack()
     sums = {v: file_checksums(folder / "demo") for v, folder in resources.items()}
 

@@ -39,7 +39,7 @@ def deskmate(tmp_path: Path, deskmate_home: Path, request: pytest.FixtureRequest
     """Run ``python [OPTIONS] -m desktop ARGS`` in this test's own home; returns the result.
 
     The environment comes from this process, where the autouse fixture has already pointed
-    DESKMATE_HOME and DESKMATE_POLICY at ``tmp_path``.
+    DESKMATE_HOME and DESKMATE_POLICY_DIR at ``tmp_path``.
     """
     slow = request.node.get_closest_marker("slow") is not None
 
@@ -66,10 +66,10 @@ def deskmate(tmp_path: Path, deskmate_home: Path, request: pytest.FixtureRequest
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Callable[[Any], Path]:
-    """Write the machine policy file this test's DESKMATE_POLICY points at."""
+    """Write the mandatory policy file in this test's DESKMATE_POLICY_DIR."""
 
     def write(data: Any) -> Path:
-        path = Path(os.environ["DESKMATE_POLICY"])
+        path = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
         return path

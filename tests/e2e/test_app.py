@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def run_window(tmp_path: Path, policy: dict[str, Any]) -> dict[str, Any]:
-    policy_file = Path(os.environ["DESKMATE_POLICY"])
+    policy_file = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
     policy_file.write_text(json.dumps(policy), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT],
@@ -100,7 +100,8 @@ def test_window_opens_and_reports_problems_without_a_pack(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_window_builds_the_demo_pack_on_first_run(tmp_path: Path, deskmate_home: Path) -> None:
-    seen = run_window(tmp_path, {"settings": {"generation.enabled": False}})
+    policy = {"generation.enabled": False, "knowledge.demo_enabled": True}  # managed: IT allows it
+    seen = run_window(tmp_path, {"settings": policy})
 
     assert seen["code"] == 0
     assert seen["visible"] is True

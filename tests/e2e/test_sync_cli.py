@@ -39,8 +39,8 @@ def test_sync_json_reports_checked_installed_refused_and_retired(
         deskmate("pack", "publish", str(built), "--repo", str(repo), "--keys", str(keys))
     )
     assert "northwind 1: published" in published.stdout
-    policy_file = Path(os.environ["DESKMATE_POLICY"])
-    shutil.copy(repo / "metadata" / "root.json", policy_file.parent / "root.json")
+    policy_file = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
+    shutil.copy(repo / "metadata" / "root.json", policy_file.parent.parent / "root.json")
     policy({"settings": {"sync.url": repo.as_uri(), "knowledge.demo_enabled": False}})
 
     report = json.loads(_ok(deskmate("sync", "--json")).stdout)

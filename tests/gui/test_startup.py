@@ -50,10 +50,12 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 24
 def test_trace_writes_nothing_unless_asked(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.delenv(trace.TRACE_ENV, raising=False)
     monkeypatch.setattr(trace, "_marked", set())
-    monkeypatch.chdir(tmp_path)
+    cwd = tmp_path / "cwd"  # tmp_path itself holds the tests' empty policy folder
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     trace.mark("window_shown")
     assert not trace.enabled()
-    assert list(tmp_path.iterdir()) == []
+    assert list(cwd.iterdir()) == []
 
 
 def test_trace_appends_each_event_once_with_seconds_since_start(

@@ -60,9 +60,9 @@ def server(repo: Repository) -> Iterator[Server]:
 def workstation(
     repo: Repository, deskmate_home: Path, tmp_path: Path, embedder: Any
 ) -> Workstation:
-    """A workstation whose IT placed the repository's root.json beside the policy file."""
-    policy_file = Path(os.environ["DESKMATE_POLICY"])
-    shutil.copyfile(repo.metadata_dir / "1.root.json", policy_file.parent / "root.json")
+    """A workstation whose IT placed the repository's root.json in the policy folder."""
+    policy_file = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
+    shutil.copyfile(repo.metadata_dir / "1.root.json", policy_file.parent.parent / "root.json")
     station = Workstation(deskmate_home, policy_file, embedder)
     station.set_policy(url=repo.folder.as_uri())
     return station

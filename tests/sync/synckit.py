@@ -124,7 +124,8 @@ class Workstation:
 
     def context(self) -> AppContext:
         settings = self.settings()
-        settings.set("knowledge.demo_enabled", False)  # only synced packs
+        if not settings.is_locked("knowledge.demo_enabled"):  # a managed policy locks it off
+            settings.set("knowledge.demo_enabled", False)  # only synced packs
         return AppContext(self.paths, settings, embedder=self.embedder)
 
     def answer(self, context: AppContext | None = None, query: str = LOYALTY_QUESTION) -> str:

@@ -53,6 +53,8 @@ def with_demo(workstation: Workstation, demo_pack: Path) -> AppContext:
         vectors = demo_pack.with_name(".demo.vectors")  # so a rebuild re-embeds nothing
         if vectors.is_dir():
             shutil.copytree(vectors, demo.with_name(".demo.vectors"))
+    workstation.policy["knowledge.demo_enabled"] = True  # managed: served only if IT allows it
+    workstation.set_policy()
     return AppContext(workstation.paths, workstation.settings(), embedder=workstation.embedder)
 
 

@@ -116,7 +116,7 @@ def test_retired_document_is_no_longer_returned(
 
 @pytest.mark.slow
 def test_sync_refuses_without_a_trusted_root(server: Server, workstation: Workstation) -> None:
-    (workstation.policy_file.parent / "root.json").unlink()
+    (workstation.policy_file.parent.parent / "root.json").unlink()
     workstation.set_policy(url=server.url)
 
     with pytest.raises(SyncError, match="no trusted root") as caught:
@@ -242,6 +242,8 @@ def test_synced_pack_and_plain_demo_pack_side_by_side(
 ) -> None:
     assert workstation.sync().ok
     shutil.copytree(demo_pack, workstation.paths.data / "packs" / "demo")
+    workstation.policy["knowledge.demo_enabled"] = True  # managed: served only if IT allows it
+    workstation.set_policy()
     context = AppContext(workstation.paths, workstation.settings(), embedder=workstation.embedder)
 
     assert sorted(p.id for p in context.packs()) == ["demo", "northwind"]

@@ -127,7 +127,8 @@ def test_the_company_article_replaces_the_builtin_rule(deskmate_home, demo_pack,
 def _policy(data: object) -> None:
     import os
 
-    Path(os.environ["DESKMATE_POLICY"]).write_text(json.dumps(data), encoding="utf-8")
+    policy = Path(os.environ["DESKMATE_POLICY_DIR"], "managed", "policy.json")
+    policy.write_text(json.dumps(data), encoding="utf-8")
 
 
 @pytest.mark.slow

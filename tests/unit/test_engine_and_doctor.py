@@ -50,18 +50,16 @@ def test_configured_missing_model_raises_naming_the_file(tmp_path) -> None:
 
 
 def test_policy_can_turn_generation_off(tmp_path, monkeypatch) -> None:
-    policy = tmp_path / "policy.json"
+    policy = Paths.from_env().policy
     policy.write_text(json.dumps({"settings": {"generation.enabled": False}}))
-    monkeypatch.setenv("DESKMATE_POLICY", str(policy))
     context = _context()
     assert context.engine() is None
     assert context.settings.is_locked("generation.enabled")
 
 
 def test_doctor_reports_each_problem_with_a_fix(tmp_path, monkeypatch) -> None:
-    policy = tmp_path / "policy.json"
-    policy.write_text("{not json")
-    monkeypatch.setenv("DESKMATE_POLICY", str(policy))
+    policy = Paths.from_env().policy
+    policy.write_text('{"model.pth": "/opt/m.gguf"}')  # broken files: test_managed_policy.py
     context = _context(pack_dirs=[tmp_path / "no-pack"], model_path=tmp_path / "bad.gguf")
     (tmp_path / "bad.gguf").write_text("not a model")
     checks = {c.name: c for c in run_checks(context)}
@@ -70,6 +68,7 @@ def test_doctor_reports_each_problem_with_a_fix(tmp_path, monkeypatch) -> None:
     assert checks["knowledge"].status == "error" and checks["knowledge"].fix
     assert checks["settings and policy"].status == "warning"
     assert str(policy) in checks["settings and policy"].message
+    assert "model.path" in checks["settings and policy"].message
     assert checks["embedding model"].status == "ok"
     assert checks["keyring"].status in {"ok", "warning"}
 
@@ -87,8 +86,7 @@ def test_policy_allow_list_refuses_other_models_and_accepts_listed_ones(
 ) -> None:
     from desktop.core.generation.engine import file_sha256
 
-    policy = tmp_path / "policy.json"
-    monkeypatch.setenv("DESKMATE_POLICY", str(policy))
+    policy = Paths.from_env().policy
     policy.write_text(json.dumps({"settings": {"model.allowed_sha256": "ab" * 32}}))
     refused = _context()
     with pytest.raises(ModelError, match="not one of the models your IT department allows"):
@@ -99,10 +97,8 @@ def test_policy_allow_list_refuses_other_models_and_accepts_listed_ones(
     digest = file_sha256(smollm2_path)
     policy.write_text(json.dumps({"settings": {"model.allowed_sha256": f"ab{'0' * 62}, {digest}"}}))
     allowed = _context()
-    assert allowed.engine() is not None
-    # The digest is remembered, so a 1 GB model is not hashed on every start.
-    cache = json.loads((allowed.paths.cache / "model-sha256.json").read_text())
-    assert digest in cache.values()
+    engine = allowed.engine()
+    assert engine is not None and engine.verified_fd is not None  # loads the bytes hashed
 
 
 def test_doctor_refuses_an_embedder_graph_that_is_not_the_pinned_one(

@@ -94,7 +94,7 @@ def test_case_mentioned_late_in_a_long_conversation_is_found(context) -> None:
 
 @pytest.mark.slow
 def test_policy_can_add_a_sensitive_topic(tmp_path, monkeypatch, demo_pack, embedder) -> None:
-    policy = tmp_path / "policy.json"
+    policy = Paths.from_env().policy
     policy.write_text(
         json.dumps(
             {
@@ -108,7 +108,6 @@ def test_policy_can_add_a_sensitive_topic(tmp_path, monkeypatch, demo_pack, embe
             }
         )
     )
-    monkeypatch.setenv("DESKMATE_POLICY", str(policy))
     paths = Paths.from_env()
     context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
     answer = _answer(context, "My betting app bills keep hitting my phone account.")

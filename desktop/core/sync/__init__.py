@@ -22,9 +22,10 @@ Workstation settings (machine policy may lock every one of them):
     (tests). Empty (the default) turns sync off.
 ``sync.root``
     The trusted ``root.json`` the updater is bootstrapped from. Empty (the default) means
-    ``root.json`` beside the machine policy file, else ``resources/sync/root.json`` of the
-    installation. Without one, sync refuses to run: the first root is never fetched
-    (no trust on first use).
+    ``root.json`` in the machine policy folder (``/etc/deskmate/policies/root.json``), else
+    ``resources/sync/root.json`` of the installation. Under a machine policy only a mandatory
+    value counts, and neither ``DESKMATE_RESOURCES`` nor a development policy folder is used.
+    Without one, sync refuses to run: the first root is never fetched (no trust on first use).
 ``sync.interval_minutes``
     How often a background sync is due (default 240; 0 = only on demand).
 ``sync.warn_after_days``

@@ -70,14 +70,25 @@ def check_source(url: str) -> str:
 
 
 def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
-    """The trusted root metadata this machine bootstraps from (no trust on first use)."""
-    from desktop.core.context import resources_dir
+    """The trusted root metadata this machine bootstraps from (no trust on first use).
 
+    Under a machine policy it comes only from places users cannot write: ``sync.root`` if the
+    mandatory policy sets it, else ``root.json`` in the machine policy folder (or, as 0.x had
+    it, in its parent ``/etc/deskmate``), else the installation's own; never from
+    ``DESKMATE_RESOURCES``, a user's ``sync.root`` or a development policy folder."""
+    from desktop.core.context import installed_resources_dir, resources_dir
+    from desktop.core.paths import machine_policy_exists
+
+    managed = paths.machine_policy and machine_policy_exists()
     configured = str(settings.get("sync.root"))
+    if managed and not settings.is_locked("sync.root"):
+        configured = ""
+    resources = installed_resources_dir() if managed else resources_dir()
+    folders = [paths.policy_dir, paths.policy_dir.parent] if managed else [paths.policy_dir]
     candidates = (
         [Path(configured).expanduser()]
         if configured
-        else [paths.policy.parent / "root.json", resources_dir() / "sync" / "root.json"]
+        else [*(f / "root.json" for f in folders), resources / "sync" / "root.json"]
     )
     for candidate in candidates:
         try:
