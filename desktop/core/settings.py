@@ -448,14 +448,13 @@ SCHEMA: tuple[Setting, ...] = (
     ),
     Setting(
         key="ui.copy_flagged",
-        type=str,
-        default="confirm",
-        label="Copying a draft that needs checking",
+        type=bool,
+        default=True,
+        label="Allow copying a draft that needs checking",
         description=(
-            "confirm: copying a draft with flagged sentences, or a stopped draft, asks first; "
-            "forbid: such a draft cannot be copied."
+            "On: copying a draft with flagged sentences, or a stopped draft, asks first. "
+            "Off: such a draft cannot be copied."
         ),
-        choices=("confirm", "forbid"),
     ),
     # --- the bug tier (issue 13) ---
     Setting(

@@ -152,7 +152,7 @@ def test_policy_can_forbid_copying_a_draft_that_needs_checking(
     qtbot: Any, make_window: Any, context: Any
 ) -> None:
     Path(context.paths.policy).write_text(
-        json.dumps({"settings": {"ui.copy_flagged": "forbid", "generation.enabled": False}}),
+        json.dumps({"settings": {"ui.copy_flagged": False, "generation.enabled": False}}),
         encoding="utf-8",
     )
     locked = context_with(context.embedder, pack_dirs=context.pack_dirs())

@@ -230,7 +230,7 @@ class DraftPart(Part):
         warning = render.copy_warning(answer)
         if not warning:
             self._copy(answer)
-        elif self.shell.context.settings.get("ui.copy_flagged") == "forbid":
+        elif not self.shell.context.settings.get("ui.copy_flagged"):
             self.shell.say(f"{warning} Your IT department does not allow copying it.", 10000)
             self.pane.view.append(f"<p><b>Not copied.</b> {html.escape(warning)}</p>")
         else:
