@@ -348,6 +348,54 @@ def index_rebuild() -> None:
         click.echo(f"  skipped {source}: {reason}")
 
 
+@cli.command("listen")
+@click.option(
+    "--text",
+    "conversation",
+    type=text_file,
+    required=True,
+    help="The conversation as text (Customer: / Agent: lines, or unlabelled text).",
+)
+@pack_option
+@json_option
+@user_errors
+def listen_command(conversation: Any, packs: tuple[Path, ...], as_json: bool) -> None:
+    """Per customer turn: the need, the suggested articles and any route to a person, as the
+    window's listen panel works them out."""
+    from desktop.core import listen
+    from desktop.core.conversation import turns
+    from desktop.core.errors import UserError
+
+    steps = listen.customer_prefixes(conversation.read())
+    if not steps:
+        raise UserError(
+            "The conversation has no customer turns.",
+            "Give a text file with lines such as 'Customer: my parcel has not arrived'.",
+        )
+    context = _context(packs)
+    context.preload()
+    _ensure_demo(context)
+    results = [
+        {"turn": n, "text": turns(step)[-1].text, **listen.suggest(context, step).to_json()}
+        for n, step in enumerate(steps, start=1)
+    ]
+    _warn_pack_problems(context)
+    if as_json:
+        emit_json(results)
+        return
+    for result in results:
+        click.echo(click.style(f"Turn {result['turn']}: {result['text'][:100]}", bold=True))
+        click.echo(f"  Need: {result['need']}")
+        for article in result["articles"]:
+            click.echo(
+                f"  [{article['n']}] {article['title']}  ({article['pack']}:{article['source']})"
+            )
+        route = result["route"]
+        if route:
+            click.echo(click.style(f"  ROUTE TO A PERSON: {route['label']}", fg="red", bold=True))
+            click.echo(f"    Why: {route['reason']}")
+
+
 cli.add_command(pack)
 for command in (pack_publish, pack_retire, pack_rollback):
     pack.add_command(command)

@@ -15,6 +15,7 @@ whole :class:`Answer`, whose sentences are the final verdicts.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core import answerable, compose, listen, tasks
 from desktop.core.errors import ModelError, UserError
-from desktop.core.generation import prompts, verify
+from desktop.core.generation import guard, prompts, verify
 from desktop.core.knowledge.index import Hit, Pack
 from desktop.core.knowledge.search import (
     hybrid_search,
@@ -61,6 +62,8 @@ class Answer:
     task: str = "reply"
     # A model draft replaced for lack of support: {"draft", "supported", "sentences"}.
     replaced: dict[str, Any] = field(default_factory=dict)
+    limit: str = ""  # what ended the model's writing early: "time_budget" | "repetition" | ""
+    not_sensitive: str = ""  # the sensitive topic the agent said this case is not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,8 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "route": self.route or None,
             "replaced": self.replaced or None,
+            "limit": self.limit or None,
+            "not_sensitive": self.not_sensitive or None,
         }
 
 
@@ -126,6 +131,9 @@ class Assistant:
 
     def __init__(self, context: AppContext) -> None:
         self.context = context
+        # Sensitive topics the agent said the current conversation is not ("not a sensitive
+        # case"): a detection of one of them no longer stops a draft or a wrap-up.
+        self.not_sensitive: set[str] = set()
 
     def search(
         self,
@@ -166,9 +174,19 @@ class Assistant:
         question, notice = _clean_question(question)
         answer = Answer(status="answered", question=question, notice=notice, task=task)
         started = time.perf_counter()
-        detection = self.context.sensitive_detector().detect(question)
+        detector = self.context.sensitive_detector()
+        # A wrap-up reads a conversation: routed as the listen panel routes it (customer turns).
+        detection = (
+            listen.route(detector, question) if task == "wrapup" else detector.detect(question)
+        )
         answer.timings["sensitive_check_s"] = time.perf_counter() - started
-        if detection is not None:
+        if detection is not None and detection.topic.name in self.not_sensitive:
+            answer.not_sensitive = detection.topic.name
+            answer.notice = _join(
+                answer.notice,
+                f"You marked this as not a sensitive case ({detection.topic.label}).",
+            )
+        elif detection is not None:
             yield from _route_to_human(answer, detection)
             return
         if task != "reply":
@@ -274,6 +292,8 @@ class Assistant:
                     answer.notice, "No language model is available, so the text is unchanged."
                 )
         answer.sentences = tasks.check_against(answer.draft, text)
+        if answer.task == "rewrite":
+            _flag_new_contacts(answer.sentences, text)
 
     def _too_little_support(self, answer: Answer) -> str:
         """Why the model's draft should not be shown, or "" to keep it."""
@@ -355,15 +375,17 @@ class Assistant:
     ) -> Iterator[Event]:
         settings = self.context.settings
         pieces: list[str] = []
+        limit = guard.Guard(float(settings.get("generation.time_budget_s")))
         try:
-            for piece in engine.stream(
+            stream = engine.stream(
                 messages,
                 max_tokens=int(settings.get("model.max_tokens")),
                 temperature=float(settings.get("model.temperature")),
                 stop=stop,
                 stop_words=stop_words,
                 prompt_lookup=bool(settings.get("generation.prompt_lookup")),
-            ):
+            )
+            for piece in limit.guarded(stream):
                 pieces.append(piece)
                 yield Token(piece)
         except (RuntimeError, ValueError, OSError) as exc:
@@ -371,8 +393,12 @@ class Assistant:
                 f"The model failed while writing ({exc}).",
                 "Try again; if it keeps failing, run `deskmate doctor`.",
             ) from exc
+        answer.limit = limit.reason
+        if limit.reason == guard.REPETITION or (limit.reason and not "".join(pieces).strip()):
+            raise ModelError(limit.message(), "Check the draft below before sending.")
         answer.draft = "".join(pieces).strip()
         answer.stopped = bool(stop is not None and stop.is_set())
+        answer.notice = _join(answer.notice, limit.message())
         stats = engine.last_stats
         if stats is not None:
             answer.timings["first_token_s"] = stats.first_token_s
@@ -396,6 +422,36 @@ def _route_to_human(answer: Answer, detection: Detection) -> Iterator[Event]:
     answer.sources = [hit] if hit is not None else []
     yield Sources(answer.sources)
     yield Done(answer)
+
+
+# Addresses a customer could act on: web links, e-mail addresses, phone numbers.
+_CONTACT = re.compile(
+    r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d[\d ()-]{6,}\d",
+    re.IGNORECASE,
+)
+
+
+def new_contacts(text: str, source: str) -> list[str]:
+    """Links, e-mail addresses and phone numbers in *text* that *source* does not contain."""
+    digits = re.sub(r"\D", "", source)
+    lowered = source.lower()
+    found = []
+    for match in _CONTACT.finditer(text):
+        value = match.group(0).rstrip(".,;:)]")
+        number = re.sub(r"\D", "", value)
+        known = number in digits if value[0].isdigit() or value[0] == "+" else False
+        if not known and value.lower() not in lowered:
+            found.append(value)
+    return found
+
+
+def _flag_new_contacts(sentences: list[verify.Sentence], source: str) -> None:
+    """A rewrite's sentence that adds a link, address or phone number is not supported."""
+    for sentence in sentences:
+        added = new_contacts(sentence.text, source)
+        if added:
+            sentence.verdict = "unsupported"
+            sentence.reason = f"Adds {', '.join(added)}, which the original text does not have."
 
 
 def task_input(task: str, typed: str, conversation: str, current: Answer | None) -> tuple[str, str]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 HIGHLIGHT = "#fff2a8"
 PASSAGE_ANCHOR = "passage"
+NOT_SENSITIVE = "notsensitive"  # the link scheme of "Not a sensitive case: continue"
 # Marked sentences keep black text so they stay readable in a dark theme too.
 VERDICT_STYLE = {
     "supported": "",
@@ -154,7 +155,9 @@ def answer_html(answer: Answer) -> str:
             "<p>Deskmate does not draft replies for this kind of case.</p>"
             f"<p><b>Why:</b> {route['reason']}</p>"
             f"<p><b>Company rule:</b> {route['rule']}</p>"
-            f"{article}</div>"
+            f"{article}"
+            f'<p><a href="{NOT_SENSITIVE}:{route["topic"]}" style="color:{LINK_ON_LIGHT};">'
+            "Not a sensitive case: continue</a> (your choice is recorded)</p></div>"
         )
     if answer.status == "no_source":
         nearest = "".join(f"<li>{html.escape(h.title)}</li>" for h in answer.nearest)
@@ -190,13 +193,42 @@ def sources_html(sources: Sequence[Hit]) -> str:
     return f"<p><b>Sources</b></p><ul>{items}</ul>"
 
 
+_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
+
+
+def plain(text: str) -> str:
+    """*text* with no markup: HTML tags and comments dropped (``</script>``), entities decoded,
+    and any tag an entity spelled out dropped too; ordinary "<" and ">" in prose stay."""
+    for _ in range(3):
+        stripped = html.unescape(_TAG.sub("", text))
+        if stripped == text:
+            break
+        text = stripped
+    return _TAG.sub("", text)
+
+
 def copy_text(answer: Answer, with_sources: bool = False) -> str:
-    """What Copy puts on the clipboard: the draft as plain text, optionally with its sources."""
-    text = answer.draft.strip()
+    """What Copy puts on the clipboard: the draft as plain text (no markup reaches the
+    customer), optionally with its sources."""
+    text = plain(answer.draft).strip()
     if with_sources and answer.sources:
-        titles = "\n".join(f"[{n}] {h.title}" for n, h in enumerate(answer.sources, start=1))
+        titles = "\n".join(f"[{n}] {plain(h.title)}" for n, h in enumerate(answer.sources, start=1))
         text += "\n\nSources:\n" + titles
     return text
+
+
+def copy_warning(answer: Answer) -> str:
+    """Why copying *answer* needs a second look ("" when every sentence is supported and the
+    draft is complete): flagged sentences, and a draft that was stopped or ran out of time."""
+    why = []
+    flagged = sum(s.verdict != "supported" for s in answer.sentences)
+    if flagged:
+        why.append(f"{flagged} of its {len(answer.sentences)} sentences are not verified")
+    if answer.stopped:
+        why.append("it was stopped before it was finished")
+    elif answer.limit:
+        why.append("it was cut short (time limit or repetition)")
+    return ("This draft needs checking: " + "; ".join(why) + ".") if why else ""
 
 
 def original_file(source: str, roots: Sequence[Path]) -> Path | None:

@@ -188,6 +188,18 @@ SCHEMA: tuple[Setting, ...] = (
         maximum=4096,
     ),
     Setting(
+        key="generation.time_budget_s",
+        type=float,
+        default=30.0,
+        label="Time limit for one draft (seconds)",
+        description=(
+            "A draft still being written after this many seconds is stopped and marked for "
+            "checking; 0 means no limit."
+        ),
+        minimum=0.0,
+        maximum=600.0,
+    ),
+    Setting(
         key="model.temperature",
         type=float,
         default=0.2,
@@ -433,6 +445,16 @@ SCHEMA: tuple[Setting, ...] = (
         label="Copy source titles with the draft",
         description="Append the titles of the cited sources when copying a draft.",
         lockable=False,
+    ),
+    Setting(
+        key="ui.copy_flagged",
+        type=bool,
+        default=True,
+        label="Allow copying a draft that needs checking",
+        description=(
+            "On: copying a draft with flagged sentences, or a stopped draft, asks first. "
+            "Off: such a draft cannot be copied."
+        ),
     ),
     # --- the bug tier (issue 13) ---
     Setting(

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from desktop.core import feedback, render
+from desktop.core import feedback, listen, render
 from desktop.core.assist import Answer, Done, Error, Replaced, Sources, Token, Verdict, task_input
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
@@ -54,6 +54,7 @@ class DraftPart(Part):
         self._streamed = ""
         self._banner = ""
         self._verdicts: dict[int, Any] = {}
+        self.confirm_box: QMessageBox | None = None
         self._connect()
         self._apply_settings()
         self.pane.view.setHtml(WELCOME)
@@ -195,6 +196,9 @@ class DraftPart(Part):
         self.shell.answer_shown.emit(answer)
 
     def _on_citation(self, url: QUrl) -> None:
+        if url.scheme() == render.NOT_SENSITIVE:
+            self.not_sensitive(url.path() or url.toString().split(":", 1)[1])
+            return
         if url.scheme() != "cite":
             return
         number = int(url.path() or url.toString().split(":", 1)[1])
@@ -203,14 +207,55 @@ class DraftPart(Part):
 
     # --- the result -------------------------------------------------------------------------
 
+    def not_sensitive(self, topic: str) -> None:
+        """The agent says the routed case is not *topic*: record it and run the task again."""
+        request = self._last_request
+        try:
+            action = request[1] if request is not None else "continue"
+            listen.record_not_sensitive(self.shell.context.paths.data, topic, action)
+        except UserError as exc:
+            self.shell.say(str(exc), 10000)
+            return
+        self.shell.assistant.not_sensitive.add(topic)
+        self.shell.say(f"Marked not a sensitive case ({topic}); recorded.", 8000)
+        self.regenerate()
+
     def copy_draft(self) -> None:
+        """Copy the draft as plain text; a draft that needs checking asks first (or, when policy
+        forbids copying such drafts, is refused with the reason)."""
         answer = self.answer
         if answer is None or answer.status != "answered" or not answer.draft.strip():
             self.shell.say("There is no draft to copy.", 5000)
             return
+        warning = render.copy_warning(answer)
+        if not warning:
+            self._copy(answer)
+        elif not self.shell.context.settings.get("ui.copy_flagged"):
+            self.shell.say(f"{warning} Your IT department does not allow copying it.", 10000)
+            self.pane.view.append(f"<p><b>Not copied.</b> {html.escape(warning)}</p>")
+        else:
+            self._confirm_copy(answer, warning)
+
+    def _confirm_copy(self, answer: Answer, warning: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Copy a draft that needs checking?",
+            f"{warning}\n\nCheck the marked sentences before you send it.",
+            QMessageBox.StandardButton.Cancel,
+            self.pane,
+        )
+        anyway = box.addButton("Copy anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self._copy(answer) if button is anyway else None)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.confirm_box = box
+        box.open()
+
+    def _copy(self, answer: Answer) -> None:
         text = render.copy_text(answer, self.pane.with_sources.isChecked())
         QApplication.clipboard().setText(text)
-        self.shell.say("Draft copied as plain text.", 5000)
+        checked = render.copy_warning(answer)
+        self.shell.say("Draft copied as plain text." + (f" {checked}" if checked else ""), 8000)
 
     def rate(self, rating: str) -> None:
         if self.answer is None:

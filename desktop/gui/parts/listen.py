@@ -4,20 +4,19 @@ following the clipboard when settings and policy allow it."""
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
-from desktop.core import listen
+from desktop.core import listen, render
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
-from desktop.core.knowledge.search import one_per_article
 from desktop.gui.panes import ListenPane
 from desktop.gui.parts.base import Part, Shell, Shortcut
-from desktop.gui.parts.lane import SearchLane
 
 NO_NEED = "Suggestions appear as the conversation changes."
-SUGGESTIONS = 5  # the agent wants to know what to read: one row per article
+ROUTE_STYLE = "background-color:#fde2c8; color:#000000; padding:4px;"
 
 
 class ListenPart(Part):
@@ -31,13 +30,19 @@ class ListenPart(Part):
         Shortcut("Ctrl+Shift+W", "wrap-up note from the conversation", "wrapup"),
     )
     suggestions_shown = Signal(list)
+    route_shown = Signal(object)  # the Detection shown in the banner, or None
 
     def __init__(self, shell: Shell) -> None:
         super().__init__(shell)
         self.pane = ListenPane()
         self.widget = self.pane
         self._watching = False
-        self.lane = SearchLane(shell, self._show_suggestions, self._on_failed)
+        self.hits: list[Hit] = []
+        self.detection: object = None  # the Detection in the banner
+        self._running = False
+        self._pending: str | None = None
+        self._opening = ""  # the first line of the conversation the agent's choices belong to
+        self._add_route_banner()
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.setInterval(600)
         self._debounce.timeout.connect(self.search)
@@ -49,6 +54,23 @@ class ListenPart(Part):
         shell.packs_opened.connect(lambda _: self.search())
         shell.settings_changed.connect(self._apply_clipboard_policy)
         self._apply_clipboard_policy()
+
+    def _add_route_banner(self) -> None:
+        """The route-to-person banner, above the need, with the agent's way out of it."""
+        self.route_banner = QLabel()
+        self.route_banner.setWordWrap(True)
+        self.route_banner.setAccessibleName("Route to a person")
+        self.route_banner.hide()
+        self.not_sensitive_button = QPushButton("&Not a sensitive case")
+        self.not_sensitive_button.setToolTip(
+            "Say this conversation is not this kind of case and continue (your choice is recorded)"
+        )
+        self.not_sensitive_button.hide()
+        self.not_sensitive_button.clicked.connect(self.not_sensitive)
+        layout = self.pane.need.parentWidget().layout()
+        at = layout.indexOf(self.pane.need)
+        layout.insertWidget(at, self.not_sensitive_button)
+        layout.insertWidget(at, self.route_banner)
 
     def focus_order(self) -> list[QWidget]:
         return [self.pane.conversation]
@@ -66,29 +88,92 @@ class ListenPart(Part):
         self._debounce.start()
 
     def search(self) -> None:
-        """Search for the customer's latest need in the conversation."""
-        need = listen.customer_need(self.pane.conversation.toPlainText())
-        if need.empty:
-            self.pane.suggestions.clear()
-            self.pane.need.setText(NO_NEED)
+        """Check the conversation (need, articles, sensitive case) on a worker, latest only."""
+        text = self.pane.conversation.toPlainText()
+        if _opening(text) != self._opening:
+            # Another conversation (cleared, or replaced by a paste): it starts afresh.
+            self.shell.assistant.not_sensitive.clear()
+            self._opening = _opening(text)
+        need = listen.customer_need(text)
+        self.pane.need.setText(
+            f"<b>Customer needs:</b> {html.escape(need.query[:160])}" if not need.empty else NO_NEED
+        )
+        if not self.shell.knowledge_ready or self._running:
+            self._pending = text  # run when the packs are open / the current check ends
             return
-        self.pane.need.setText(f"<b>Customer needs:</b> {html.escape(need.query[:160])}")
-        self.lane.request(need.query)
+        self._running, self._pending = True, None
+        packs = list(self.shell.packs.values())
+        context = self.shell.context
+        self.shell.ops.run(
+            lambda: (text, listen.suggest(context, text, packs)), self._on_checked, self._on_failed
+        )
 
-    def _show_suggestions(self, query: str, hits: list[Hit]) -> None:
-        hits = one_per_article(hits, SUGGESTIONS)
-        self.lane.hits = hits
-        self.pane.suggestions.show_hits(hits, query, self.shell.pack_titles())
-        if not hits:
-            self.pane.suggestions.show_message("No approved article matches yet.")
-        self.suggestions_shown.emit(hits)
+    def _on_checked(self, result: tuple[str, listen.Suggestion]) -> None:
+        self._running = False
+        self.shell.searched.emit()
+        if self._pending is not None:
+            self.search()
+            return
+        text, found = result
+        if text != self.pane.conversation.toPlainText():
+            return  # the conversation changed meanwhile: its own check is on its way
+        self._show_route(found.detection)
+        self.hits = found.hits
+        if found.need.empty:
+            self.pane.suggestions.clear()
+        else:
+            self.pane.suggestions.show_hits(found.hits, found.need.query, self.shell.pack_titles())
+            if not found.hits:
+                self.pane.suggestions.show_message("No approved article matches yet.")
+        self.suggestions_shown.emit(found.hits)
 
-    def _on_failed(self, text: str) -> None:
-        self.pane.need.setText(html.escape(text))
+    def _show_route(self, detection: object) -> None:
+        """Raise (or lower) the route-to-person banner: at once, before any draft."""
+        topic = getattr(detection, "topic", None)
+        if topic is not None and topic.name in self.shell.assistant.not_sensitive:
+            detection = topic = None  # the agent said it is not: keep the note they were shown
+        self.detection = detection
+        if topic is not None:
+            self.route_banner.setText(
+                f'<div style="{ROUTE_STYLE}"><b>Route to a person: {html.escape(topic.label)}'
+                "</b><br>Do not send a drafted reply. "
+                f"{html.escape(topic.rule)}<br><i>Why:</i> "
+                f"{html.escape(getattr(detection, 'reason', ''))}</div>"
+            )
+        elif not self.shell.assistant.not_sensitive:
+            self.route_banner.clear()
+        self.route_banner.setVisible(bool(self.route_banner.text()))
+        self.not_sensitive_button.setVisible(topic is not None)
+        self.route_shown.emit(detection)
+
+    def not_sensitive(self) -> None:
+        """The agent says this is not a sensitive case: record it (content-free), say so, and
+        let drafts and the wrap-up go ahead for this conversation."""
+        topic = getattr(self.detection, "topic", None)
+        if topic is None:
+            return
+        try:
+            listen.record_not_sensitive(self.shell.context.paths.data, topic.name, "continue")
+        except UserError as exc:
+            self.shell.say(str(exc), 10000)
+            return
+        self.shell.assistant.not_sensitive.add(topic.name)
+        self._show_route(None)
+        self.route_banner.setText(
+            f"<i>You marked this as not a sensitive case ({html.escape(topic.label)}) at "
+            f"{time.strftime('%H:%M')}; recorded.</i>"
+        )
+        self.route_banner.show()
+
+    def _on_failed(self, exc: Exception) -> None:
+        self._running = False
+        self.pane.need.setText(html.escape(render.problem_text(exc)))
+        if self._pending is not None:
+            self.search()
 
     def _on_selected(self, row: int) -> None:
-        if 0 <= row < len(self.lane.hits):
-            self.shell.source_requested.emit(self.lane.hits[row])
+        if 0 <= row < len(self.hits):
+            self.shell.source_requested.emit(self.hits[row])
 
     # --- following the clipboard ------------------------------------------------------------
 
@@ -131,3 +216,8 @@ class ListenPart(Part):
         text = QApplication.clipboard().text().strip()
         if text and text != self.pane.conversation.toPlainText().strip():
             self.pane.conversation.setPlainText(text)
+
+
+def _opening(conversation: str) -> str:
+    """The conversation's first line: while it stays, it is the same conversation."""
+    return next((line.strip() for line in conversation.splitlines() if line.strip()), "")
