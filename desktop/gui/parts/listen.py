@@ -62,6 +62,7 @@ class ListenPart(Part):
         self.route_banner.setAccessibleName("Route to a person")
         self.route_banner.hide()
         self.not_sensitive_button = QPushButton("&Not a sensitive case")
+        self.not_sensitive_button.setAccessibleName("Not a sensitive case")
         self.not_sensitive_button.setToolTip(
             "Say this conversation is not this kind of case and continue (your choice is recorded)"
         )
@@ -98,6 +99,12 @@ class ListenPart(Part):
         self.pane.need.setText(
             f"<b>Customer needs:</b> {html.escape(need.query[:160])}" if not need.empty else NO_NEED
         )
+        if not text.strip() and not self._running:
+            self._pending = None  # nothing to check: no search, so no model load either
+            self.hits = []
+            self.pane.suggestions.clear()
+            self._show_route(None)
+            return
         if not self.shell.knowledge_ready or self._running:
             self._pending = text  # run when the packs are open / the current check ends
             return

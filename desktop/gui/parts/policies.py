@@ -49,6 +49,7 @@ class PoliciesDialog(QDialog):
         self.problems.setWordWrap(True)
         self.problems.setAccessibleName("Policy problems")
         self.reload_button = QPushButton("Reload policies")
+        self.reload_button.setAccessibleName("Reload policies")
         self.reload_button.clicked.connect(part.reload)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
