@@ -53,7 +53,9 @@ mkdir -p "$STAGE"/{DEBIAN,opt,usr/bin,usr/share/applications,usr/share/metainfo}
     "$STAGE"/usr/share/icons/hicolor/scalable/apps "$STAGE"/usr/share/doc/deskmate \
     "$STAGE"/usr/share/man/man1 "$STAGE"/etc/deskmate/policies/{managed,recommended}
 echo "==> staging $BUNDLE as /opt/deskmate ($VERSION)"
-cp -a "$BUNDLE" "$STAGE/opt/deskmate"
+# Hard links when dist/ and build/ share a file system (no 900 MB copy); the modes set below
+# are then the bundle's too, which changes nothing for it.
+cp -al "$BUNDLE" "$STAGE/opt/deskmate" 2>/dev/null || cp -a "$BUNDLE" "$STAGE/opt/deskmate"
 ln -s /opt/deskmate/deskmate "$STAGE/usr/bin/deskmate"
 install -m 644 "$LINUX/$ID.desktop" "$STAGE/usr/share/applications/$ID.desktop"
 install -m 644 resources/icons/deskmate.svg "$STAGE/usr/share/icons/hicolor/scalable/apps/$ID.svg"
@@ -69,11 +71,10 @@ printf 'deskmate (%s) unstable; urgency=medium\n\n  * Deskmate %s, packaged from
 mkdir -p "$STAGE/usr/share/lintian/overrides"
 install -m 644 "$HERE/lintian-overrides" "$STAGE/usr/share/lintian/overrides/deskmate"
 
-# Modes: directories 755, files 644, ELF files and the entry point 755; owner root (dpkg-deb).
+# Modes: directories 755, files 644 (shared libraries too), the entry point 755; owner root.
 find "$STAGE" -type d -exec chmod 755 {} +
 find "$STAGE" -type f -exec chmod 644 {} +
 chmod 755 "$STAGE/opt/deskmate/deskmate"
-find "$STAGE/opt/deskmate/_internal" -type f \( -name '*.so' -o -name '*.so.*' \) -exec chmod 755 {} +
 
 size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@SIZE@/$size/" -e "s|@MAINTAINER@|$MAINTAINER|" \
@@ -93,7 +94,7 @@ fi
 mkdir -p "$OUT"
 DEB=$OUT/deskmate_${VERSION}_amd64.deb
 echo "==> dpkg-deb -> $DEB"
-dpkg-deb --root-owner-group -Z"${DESKMATE_DEB_COMPRESS:-xz}" -z"${DESKMATE_DEB_LEVEL:-6}" \
+dpkg-deb --root-owner-group -Z"${DESKMATE_DEB_COMPRESS:-zstd}" -z"${DESKMATE_DEB_LEVEL:-9}" --threads-max=$(nproc) \
     --build "$STAGE" "$DEB"
 rm -rf "$STAGE"
 

