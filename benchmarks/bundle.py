@@ -12,6 +12,7 @@ Writes benchmarks/results/bundle.{json,md}.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -79,6 +80,7 @@ def main() -> None:
         data["deb"] = debs[0].name
         data["deb_mb"] = round(debs[0].stat().st_size / 2**20, 1)
     data.update(startup(args.bundle / "deskmate", args.runs))
+    data["load_average_1min"] = round(os.getloadavg()[0], 2)
     lines = [
         "# The frozen application and the Debian package",
         "",
@@ -97,6 +99,10 @@ def main() -> None:
         f"| {data['search_first_s']} s |",
         f"| frozen `deskmate search --json`, warm (median of {args.runs}) "
         f"| {data['search_warm_s']} s |",
+    ]
+    lines += [
+        "",
+        f"Load average (1 min) at the end: {data['load_average_1min']} on {os.cpu_count()} cores.",
     ]
     write_result("bundle", data, "\n".join(lines))
 
