@@ -63,6 +63,10 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@DATE@/$DATE/" "$LINUX/$ID.metainfo.xml" \
     >"$STAGE/usr/share/metainfo/$ID.metainfo.xml"
 install -m 644 "$HERE/copyright" "$STAGE/usr/share/doc/deskmate/copyright"
 install -m 644 installer/README.md "$STAGE/usr/share/doc/deskmate/README.md"
+# IT's policy templates (ADMX/ADML, .mobileconfig, JSON schema), generated from the settings.
+if [[ -d installer/policy-templates ]]; then
+    cp -r installer/policy-templates "$STAGE/usr/share/doc/deskmate/policy-templates"
+fi
 gzip -9n <"$HERE/deskmate.1" >"$STAGE/usr/share/man/man1/deskmate.1.gz"
 printf 'deskmate (%s) unstable; urgency=medium\n\n  * Deskmate %s, packaged from the frozen build.\n\n -- %s  %s\n' \
     "$VERSION" "$APP_VERSION" "$MAINTAINER" "$RFC_DATE" |
