@@ -22,6 +22,7 @@ from desktop.cli.common import (
     user_errors,
 )
 from desktop.cli.policy import policy
+from desktop.cli.redact import redact
 from desktop.cli.repo import pack_publish, pack_retire, repo
 from desktop.cli.sync import pack_rollback, sync
 from desktop.core import tasks
@@ -353,6 +354,7 @@ for command in (pack_publish, pack_retire, pack_rollback):
 cli.add_command(repo)
 cli.add_command(sync)
 cli.add_command(policy)
+cli.add_command(redact)
 
 
 def _start_log() -> None:

@@ -1,11 +1,14 @@
 """Thumbs up / down on drafts, kept on this PC as JSON lines in the data folder.
 
-One line per rating, with nothing a customer or an agent wrote in it: the question and the draft
-may quote the customer, so only content-free facts are kept. The time, the rating, the task, the
-answer's status and mode, the length of the question and of the draft, a hash of the draft (to
-tell ratings of the same draft apart, not to recover it), the cited sources as pack id, pack
-version and document, the number of sentences of each verdict and, for a case routed to a
-person, the topic.
+One line per rating. The question and the draft may quote the customer, so the raw text is never
+kept: the time, the rating, the task, the answer's status and mode, the length of the question
+and of the draft, a hash of the draft (to tell ratings of the same draft apart, not to recover
+it), the cited sources as pack id, pack version and document, the number of sentences of each
+verdict and, for a case routed to a person, the topic. The question itself is kept only with its
+personal data masked (:mod:`desktop.core.redact`), and only where the ``privacy.feedback_question``
+setting (lockable by IT) is ``redacted``: then ``question`` holds the masked text and
+``question_masked`` counts what was masked by type. ``question_kept`` says which policy applied.
+Lines written before this have none of these keys and load as they are.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from desktop.core.errors import UserError
 from desktop.core.fileio import crash_point
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
+
+
+class _Settings(Protocol):
+    def get(self, key: str) -> object: ...
+
 
 FILE_NAME = "feedback.jsonl"
 RATINGS = ("up", "down")
@@ -38,10 +46,15 @@ def feedback_file(data_dir: Path) -> Path:
 
 
 def record(
-    data_dir: Path, answer: Answer, rating: str, pack_versions: Mapping[str, str] | None = None
+    data_dir: Path,
+    answer: Answer,
+    rating: str,
+    pack_versions: Mapping[str, str] | None = None,
+    settings: _Settings | None = None,
 ) -> dict[str, Any]:
     """Append one rating of *answer*; returns the entry written. *pack_versions* maps the ids of
-    the installed packs to their versions."""
+    the installed packs to their versions. The masked question is kept only when *settings* are
+    given and ``privacy.feedback_question`` is ``redacted``."""
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
     versions = pack_versions or {}
@@ -61,6 +74,7 @@ def record(
         ],
         "verdicts": dict(Counter(sentence.verdict for sentence in answer.sentences)),
         "route_topic": answer.route.get("topic", ""),
+        **question_fields(answer.question, settings),
     }
     path = feedback_file(data_dir)
     try:
@@ -71,6 +85,20 @@ def record(
             "Check that you may write to that folder.",
         ) from err
     return entry
+
+
+def question_fields(question: str, settings: _Settings | None) -> dict[str, Any]:
+    """What a feedback line keeps of *question*: never the raw text."""
+    from desktop.core.redact import RedactOptions, redact
+
+    if settings is None or settings.get("privacy.feedback_question") != "redacted":
+        return {"question_kept": "none"}
+    masked = redact(question, RedactOptions.from_settings(settings))
+    return {
+        "question_kept": "redacted",
+        "question": masked.text,
+        "question_masked": masked.counts(),
+    }
 
 
 def append_line(path: Path, line: str) -> None:

@@ -446,6 +446,28 @@ SCHEMA: tuple[Setting, ...] = (
             "debugging a problem; IT can lock it off."
         ),
     ),
+    # --- privacy (issue 17) ---
+    Setting(
+        key="privacy.feedback_question",
+        type=str,
+        default="redacted",
+        label="Question kept with feedback",
+        description=(
+            "What a thumbs up or down keeps of the question: redacted (personal data masked on "
+            "this PC) or none. The raw question is never kept."
+        ),
+        choices=("redacted", "none"),
+    ),
+    Setting(
+        key="privacy.phone_regions",
+        type=str,
+        default="GB,US,DE,FR,IE,AU,CA,IN",
+        label="Phone number regions",
+        description=(
+            "Comma-separated country codes whose national phone formats redaction recognises. "
+            "Numbers written with + or 00 are recognised for any country."
+        ),
+    ),
 )
 
 _BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})

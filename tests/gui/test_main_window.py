@@ -39,6 +39,7 @@ from desktop.core import feedback, priority
 from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
 from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
+from desktop.core.redact import redact
 
 pytestmark = [
     pytest.mark.slow,
@@ -249,7 +250,8 @@ def test_citation_click_copy_regenerate_and_feedback(
     qtbot.mouseClick(window.draft.thumbs_down, Qt.MouseButton.LeftButton)
     (entry,) = feedback.read_all(context.paths.data)
     assert entry["rating"] == "down" and entry["question_chars"] == len(QUESTION)
-    assert QUESTION not in json.dumps(entry)
+    # The question is kept only as redaction leaves it (privacy.feedback_question, issue 17).
+    assert entry["question_kept"] == "redacted" and entry["question"] == redact(QUESTION).text
     assert entry["sources"][0] == {"pack": "demo", "version": "1", "source": DAMAGED}
     assert entry["status"] == "answered"
     assert entry["draft_sha256"] == feedback.draft_hash(answer.draft)

@@ -218,7 +218,9 @@ class DraftPart(Part):
         shell = self.shell
         try:
             versions = {pack_id: pack.version for pack_id, pack in shell.packs.items()}
-            feedback.record(shell.context.paths.data, self.answer, rating, versions)
+            feedback.record(
+                shell.context.paths.data, self.answer, rating, versions, shell.context.settings
+            )
         except UserError as exc:
             shell.say(str(exc), 10000)
             return
