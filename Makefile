@@ -8,6 +8,8 @@
 #   make setup                    set up the full developer venv (app + test tools) only
 #   make model-qwen0.5b           fetch Qwen2.5-Coder-0.5B (491 MB) for model.path; see scripts/get-model.py
 #   make model-qwen1.5b           fetch Qwen2.5-Coder-1.5B (1.1 GB)
+#   make bundle                   freeze the app into dist/deskmate/ (PyInstaller; see installer/README.md)
+#   make deb                      dist/deskmate_<version>_amd64.deb from the bundle (DEB_BUILD=N: a newer build)
 #   make clean                    remove .venv and tool caches (keeps the llama.cpp wheel cache)
 
 SHELL := /bin/bash
@@ -17,7 +19,7 @@ SETUP := bash scripts/setup.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup setup-app setup-test clean model-qwen0.5b model-qwen1.5b
+.PHONY: help run test lint setup setup-app setup-test clean model-qwen0.5b model-qwen1.5b bundle deb
 
 help:
 	@sed -n 's/^#   make/  make/p' $(firstword $(MAKEFILE_LIST))
@@ -47,6 +49,16 @@ lint: setup-test
 
 model-qwen0.5b model-qwen1.5b: setup-app
 	$(PY) scripts/get-model.py $(subst model-qwen,qwen2.5-,$@)
+
+# The frozen application (PyInstaller onedir) from the app venv; PyInstaller comes from
+# requirements/bundle.txt. `make deb` packages dist/deskmate/ as it is (building it if absent).
+bundle: setup-app
+	nice -n 10 env PY=$(PY) bash installer/pyinstaller/build.sh
+
+DEB_BUILD ?= 0
+deb:
+	@if [[ ! -x dist/deskmate/deskmate ]]; then $(MAKE) bundle; fi
+	bash installer/deb/build-deb.sh --build $(DEB_BUILD)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
