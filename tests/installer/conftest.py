@@ -21,7 +21,7 @@ def bundle() -> Path:
     """The frozen ``deskmate`` executable; the test is skipped, saying why, when there is none."""
     exe = BUNDLE / "deskmate"
     if not exe.is_file():
-        why = f"no frozen build at {BUNDLE}: run `make bundle` (.ci/run does) to test it"
+        why = f"no frozen build at {BUNDLE}: run `make bundle` to test it"
         if os.environ.get("DESKMATE_REQUIRE_BUNDLE") == "1":  # CI built it: absent is a failure
             pytest.fail(why)
         pytest.skip(why)
