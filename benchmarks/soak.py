@@ -303,6 +303,9 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
+    from desktop.app import hold_none_references
+
+    hold_none_references()  # as the app does (PySide6 6.12 loses references to None)
     app = QApplication([])
     window = open_window(args.model)
     shift = Shift(window, questions())

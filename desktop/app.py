@@ -9,6 +9,28 @@ from typing import Any
 
 from desktop import APP_NAME, __version__
 
+# PySide6 6.12 on CPython 3.11 drops one reference to None on every call of a Qt method that
+# returns nothing (painter.save(), QStyledItemDelegate.paint(), ...): None is not immortal before
+# Python 3.12, so a window open for a shift aborted with "Fatal Python error: none_dealloc" (the
+# soak benchmark, after about 650 actions). Until PySide6 is pinned to a release without the bug
+# or the runtime moves to 3.12, the window adds this many references to None, never given back
+# (a list holding them would give them back at exit and abort then): 2 million is thousands of
+# actions' worth. See tests/gui/test_none_references.py.
+NONE_RESERVE = 2_000_000
+_held = False
+
+
+def hold_none_references() -> None:
+    """Keep None alive under PySide6's lost references (a no-op from Python 3.12)."""
+    global _held
+    if sys.version_info >= (3, 12) or _held:
+        return
+    import ctypes
+
+    # CPython 3.11: ob_refcnt is the first field of every object, at id(obj).
+    ctypes.c_ssize_t.from_address(id(None)).value += NONE_RESERVE
+    _held = True
+
 
 def run_gui(argv: list[str] | None = None) -> int:
     """Open the Deskmate window; returns the process exit code.
@@ -19,6 +41,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     mostly Python work, which takes turns on the interpreter lock. What runs earlier is the
     kernel reading the large native libraries, for a cold disk (prefetch_libraries).
     """
+    hold_none_references()
     from desktop.core import logs, trace
     from desktop.core.context import AppContext
     from desktop.core.imports import prefetch_libraries
