@@ -21,14 +21,16 @@ _held = False
 
 
 def hold_none_references() -> None:
-    """Keep None alive under PySide6's lost references (a no-op from Python 3.12)."""
+    """Keep None, True and False alive under PySide6's lost references (no-op from 3.12)."""
     global _held
     if sys.version_info >= (3, 12) or _held:
         return
     import ctypes
 
-    # CPython 3.11: ob_refcnt is the first field of every object, at id(obj).
-    ctypes.c_ssize_t.from_address(id(None)).value += NONE_RESERVE
+    # CPython 3.11: ob_refcnt is the first field of every object, at id(obj). True and False
+    # lose references the same way (a soak with only None held aborted in bool_dealloc).
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += NONE_RESERVE
     _held = True
 
 

@@ -15,7 +15,8 @@ from desktop import app
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
 def test_the_window_holds_a_reserve_of_none_references(qtbot: Any) -> None:
     app.hold_none_references()  # first: the loop below would otherwise eat the test's own
-    assert sys.getrefcount(None) > app.NONE_RESERVE
+    for singleton in (None, True, False):
+        assert sys.getrefcount(singleton) > app.NONE_RESERVE
     image = QImage(8, 8, QImage.Format.Format_ARGB32)
     painter = QPainter(image)
     before = sys.getrefcount(None)
