@@ -271,36 +271,26 @@ def _place(
     chosen[(row.level, row.key)] = row
 
 
+def _lock(
+    policy: MachinePolicy, key: str, value: object, source: str, status: Status, why: str
+) -> None:
+    """Lock *key* to *value* at the mandatory level, with a row saying why."""
+    policy.mandatory[key] = value
+    policy.rows.append(PolicyRow(key, value, "mandatory", source, status, why))
+
+
 def _fail_safe(policy: MachinePolicy, keys: set[str], validate: Validate) -> None:
     for key in sorted(keys - set(policy.mandatory)):
         value = validate("mandatory", key, SAFE[key])
-        policy.mandatory[key] = value
-        policy.rows.append(
-            PolicyRow(
-                key,
-                value,
-                "mandatory",
-                "(fail-safe)",
-                "fail-safe",
-                "locked to its safe value because a mandatory policy source is broken",
-            )
-        )
+        why = "locked to its safe value because a mandatory policy source is broken"
+        _lock(policy, key, value, "(fail-safe)", "fail-safe", why)
 
 
 def _managed_defaults(policy: MachinePolicy) -> None:
     for key, value in MANAGED_DEFAULTS.items():
         if key not in policy.mandatory:
-            policy.mandatory[key] = value
-            policy.rows.append(
-                PolicyRow(
-                    key,
-                    value,
-                    "mandatory",
-                    "(managed install)",
-                    "applied",
-                    "off in a managed install unless the mandatory policy turns it on",
-                )
-            )
+            why = "off in a managed install unless the mandatory policy turns it on"
+            _lock(policy, key, value, "(managed install)", "applied", why)
 
 
 def _topics(policy: MachinePolicy, source: RawSource, value: object) -> None:
