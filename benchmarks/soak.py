@@ -303,10 +303,10 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
-    from desktop.app import hold_none_references
+    from desktop.app import guard_singletons
 
-    hold_none_references()  # as the app does (PySide6 6.12 loses references to None)
     app = QApplication([])
+    guard_singletons()  # as the app does (a PySide6 that loses references to None)
     window = open_window(args.model)
     shift = Shift(window, questions())
     actions = schedule(args.searches, args.drafts, args.listens)

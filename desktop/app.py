@@ -9,15 +9,35 @@ from typing import Any
 
 from desktop import APP_NAME, __version__
 
-# PySide6 6.12 on CPython 3.11 drops one reference to None on every call of a Qt method that
-# returns nothing (painter.save(), QStyledItemDelegate.paint(), ...): None is not immortal before
-# Python 3.12, so a window open for a shift aborted with "Fatal Python error: none_dealloc" (the
-# soak benchmark, after about 650 actions). Until PySide6 is pinned to a release without the bug
-# or the runtime moves to 3.12, the window adds this many references to None, never given back
-# (a list holding them would give them back at exit and abort then): 2 million is thousands of
-# actions' worth. See tests/gui/test_none_references.py.
+# PySide6 6.12.0 on CPython 3.11 drops one reference to None (and True, False) on every call of
+# a Qt method that returns nothing (painter.save(), QStyledItemDelegate.paint(), a signal's
+# emit): None is not immortal before Python 3.12, so a window open for a shift aborted with
+# "Fatal Python error: none_dealloc" (the soak benchmark, after about 650 actions). 6.11.3 does
+# not, and is the pinned release (requirements/app.txt; pyproject excludes 6.12.0). In case a
+# machine runs a release with the bug anyway, the window measures the loss at start and, if
+# there is one, adds this many references to each singleton, never given back (a list holding
+# them would give them back at exit and abort then): thousands of actions' worth.
+# See tests/gui/test_none_references.py.
 NONE_RESERVE = 2_000_000
 _held = False
+
+
+def singleton_reference_loss(calls: int = 64) -> int:
+    """References to None lost by `calls` pairs of void Qt calls (0 on a sound PySide6).
+
+    Needs a QGuiApplication.
+    """
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(4, 4, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    before = sys.getrefcount(None)
+    for _ in range(calls):
+        painter.save()
+        painter.restore()
+    lost = before - sys.getrefcount(None)
+    painter.end()
+    return lost
 
 
 def hold_none_references() -> None:
@@ -27,11 +47,26 @@ def hold_none_references() -> None:
         return
     import ctypes
 
-    # CPython 3.11: ob_refcnt is the first field of every object, at id(obj). True and False
-    # lose references the same way (a soak with only None held aborted in bool_dealloc).
+    # CPython 3.11: ob_refcnt is the first field of every object, at id(obj).
     for singleton in (None, True, False):
         ctypes.c_ssize_t.from_address(id(singleton)).value += NONE_RESERVE
     _held = True
+
+
+def guard_singletons() -> bool:
+    """Hold the reserve if this PySide6 loses references to None; True if it does."""
+    if sys.version_info >= (3, 12) or singleton_reference_loss() <= 0:
+        return False
+    import logging
+
+    import PySide6
+
+    logging.getLogger(__name__).warning(
+        "PySide6 %s loses references to None; holding a reserve (install the pinned release)",
+        PySide6.__version__,
+    )
+    hold_none_references()
+    return True
 
 
 def run_gui(argv: list[str] | None = None) -> int:
@@ -43,7 +78,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     mostly Python work, which takes turns on the interpreter lock. What runs earlier is the
     kernel reading the large native libraries, for a cold disk (prefetch_libraries).
     """
-    hold_none_references()
     from desktop.core import logs, trace
     from desktop.core.context import AppContext
     from desktop.core.imports import prefetch_libraries
@@ -66,6 +100,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    guard_singletons()
     bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
