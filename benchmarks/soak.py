@@ -111,7 +111,7 @@ def schedule(searches: int, drafts: int, listens: int) -> list[str]:
 class Shift:
     """Drives the window; records latency per action and the UI thread's tick gaps."""
 
-    def __init__(self, window: Any, qs: list[str]) -> None:
+    def __init__(self, window: Any, qs: list[str], watchdog: Any = None) -> None:
         from ui_responsiveness import Ticks
 
         self.window = window
@@ -119,7 +119,10 @@ class Shift:
         self.turn = 0
         self.current = "start"
         self.latency: dict[str, list[float]] = {"search": [], "draft": [], "listen": []}
-        self.ticks = Ticks()
+        # With a watchdog file, every thread's stack is dumped there when a tick is over 50 ms
+        # late: the UI thread's stack shows what held it.
+        self.ticks = Ticks(TARGET_GAP_MS if watchdog else 0, watchdog)
+        self.ticks.watching = watchdog is not None
         self.ticks.timer.timeout.connect(self._note_stall)
         self.stalls: list[dict[str, Any]] = []
         self.gaps: dict[int, int] = {}  # tick gaps while measuring: whole ms -> how many
@@ -298,6 +301,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.1)
     parser.add_argument("--model", help="a GGUF instead of the default model")
     parser.add_argument("--name", default="soak", help="results file name")
+    parser.add_argument("--stacks", help="dump every thread's stack to this file at each stall")
     args = parser.parse_args()
     isolated_home()
 
@@ -308,7 +312,8 @@ def main() -> None:
     app = QApplication([])
     guard_singletons()  # as the app does (a PySide6 that loses references to None)
     window = open_window(args.model)
-    shift = Shift(window, questions())
+    stacks = open(args.stacks, "w", encoding="utf-8") if args.stacks else None  # noqa: SIM115
+    shift = Shift(window, questions(), stacks)
     actions = schedule(args.searches, args.drafts, args.listens)
     warm_up = int(len(actions) * args.warmup)
     samples: list[dict[str, Any]] = []
