@@ -41,6 +41,13 @@ def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
     return context
 
 
+def _audit(context: Any) -> Any:
+    """The audit trail's recorder, once the machine policy in force is recorded if it changed."""
+    recorder = context.audit
+    recorder.policy(context.settings.machine)
+    return recorder
+
+
 def _warn_pack_problems(context: Any) -> None:
     """One warning line on stderr per pack that is not served (damaged, not fully installed)."""
     for problem in context.pack_problems():
@@ -113,10 +120,12 @@ def search(
     context.preload()  # the embedding model and LanceDB load at once, on two threads
     _ensure_demo(context)
     assistant = Assistant(context)
+    audit = _audit(context)
     if queries is not None:
         for line in queries:
             if line.strip():
                 hits = assistant.search(line.strip(), limit, categories, locale)
+                audit.search(line.strip(), hits, "cli")
                 click.echo(
                     json.dumps(
                         {"query": line.strip(), "hits": [h.to_json() for h in hits]},
@@ -128,6 +137,7 @@ def search(
     assert query is not None
     query = clean_text(query)
     hits = assistant.search(query, limit, categories, locale)
+    audit.search(query, hits, "cli")
     _warn_pack_problems(context)
     if as_json:
         emit_json([hit.to_json() for hit in hits])
@@ -195,16 +205,19 @@ def ask(
     context = _context(packs, model)
     _ensure_demo(context)
     assistant = Assistant(context)
+    audit = _audit(context)
     if questions is not None:
         for line in questions:
             if line.strip():
                 answer = _run_ask(assistant, line.strip(), task, tone, stream=False)
+                audit.answer(answer, "cli")
                 click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         _warn_pack_problems(context)
         return
     assert question is not None
     text = read_stdin() if question == "-" else clean_text(question)
     answer = _run_ask(assistant, text, task, tone, stream=not as_json)
+    audit.answer(answer, "cli")
     _warn_pack_problems(context)
     if as_json:
         emit_json(answer.to_json())

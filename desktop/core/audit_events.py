@@ -239,7 +239,21 @@ class Recorder:
         )
 
     def policy(self, machine: MachinePolicy) -> Record | None:
-        """Record ``policy_changed`` when the machine policy differs from the one last recorded."""
+        """Record ``policy_changed`` when the machine policy differs from the one last recorded
+        (its digest is kept in ``policy.sha256`` beside the trail)."""
+        if self._executor is None:
+            return self._policy_now(machine)
+        self._pending.append(self._executor.submit(self._quietly_policy, machine))
+        return None
+
+    def _quietly_policy(self, machine: MachinePolicy) -> Record | None:
+        try:
+            return self._policy_now(machine)
+        except AuditError as exc:
+            self._on_error(exc)
+            return None
+
+    def _policy_now(self, machine: MachinePolicy) -> Record | None:
         state = self.log.folder / POLICY_STATE
         digest = policy_digest(machine)
         try:
@@ -254,7 +268,7 @@ class Recorder:
             "managed": machine.managed,
             "locked": sorted(machine.mandatory),
         }
-        record = self.emit("policy_changed", _fixed(fields))
+        record = self.log.append("policy_changed", fields)
         try:
             atomic_write_text(state, digest + "\n")
         except OSError as exc:
@@ -267,3 +281,14 @@ class Recorder:
 
 def _fixed(fields: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     return lambda: fields
+
+
+def recorder_for(data_dir: Path, settings: _Settings | None = None) -> Recorder:
+    """A recorder for code without an app context (sync, rollback); defaults for *settings*."""
+    if settings is None:
+        from desktop.core.paths import Paths
+        from desktop.core.settings import Settings
+
+        root = data_dir.parent
+        settings = Settings(Paths(data_dir, root, root, root, root))
+    return Recorder(AuditLog.for_data(data_dir), settings)
