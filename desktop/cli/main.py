@@ -12,6 +12,7 @@ import click
 
 from desktop import __version__
 from desktop.cli.admin import pack
+from desktop.cli.audit import audit, report
 from desktop.cli.common import (
     EXIT_USER_ERROR,
     clean_text,
@@ -416,6 +417,8 @@ cli.add_command(repo)
 cli.add_command(sync)
 cli.add_command(policy)
 cli.add_command(redact)
+cli.add_command(audit)
+cli.add_command(report)
 
 
 def _start_log() -> None:
