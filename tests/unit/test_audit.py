@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import multiprocessing
 import os
@@ -43,7 +44,7 @@ def test_records_chain_and_verify(tmp_path: Path) -> None:
     records = [json.loads(line) for line in _lines(log.files()[0])]
     assert [r["seq"] for r in records] == [0, 1, 2, 3, 4]
     assert records[0]["prev"] == audit.GENESIS
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after["prev"] == before["hash"]
     for record in records:
         assert record["hash"] == audit.record_hash(record)

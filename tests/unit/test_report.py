@@ -13,11 +13,11 @@ from desktop.core import audit, report
 from desktop.core.assist import Answer
 from desktop.core.audit import AuditLog
 from desktop.core.audit_events import NO_POLICY, Recorder
+from desktop.core.generation.verify import Sentence
 from desktop.core.knowledge.index import Hit
 from desktop.core.managed import MachinePolicy
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
-from desktop.core.generation.verify import Sentence
 
 DAY = datetime(2030, 3, 2, 9, tzinfo=UTC)
 SINCE, UNTIL = DAY - timedelta(days=1), DAY + timedelta(days=2)
@@ -141,7 +141,8 @@ def test_recorder_is_content_free_by_default(tmp_path: Path) -> None:
     assert "4111" not in text and "example.com" not in text and "charged" not in text
     records = [r for _, _, r in audit.read_records(recorder.log.folder)]
     assert [r["event"] for r in records] == ["search", "draft_shown", "draft_copied"]
-    assert records[0]["sources"] == [{"pack": "demo", "version": "7", "source": "billing/refunds.md"}]
+    source = {"pack": "demo", "version": "7", "source": "billing/refunds.md"}
+    assert records[0]["sources"] == [source]
     assert records[1]["verdicts"] == {"supported": 1} and records[1]["pack"] == "demo"
     assert records[2]["edited"] is False
     assert records[1]["draft_sha256"] == records[2]["draft_sha256"]
