@@ -12,6 +12,7 @@ import click
 
 from desktop import __version__
 from desktop.cli.admin import pack
+from desktop.cli.audit import audit, report
 from desktop.cli.common import (
     EXIT_USER_ERROR,
     clean_text,
@@ -39,6 +40,13 @@ def _context(packs: tuple[Path, ...] = (), model: Path | None = None) -> Any:
     for problem in context.settings.problems:
         click.echo(f"deskmate: warning: {problem}", err=True)
     return context
+
+
+def _audit(context: Any) -> Any:
+    """The audit trail's recorder, once the machine policy in force is recorded if it changed."""
+    recorder = context.audit
+    recorder.policy(context.settings.machine)
+    return recorder
 
 
 def _warn_pack_problems(context: Any) -> None:
@@ -113,10 +121,12 @@ def search(
     context.preload()  # the embedding model and LanceDB load at once, on two threads
     _ensure_demo(context)
     assistant = Assistant(context)
+    audit = _audit(context)
     if queries is not None:
         for line in queries:
             if line.strip():
                 hits = assistant.search(line.strip(), limit, categories, locale)
+                audit.search(line.strip(), hits, "cli")
                 click.echo(
                     json.dumps(
                         {"query": line.strip(), "hits": [h.to_json() for h in hits]},
@@ -128,6 +138,7 @@ def search(
     assert query is not None
     query = clean_text(query)
     hits = assistant.search(query, limit, categories, locale)
+    audit.search(query, hits, "cli")
     _warn_pack_problems(context)
     if as_json:
         emit_json([hit.to_json() for hit in hits])
@@ -195,16 +206,19 @@ def ask(
     context = _context(packs, model)
     _ensure_demo(context)
     assistant = Assistant(context)
+    audit = _audit(context)
     if questions is not None:
         for line in questions:
             if line.strip():
                 answer = _run_ask(assistant, line.strip(), task, tone, stream=False)
+                audit.answer(answer, "cli")
                 click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
         _warn_pack_problems(context)
         return
     assert question is not None
     text = read_stdin() if question == "-" else clean_text(question)
     answer = _run_ask(assistant, text, task, tone, stream=not as_json)
+    audit.answer(answer, "cli")
     _warn_pack_problems(context)
     if as_json:
         emit_json(answer.to_json())
@@ -403,6 +417,8 @@ cli.add_command(repo)
 cli.add_command(sync)
 cli.add_command(policy)
 cli.add_command(redact)
+cli.add_command(audit)
+cli.add_command(report)
 
 
 def _start_log() -> None:

@@ -24,6 +24,7 @@ from desktop.core.paths import Paths
 from desktop.core.settings import Settings
 
 if TYPE_CHECKING:
+    from desktop.core.audit_events import Recorder
     from desktop.core.generation.engine import LlamaEngine
     from desktop.core.knowledge.build import BuildReport
     from desktop.core.knowledge.embedder import Embedder
@@ -106,6 +107,8 @@ class AppContext:
         # Not self._lock: opening the packs holds that while it imports LanceDB, and the
         # preload loads the embedding model meanwhile, on another thread.
         self._embedder_lock = threading.Lock()
+        self._audit: Recorder | None = None
+        self._audit_lock = threading.Lock()  # not self._lock: the window asks while packs open
 
     @classmethod
     def from_env(
@@ -113,6 +116,27 @@ class AppContext:
     ) -> AppContext:
         paths = Paths.from_env()
         return cls(paths, Settings.load(paths), pack_dirs, model_path)
+
+    @property
+    def audit(self) -> Recorder:
+        """The audit trail of this installation (``<data>/audit``), with one method per event."""
+        with self._audit_lock:
+            if self._audit is None:
+                from desktop.core.audit import AuditLog
+                from desktop.core.audit_events import Recorder
+
+                self._audit = Recorder(
+                    AuditLog.for_data(self.paths.data),
+                    self.settings,
+                    versions=self.pack_versions,
+                    model_path=self.model_path,
+                )
+            return self._audit
+
+    def pack_versions(self) -> dict[str, str]:
+        """The ids of the packs opened so far and their versions (no pack is opened here)."""
+        with self._lock:
+            return {pack.id: pack.version for _, pack in self._opened or []}
 
     # --- knowledge ------------------------------------------------------------------------
 

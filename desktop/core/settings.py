@@ -481,6 +481,17 @@ SCHEMA: tuple[Setting, ...] = (
         choices=("redacted", "none"),
     ),
     Setting(
+        key="privacy.audit_question",
+        type=str,
+        default="none",
+        label="Question kept in the audit trail",
+        description=(
+            "What the audit trail keeps of a question: none (only its length) or redacted "
+            "(personal data masked on this PC). The raw question is never kept."
+        ),
+        choices=("none", "redacted"),
+    ),
+    Setting(
         key="privacy.phone_regions",
         type=str,
         default="GB,US,DE,FR,IE,AU,CA,IN",

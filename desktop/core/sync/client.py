@@ -366,7 +366,19 @@ def run_sync(
             report.error = f"Pack sync failed: {_explain(exc)}. The packs in service are unchanged."
         report.seconds = time.perf_counter() - started
         record(paths, ok=report.ok, error=report.error)
+        _audit(paths, settings, report)
     return report
+
+
+def _audit(paths: Paths, settings: Settings, report: SyncReport) -> None:
+    """Packs installed and refused go to the audit trail; a failure to record is reported."""
+    from desktop.core.audit import AuditError
+    from desktop.core.audit_events import recorder_for
+
+    try:
+        recorder_for(paths.data, settings).sync_report(report)
+    except AuditError as exc:
+        report.error = "; ".join(filter(None, (report.error, str(exc))))
 
 
 def _sync(

@@ -38,13 +38,17 @@ def rollback_pack(paths: Paths, pack_id: str) -> Pointer:
     (which could prune the version the rollback points to). Refuses at once while one runs."""
     try:
         with sync_lock(lock_file(paths)):
-            return rollback(packs_root(paths), pack_id)
+            pointer = rollback(packs_root(paths), pack_id)
     except SyncBusyError as exc:
         raise SyncBusyError(
             f"Pack {pack_id!r} was not rolled back: a pack sync is running on this machine "
             f"(process {exc.holder}).",
             f"Wait for the sync to finish, then run `deskmate pack rollback {pack_id}` again.",
         ) from exc
+    from desktop.core.audit_events import recorder_for
+
+    recorder_for(paths.data).rolled_back(pack_id, pointer.current, pointer.held)
+    return pointer
 
 
 def _state_file(paths: Paths) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from desktop.core import render
 from desktop.core.assist import Assistant
 from desktop.core.context import AppContext
 from desktop.core.errors import UserError
-from desktop.core.knowledge.index import Pack
+from desktop.core.knowledge.index import Hit, Pack
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class Shell(QObject):
         self.knowledge_ready = False
         self.query = ""  # what the search box holds
         self.conversation = ""  # what the listen panel holds
+        self.asked_at: float | None = None  # when the question in the box was first typed
+        # The audit trail is written on its own thread: an fsync must not hold the window.
+        context.audit.in_background(lambda exc: self.say(str(exc), 10000))
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -74,6 +78,7 @@ class Shell(QObject):
         """Open the knowledge packs (building the demo pack on first run); the parts follow
         :attr:`packs_opened` or :attr:`packs_failed`."""
         self.starting.emit()
+        self.context.audit.policy(self.context.settings.machine)
         # Importing torch, transformers and LanceDB on the worker creates millions of objects,
         # and each full garbage collection they trigger holds the interpreter lock for up to
         # 0.3 s, freezing the window. Collection waits until they are loaded; then they are
@@ -98,6 +103,22 @@ class Shell(QObject):
         self.packs_failed.emit(exc)
 
     # --- what the parts ask for -------------------------------------------------------------
+
+    def question_typed(self, text: str) -> None:
+        """The search box changed: a new question starts the clock, an empty box stops it."""
+        if not text.strip():
+            self.asked_at = None
+        elif self.asked_at is None:
+            self.asked_at = time.monotonic()
+
+    def source_opened(self, hit: Hit, via: str) -> None:
+        """The agent opened *hit* (a result, a citation): the first one per question is
+        recorded with the time since the question was typed."""
+        if self.asked_at is None:
+            return
+        elapsed_ms = int((time.monotonic() - self.asked_at) * 1000)
+        self.asked_at = None
+        self.context.audit.source_opened(hit, elapsed_ms, via)
 
     def pack_titles(self) -> dict[str, str]:
         return {pack_id: pack.title for pack_id, pack in self.packs.items()}

@@ -193,6 +193,7 @@ class DraftPart(Part):
         if answer.sources and answer.sources[0].pack in self.shell.packs:
             # The first source; for a sensitive case, the company's rule.
             self.shell.source_requested.emit(answer.sources[0])
+        self.shell.context.audit.answer(answer, "window")
         self.shell.answer_shown.emit(answer)
 
     def _on_citation(self, url: QUrl) -> None:
@@ -203,6 +204,7 @@ class DraftPart(Part):
             return
         number = int(url.path() or url.toString().split(":", 1)[1])
         if 1 <= number <= len(self.sources):
+            self.shell.source_opened(self.sources[number - 1], "citation")
             self.shell.source_requested.emit(self.sources[number - 1])
 
     # --- the result -------------------------------------------------------------------------
@@ -252,9 +254,12 @@ class DraftPart(Part):
         box.open()
 
     def _copy(self, answer: Answer) -> None:
-        text = render.copy_text(answer, self.pane.with_sources.isChecked())
+        with_sources = self.pane.with_sources.isChecked()
+        text = render.copy_text(answer, with_sources)
         QApplication.clipboard().setText(text)
         checked = render.copy_warning(answer)
+        # The pane is a read-only view: the draft copied is the draft shown (edited=False).
+        self.shell.context.audit.copied(answer, with_sources, flagged=bool(checked))
         self.shell.say("Draft copied as plain text." + (f" {checked}" if checked else ""), 8000)
 
     def rate(self, rating: str) -> None:
@@ -269,6 +274,7 @@ class DraftPart(Part):
         except UserError as exc:
             shell.say(str(exc), 10000)
             return
+        shell.context.audit.feedback(self.answer, rating)
         self.pane.thumbs_up.setEnabled(False)
         self.pane.thumbs_down.setEnabled(False)
         shell.say("Thanks: your feedback is saved on this PC.", 5000)

@@ -36,6 +36,7 @@ class SearchPart(Part):
         self.tools = [self.pane.box, self.pane.pack_filter, self.pane.category_filter]
         self.lane = SearchLane(shell, self._show_results, self.pane.status.setText)
         self._pinned_query = ""  # the source pane shows a draft's source for this search text
+        self._choosing = False  # the part itself selects the first result: not the agent
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.timeout.connect(self.search)
         pane = self.pane
@@ -66,6 +67,7 @@ class SearchPart(Part):
 
     def _on_typed(self, text: str) -> None:
         self.shell.query = text
+        self.shell.question_typed(text)
         self._debounce.start(int(self.shell.context.settings.get("ui.search_delay_ms")))
 
     def _on_packs_opened(self, packs: list[Pack]) -> None:
@@ -86,6 +88,7 @@ class SearchPart(Part):
 
     def _show_results(self, query: str, hits: list[Hit]) -> None:
         self.lane.hits = hits
+        self.shell.context.audit.search(query, hits, "window")
         results = self.pane.results
         results.show_hits(hits, query, self.shell.pack_titles())
         if hits:
@@ -93,7 +96,11 @@ class SearchPart(Part):
             # A finished draft for this same text chose what the source pane shows (for a
             # sensitive case, the company's rule): results arriving later must not replace it.
             if query != self._pinned_query:
-                results.setCurrentRow(0)
+                self._choosing = True
+                try:
+                    results.setCurrentRow(0)
+                finally:
+                    self._choosing = False
         else:
             self.pane.status.setText("")
             results.show_message("No approved source matches this search.")
@@ -101,6 +108,8 @@ class SearchPart(Part):
 
     def _on_selected(self, row: int) -> None:
         if 0 <= row < len(self.lane.hits):
+            if not self._choosing:
+                self.shell.source_opened(self.lane.hits[row], "result")
             self.shell.source_requested.emit(self.lane.hits[row])
 
     def _on_answer_shown(self, answer: Answer) -> None:
