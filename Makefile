@@ -10,6 +10,7 @@
 #   make model-qwen1.5b           fetch Qwen2.5-Coder-1.5B (1.1 GB)
 #   make bundle                   freeze the app into dist/deskmate/ (PyInstaller; see installer/README.md)
 #   make deb                      dist/deskmate_<version>_amd64.deb from the bundle (DEB_BUILD=N: a newer build)
+#   make msi                      dist/msi/deskmate-<version>-x64[-standin].msi with wixl (MSI_PAYLOAD=dir: a Windows build)
 #   make clean                    remove .venv and tool caches (keeps the llama.cpp wheel cache)
 
 SHELL := /bin/bash
@@ -19,7 +20,7 @@ SETUP := bash scripts/setup.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup setup-app setup-test clean model-qwen0.5b model-qwen1.5b bundle deb
+.PHONY: help run test lint setup setup-app setup-test clean model-qwen0.5b model-qwen1.5b bundle deb msi
 
 help:
 	@sed -n 's/^#   make/  make/p' $(firstword $(MAKEFILE_LIST))
@@ -59,6 +60,12 @@ DEB_BUILD ?= 0
 deb:
 	@if [[ ! -x dist/deskmate/deskmate ]]; then $(MAKE) bundle; fi
 	bash installer/deb/build-deb.sh --build $(DEB_BUILD)
+
+# The Windows Installer package, built with wixl (apt-get install wixl msitools) around a payload:
+# a Windows build of the app (installer/windows/build.ps1), or a small stand-in when none is given.
+MSI_PAYLOAD ?=
+msi:
+	bash installer/msi/build-msi.sh $(if $(MSI_PAYLOAD),--payload $(MSI_PAYLOAD))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

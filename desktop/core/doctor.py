@@ -143,7 +143,12 @@ def check_sensitive(context: AppContext) -> Check:
 
 def check_keyring(context: AppContext) -> Check:
     try:
-        from desktop.core.sync.credentials import CredentialError, backend_name, usable_backend
+        from desktop.core.sync.credentials import (
+            CredentialError,
+            backend_name,
+            system_keyring,
+            usable_backend,
+        )
 
         backend = usable_backend()
     except ImportError:
@@ -155,8 +160,8 @@ def check_keyring(context: AppContext) -> Check:
             "keyring",
             "warning",
             "No system keyring is available.",
-            "Only needed for pack sources that require credentials; install and unlock "
-            "a Secret Service keyring (e.g. GNOME Keyring) to use them.",
+            "Only needed for pack sources that require credentials; to use them, use "
+            f"{system_keyring()} (installed and unlocked).",
         )
     return Check("keyring", "ok", backend_name(backend))
 

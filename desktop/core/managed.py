@@ -172,14 +172,21 @@ def load(
 
     *trust* says who may own policy files (default: root for the machine folder, also this user
     for a development folder; tests inject others)."""
-    from desktop.core import policy
+    from desktop.core import policy, policy_sources
     from desktop.core.paths import POLICY_DIR_ENV, legacy_policy_file
 
     if trust is None:
         trust = machine_trust() if paths.machine_policy else development_trust()
     legacy = legacy_policy_file() if paths.machine_policy else None
-    sources = read_policy_dir(paths.policy_dir, trust, legacy) + platform_sources(kinds)
-    machine = resolve(sources, validate)
+    store = policy_sources.os_policy()
+    folder = read_policy_dir(paths.policy_dir, trust, legacy) if store.reads_policy_folders else []
+    machine = resolve(folder + store.sources(kinds), validate)
+    if not store.reads_policy_folders and os.path.lexists(paths.policy_dir):
+        machine.problems.append(
+            f"{paths.policy_dir} is not read: on Windows, machine policy is the registry "
+            f"(HKLM\\{REGISTRY_KEY}, set by Group Policy with the ADMX templates or by the "
+            "MSI's properties). Move its settings there and delete the folder."
+        )
     for where, section in machine.topics:
         found = policy.sensitive_topics({policy.SECTION: section}, Path(where))[1]
         machine.problems.extend(found)

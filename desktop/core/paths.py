@@ -4,10 +4,11 @@ Everything lives under platformdirs' per-user locations unless ``DESKMATE_HOME``
 case all data, settings, cache and logs move below that one folder (tests use ``tmp_path``).
 
 Machine policy lives in a system folder that users cannot write (``/etc/deskmate/policies``, with
-``managed/`` and ``recommended/``; see :mod:`desktop.core.managed`). ``DESKMATE_POLICY_DIR`` may
-point at another folder of the same shape for tests and development, and is honoured only when
-no machine policy exists: the environment can never weaken or replace one. (``DESKMATE_POLICY``,
-the 0.x single-file override, is no longer read.)
+``managed/`` and ``recommended/``; see :mod:`desktop.core.managed`); on Windows it is the registry
+only (``HKLM\\SOFTWARE\\Policies\\Deskmate``: no folder is trusted there). ``DESKMATE_POLICY_DIR``
+may point at another folder of the same shape for tests and development, and is honoured only
+when no machine policy exists: the environment can never weaken or replace one.
+(``DESKMATE_POLICY``, the 0.x single-file override, is no longer read.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 APP_DIR_NAME = "deskmate"
 
@@ -23,12 +25,13 @@ APP_DIR_NAME = "deskmate"
 POLICY_DIR_ENV = "DESKMATE_POLICY_DIR"
 
 
-def system_policy_dir() -> Path:
-    """The machine-wide policy folder IT deploys (``managed/`` and ``recommended/`` in it)."""
-    if sys.platform == "win32":
+def system_policy_dir(platform: str = sys.platform) -> Path:
+    """The machine-wide policy folder IT deploys (``managed/`` and ``recommended/`` in it). On
+    Windows only its name is used (messages): no folder there is trusted (see policy_sources)."""
+    if platform == "win32":
         base = Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"))
         return base / "Deskmate" / "policies"
-    if sys.platform == "darwin":
+    if platform == "darwin":
         return Path("/Library/Application Support/Deskmate/policies")
     return Path("/etc/deskmate/policies")
 
@@ -39,7 +42,16 @@ def legacy_policy_file() -> Path:
 
 
 def machine_policy_exists() -> bool:
-    """Whether IT deployed a policy folder or the 0.x policy file (links count: never skip one)."""
+    """Whether IT deployed machine policy: in the OS's store (the registry on Windows, managed
+    preferences on macOS), or a policy folder or the 0.x policy file where those are trusted
+    (links count: never skip one)."""
+    from desktop.core import policy_sources
+
+    store = policy_sources.os_policy()
+    if store.exists():
+        return True
+    if not store.reads_policy_folders:
+        return False
     return os.path.lexists(system_policy_dir()) or os.path.lexists(legacy_policy_file())
 
 
@@ -63,7 +75,9 @@ class Paths:
     machine_policy: bool = True  # policy_dir is the system folder (root-owned files only)
 
     @classmethod
-    def from_env(cls) -> Paths:
+    def from_env(cls, dirs: Any = None) -> Paths:
+        """The folders for this user; *dirs* is a platformdirs object (default: this OS's one,
+        per user and not roaming: %LOCALAPPDATA% on Windows, ~/Library on macOS)."""
         home = os.environ.get("DESKMATE_HOME")
         policy, machine = default_policy_dir()
         if home:
@@ -76,13 +90,15 @@ class Paths:
                 policy_dir=policy,
                 machine_policy=machine,
             )
-        import platformdirs
+        if dirs is None:
+            import platformdirs
 
+            dirs = platformdirs.PlatformDirs(APP_DIR_NAME, appauthor=False)
         return cls(
-            data=Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)),
-            config=Path(platformdirs.user_config_dir(APP_DIR_NAME, appauthor=False)),
-            cache=Path(platformdirs.user_cache_dir(APP_DIR_NAME, appauthor=False)),
-            logs=Path(platformdirs.user_log_dir(APP_DIR_NAME, appauthor=False)),
+            data=Path(dirs.user_data_dir),
+            config=Path(dirs.user_config_dir),
+            cache=Path(dirs.user_cache_dir),
+            logs=Path(dirs.user_log_dir),
             policy_dir=policy,
             machine_policy=machine,
         )

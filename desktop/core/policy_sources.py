@@ -282,21 +282,69 @@ def read_plist(data: Mapping[str, object] | None, name: str) -> list[RawSource]:
     return [RawSource("mandatory", name, entries=dict(data))]
 
 
-def platform_sources(kinds: Mapping[str, type]) -> list[RawSource]:  # pragma: no cover - per OS
-    """The registry or managed preferences of this machine (nothing on Linux)."""
-    if sys.platform == "win32":
-        return read_registry(_WinReg(), kinds)
-    if sys.platform == "darwin":
-        import plistlib
+MAC_PLIST = Path("/Library/Managed Preferences/com.deskmate.Deskmate.plist")
 
-        path = Path("/Library/Managed Preferences/com.deskmate.Deskmate.plist")
-        try:
-            return read_plist(plistlib.loads(path.read_bytes()), str(path))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as err:
-            return [RawSource("mandatory", str(path), broken=f"it cannot be read ({err})")]
-    return []
+
+@dataclass(frozen=True)
+class OSPolicy:
+    """The OS's own policy store: the registry on Windows, managed preferences on macOS (none on
+    Linux). Tests inject a platform and a registry (:func:`os_policy` is the one to patch)."""
+
+    platform: str = sys.platform
+    registry: RegistryAccess | None = None  # default: winreg
+    plist: Path = MAC_PLIST
+
+    @property
+    def reads_policy_folders(self) -> bool:
+        """Whether JSON policy folders and a ``root.json`` beside them are trusted here. Not on
+        Windows: owner and mode bits say nothing there (every file is "owned by uid 0"), and
+        standard users may create folders in %ProgramData%; machine policy is the registry,
+        which only administrators can write (HKLM and HKCU ``SOFTWARE\\Policies`` alike)."""
+        return self.platform != "win32"
+
+    def _registry(self) -> RegistryAccess:
+        return self.registry if self.registry is not None else _WinReg()
+
+    def exists(self) -> bool:
+        """Whether this store holds any Deskmate policy (a managed machine)."""
+        if self.platform == "win32":
+            keys = (REGISTRY_KEY, REGISTRY_KEY + "\\Recommended")
+            access = self._registry()
+            return any(access.values(hive, key) for hive in ("HKLM", "HKCU") for key in keys)
+        if self.platform == "darwin":
+            return os.path.lexists(self.plist)
+        return False
+
+    def sources(self, kinds: Mapping[str, type]) -> list[RawSource]:
+        """The store's policy sources, in read order."""
+        if self.platform == "win32":
+            return read_registry(self._registry(), kinds)
+        if self.platform == "darwin":
+            return _read_mac(self.plist)
+        return []
+
+
+def os_policy() -> OSPolicy:
+    return OSPolicy()
+
+
+def platform_sources(kinds: Mapping[str, type]) -> list[RawSource]:
+    """The registry or managed preferences of this machine (nothing on Linux)."""
+    return os_policy().sources(kinds)
+
+
+def _read_mac(path: Path) -> list[RawSource]:
+    import plistlib
+
+    try:
+        data = plistlib.loads(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as err:
+        return [RawSource("mandatory", str(path), broken=f"it cannot be read ({err})")]
+    if not isinstance(data, dict):
+        return [RawSource("mandatory", str(path), broken="it is not a dictionary of settings")]
+    return read_plist(data, str(path))
 
 
 class _WinReg:  # pragma: no cover - Windows only

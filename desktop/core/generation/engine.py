@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import ModelError
+from desktop.core.generation.cpu import physical_cores
 from desktop.core.generation.gguf_info import GGUFInfo, inspect_gguf
 
 if TYPE_CHECKING:
@@ -95,27 +96,6 @@ def _seal(fd: int) -> None:
 
     seals = fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
-
-
-def physical_cores() -> int:
-    """Physical cores, which is what llama.cpp decode speed scales with (not SMT threads)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cores = set()
-            physical = core = ""
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    physical = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                    cores.add((physical, core))
-            if cores:
-                return len(cores)
-    except OSError:
-        pass
-    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
     mandatory policy sets it, else ``root.json`` in the machine policy folder (or, as 0.x had
     it, in its parent ``/etc/deskmate``), else the installation's own; never from
     ``DESKMATE_RESOURCES``, a user's ``sync.root`` or a development policy folder."""
+    from desktop.core import policy_sources
     from desktop.core.context import installed_resources_dir, resources_dir
     from desktop.core.paths import machine_policy_exists
 
@@ -85,6 +86,8 @@ def trusted_root(paths: Paths, settings: Settings) -> tuple[Path, bytes]:
         configured = ""
     resources = installed_resources_dir() if managed else resources_dir()
     folders = [paths.policy_dir, paths.policy_dir.parent] if managed else [paths.policy_dir]
+    if managed and not policy_sources.os_policy().reads_policy_folders:
+        folders = []  # Windows: users may write in %ProgramData%; sync.root or the install's own
     candidates = (
         [Path(configured).expanduser()]
         if configured

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import sys
 from typing import Any
 
 from desktop.core.errors import SyncError
@@ -42,15 +43,28 @@ def backend_name(backend: Any) -> str:
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
-def usable_backend() -> Any | None:
+def system_keyring(platform: str = sys.platform) -> str:
+    """What the system keyring is called on *platform*, for messages that name the fix."""
+    if platform == "win32":
+        return "Windows Credential Manager"
+    if platform == "darwin":
+        return "macOS Keychain"
+    return "a Secret Service keyring (e.g. GNOME Keyring)"
+
+
+def usable_backend(backend: Any | None = None) -> Any | None:
     """The keyring backend, None when there is none, CredentialError when it is insecure.
 
     The one acceptability rule for the keyring: sync, ``deskmate sync login`` and ``deskmate
-    doctor`` all ask here, so doctor never calls a backend fine that sync would refuse.
+    doctor`` all ask here, so doctor never calls a backend fine that sync would refuse. Secure
+    backends rank themselves (keyring's ``priority``) at 1 or more on the OS they belong to:
+    Windows Credential Manager (``WinVaultKeyring``), the macOS Keychain, Secret Service, KWallet.
+    *backend* is keyring's choice unless a test passes one.
     """
-    import keyring
+    if backend is None:
+        import keyring
 
-    backend = keyring.get_keyring()
+        backend = keyring.get_keyring()
     members = list(getattr(backend, "backends", None) or [backend])
     if backend_name(backend).startswith("keyring.backends.chainer") and not members:
         return None
@@ -67,7 +81,7 @@ def usable_backend() -> Any | None:
                 f"The keyring backend {name} stores secrets without protection; Deskmate "
                 "refuses to keep pack-source credentials in it.",
                 "Uninstall keyrings.alt (or the plain-text backend) and use the system keyring "
-                "(Secret Service, macOS Keychain or Windows Credential Locker).",
+                f"({system_keyring()}).",
             )
     usable = [m for m in members if not backend_name(m).startswith("keyring.backends.fail")]
     return backend if usable else None
@@ -80,8 +94,7 @@ def store(url: str, *, user: str = "", password: str = "", token: str = "") -> N
     if backend is None:
         raise CredentialError(
             "No system keyring is available to keep the pack source's credentials.",
-            "Install and unlock a Secret Service keyring (e.g. GNOME Keyring), or use the "
-            "macOS Keychain or Windows Credential Locker.",
+            f"Use {system_keyring()} (installed and unlocked).",
         )
     secret = {"token": token} if token else {"user": user, "password": password}
     backend.set_password(SERVICE, key, json.dumps(secret))
