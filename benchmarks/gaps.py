@@ -104,7 +104,7 @@ def main() -> None:
     shipped = score(load("tune"), embedder, THRESHOLD)
     head = (
         "| split | threshold | questions | labels | groups | purity | pair precision | "
-        "pair recall | pair F1 | gap topics found whole |\n|---|---|---|---|---|---|---|---|---|---|"
+        "pair recall | pair F1 | gap topics found whole |\n" + "|---" * 10 + "|"
     )
     table = "\n".join(
         [

@@ -122,10 +122,10 @@ def collect(
     """The gaps from *since* to *until* with their recorded (not yet re-redacted) text, and how
     many had none. A thumbs-down is in both the trail and *feedback*: counted once, by the
     trail, with the feedback line's question when the trail kept none."""
-    downs = [e for e in feedback if e.get("rating") == "down" and _within(e.get("time"), since, until)]
-    spare: dict[str, list[Mapping[str, Any]]] = {}
-    for entry in downs:
-        spare.setdefault(str(entry.get("draft_sha256", ""))[:16], []).append(entry)
+    spare: dict[str, list[Mapping[str, Any]]] = {}  # thumbs-down lines by short draft hash
+    for entry in feedback:
+        if entry.get("rating") == "down" and _within(entry.get("time"), since, until):
+            spare.setdefault(str(entry.get("draft_sha256", ""))[:16], []).append(entry)
     gaps: list[Gap] = []
     untexted = 0
     for record in records:
