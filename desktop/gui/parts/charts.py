@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 COLOURS = ("#3b7dd8", "#e08a2c")
 MARGIN = 6
+NOTHING = "Nothing recorded in this period."
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,13 @@ class Series:
 class BarChart(QWidget):
     """A titled bar chart; *unit* follows the values in the labels ("%" turns 0.5 into 50%)."""
 
-    def __init__(self, title: str, unit: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, unit: str = "", note: str = NOTHING, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.unit = unit
+        self.note = note  # said in the plot when no bar has a value
         self.labels: list[str] = []
         self.series: list[Series] = []
         self.setAccessibleName(title)
@@ -94,6 +98,11 @@ class BarChart(QWidget):
         self._axis(painter, plot, text)
         if plot.width() > 0 and plot.height() > 0 and self.labels:
             self._bars(painter, plot, text)
+        if not any(v for s in self.series for v in s.values):
+            painter.setPen(text)
+            painter.drawText(
+                plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.note
+            )
         painter.end()
 
     def _legend(self, painter: QPainter, title: QRectF) -> None:

@@ -24,17 +24,18 @@ from PySide6.QtWidgets import (
 from desktop.core import usage
 from desktop.core.report import Row
 from desktop.gui.parts.base import Part, Shell
-from desktop.gui.parts.charts import BarChart, Series
+from desktop.gui.parts.charts import NOTHING, BarChart, Series
 
-CHARTS = (  # name, title, unit
-    ("searches", "Searches", ""),
-    ("drafts", "Drafts shown and copied", ""),
-    ("acceptance", "Acceptance (copied / shown)", "%"),
-    ("edited", "Edited before copying", "%"),
-    ("first_source", "Median time to first source opened", " s"),
-    ("no_source", "Questions with no approved source", ""),
-    ("routes", "Routes to a person, by topic", ""),
-    ("feedback", "Feedback", ""),
+READ_ONLY = "No draft was edited before copying: the draft pane shows drafts read-only."
+CHARTS = (  # name, title, unit, what an empty chart says
+    ("searches", "Searches", "", NOTHING),
+    ("drafts", "Drafts shown and copied", "", NOTHING),
+    ("acceptance", "Acceptance (copied / shown)", "%", "No draft was copied."),
+    ("edited", "Edited before copying", "%", READ_ONLY),
+    ("first_source", "Median time to first source opened", " s", "No source was opened."),
+    ("no_source", "Questions with no approved source", "", "Every question had a source."),
+    ("routes", "Routes to a person, by topic", "", "No case was routed to a person."),
+    ("feedback", "Feedback", "", "No feedback was given."),
 )
 
 
@@ -62,7 +63,7 @@ class UsageDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Usage message")
-        self.charts = {name: BarChart(title, unit) for name, title, unit in CHARTS}
+        self.charts = {name: BarChart(title, unit, note) for name, title, unit, note in CHARTS}
         layout = QVBoxLayout(self)
         layout.addLayout(self._selectors())
         layout.addWidget(self.summary)
