@@ -144,3 +144,33 @@ def report_merge(files: tuple[Path, ...], fmt: str | None) -> None:
             ) from None
         loaded.append((str(path), reports.from_json(data, str(path))))
     _print(reports.merge(loaded), fmt)
+
+
+@report.command("gaps")
+@click.option("--since", default="30d", show_default=True, help="7d, 12h, 2w or a date.")
+@click.option("--json", "fmt", flag_value="json", help="JSON.")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV, one line per group.")
+@user_errors
+def report_gaps(since: str, fmt: str | None) -> None:
+    """Knowledge gaps: questions no approved source answered and drafts marked not useful,
+    redacted and grouped by meaning, most frequent first, so admins know which article to write
+    next. Read from this PC only; nothing leaves it unless you save the output."""
+    from desktop.core import feedback, gaps
+    from desktop.core.audit import audit_dir, parse_since, read_records, utc_now
+    from desktop.core.context import AppContext
+    from desktop.core.redact import RedactOptions
+
+    context = AppContext.from_env()
+    start, now = parse_since(since), utc_now()
+    records = (record for _, _, record in read_records(audit_dir(context.paths.data)))
+    entries = feedback.read_all(context.paths.data)
+    options = RedactOptions.from_settings(context.settings)
+    found = gaps.build(records, entries, start, now, lambda t: context.embedder.embed(t), options)
+    if fmt == "json":
+        emit_json(found.to_json())
+    elif fmt == "csv":
+        click.echo(gaps.to_csv(found), nl=False)
+        if found.untexted:
+            click.echo(f"{found.untexted} gap(s) without a question. {found.hint}", err=True)
+    else:
+        click.echo(gaps.to_text(found))

@@ -34,6 +34,7 @@ from desktop.gui.parts.settings import SettingsPart
 from desktop.gui.parts.source import SourcePart
 from desktop.gui.parts.status import StatusPart
 from desktop.gui.parts.sync import SyncPart
+from desktop.gui.parts.usage import UsagePart
 from desktop.gui.workers import Ops
 
 # In this order: the columns (search and listen on the left, source and draft on the right),
@@ -47,6 +48,7 @@ PARTS: tuple[type[Part], ...] = (
     SyncPart,
     SettingsPart,
     PoliciesPart,
+    UsagePart,
 )
 NEXT_PANE = Shortcut("F6", "next pane", "next_pane")
 P = TypeVar("P", bound=Part)

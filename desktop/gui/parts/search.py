@@ -37,6 +37,7 @@ class SearchPart(Part):
         self.lane = SearchLane(shell, self._show_results, self.pane.status.setText)
         self._pinned_query = ""  # the source pane shows a draft's source for this search text
         self._choosing = False  # the part itself selects the first result: not the agent
+        self._filling = False  # the list is being refilled: its current row moves on its own
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.timeout.connect(self.search)
         pane = self.pane
@@ -90,7 +91,13 @@ class SearchPart(Part):
         self.lane.hits = hits
         self.shell.context.audit.search(query, hits, "window")
         results = self.pane.results
-        results.show_hits(hits, query, self.shell.pack_titles())
+        # Clearing the list moves its current row (from a result the agent chose) onto the
+        # new hits: that is neither a source the agent opened nor one to show.
+        self._filling = True
+        try:
+            results.show_hits(hits, query, self.shell.pack_titles())
+        finally:
+            self._filling = False
         if hits:
             self.pane.status.setText(f"{len(hits)} results")
             # A finished draft for this same text chose what the source pane shows (for a
@@ -107,7 +114,7 @@ class SearchPart(Part):
         self.results_shown.emit(hits)
 
     def _on_selected(self, row: int) -> None:
-        if 0 <= row < len(self.lane.hits):
+        if 0 <= row < len(self.lane.hits) and not self._filling:
             if not self._choosing:
                 self.shell.source_opened(self.lane.hits[row], "result")
             self.shell.source_requested.emit(self.lane.hits[row])
