@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "resources" / "demo"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The tests run Deskmate as a user of a machine without machine policy: on a machine with
+    one (a Deskmate package installed, IT's policy deployed), subprocesses would obey it."""
+    from desktop.core.paths import machine_policy_exists
+
+    if machine_policy_exists():
+        raise pytest.UsageError(
+            "This machine has a Deskmate machine policy (/etc/deskmate, the registry or managed "
+            "preferences): the tests would obey it. Run them where none exists (remove the "
+            "deskmate package and /etc/deskmate, or use a container)."
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +39,19 @@ def deskmate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for level in ("managed", "recommended"):
         (policies / level).mkdir(parents=True)
     monkeypatch.setenv("DESKMATE_POLICY_DIR", str(policies))
+    # In this process the machine's own policy folder is one that does not exist, so that no
+    # test reads IT's policy of the machine it runs on, or writes into it (a Deskmate installed
+    # while the tests ran once got a test's policy file in /etc/deskmate). Subprocesses see the
+    # real one: pytest_sessionstart refuses to run on a machine that has one.
+    from desktop.core import paths as paths_module
+
+    real = paths_module.system_policy_dir
+    absent = tmp_path / "no-machine-policy" / "policies"
+    monkeypatch.setattr(
+        paths_module,
+        "system_policy_dir",
+        lambda platform=sys.platform: absent if platform == sys.platform else real(platform),
+    )
     monkeypatch.delenv("DESKMATE_POLICY", raising=False)
     monkeypatch.delenv("DESKMATE_RESOURCES", raising=False)
     return home

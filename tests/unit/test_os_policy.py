@@ -119,12 +119,16 @@ def test_macos_managed_preferences_make_a_managed_machine(tmp_path: Path) -> Non
     assert store.reads_policy_folders  # /Library/Application Support/Deskmate/policies
 
 
+# As imported, before conftest points this process's machine folder at one that does not exist.
+SYSTEM_POLICY_DIR = paths_module.system_policy_dir
+
+
 def test_policy_folders_per_os(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROGRAMDATA", "D:\\Data")
-    assert paths_module.system_policy_dir("win32") == Path("D:\\Data") / "Deskmate" / "policies"
-    mac = paths_module.system_policy_dir("darwin")
+    assert SYSTEM_POLICY_DIR("win32") == Path("D:\\Data") / "Deskmate" / "policies"
+    mac = SYSTEM_POLICY_DIR("darwin")
     assert mac == Path("/Library/Application Support/Deskmate/policies")
-    assert paths_module.system_policy_dir("linux") == Path("/etc/deskmate/policies")
+    assert SYSTEM_POLICY_DIR("linux") == Path("/etc/deskmate/policies")
 
 
 def test_user_folders_on_windows_are_local_not_roaming(monkeypatch: pytest.MonkeyPatch) -> None:
