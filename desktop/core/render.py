@@ -39,7 +39,14 @@ VERDICT_LABEL = {
     "no_citation": "No citation",
 }
 _CITE = re.compile(r"\[(\d+)\]")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# A list line: its indent, and a typed bullet (dropped: the list draws its own) or a number
+# (kept: steps are often numbered across paragraphs, so the list draws none).
+_BULLET = re.compile(r"^(\s*)(?:[-*•+]\s+|(?=\d+[.)]\s))")
+# Site-generator markup a document's stored text may still carry: Kramdown attribute lists and
+# blocks ({:target="_blank"}, {::nomarkdown}, {:/}), Liquid tags and output ({% include x %},
+# {{ site.baseurl }}) and Hugo shortcodes ({{< note >}}). Shown, it is noise to the agent.
+SITE_MARKUP = re.compile(r"\{:[^{}\n]*\}|\{%[^%\n]*%\}|\{\{[^{}\n]*\}\}")
+_CELL = re.compile(r"[^|]+")
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -51,18 +58,89 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _marked(line: str, offset: int, start: int, end: int) -> str:
-    """*line* escaped, with the part inside [start, end) highlighted."""
-    lo, hi = max(start, offset) - offset, min(end, offset + len(line)) - offset
+def _highlighted(piece: str, offset: int, start: int, end: int) -> str:
+    """*piece* escaped, with the part inside [start, end) highlighted."""
+    lo, hi = max(start, offset) - offset, min(end, offset + len(piece)) - offset
     if hi <= lo:
-        return html.escape(line)
+        return html.escape(piece)
     return (
-        html.escape(line[:lo])
+        html.escape(piece[:lo])
         + f'<span style="background-color:{HIGHLIGHT}; color:#000000;">'
-        + html.escape(line[lo:hi])
+        + html.escape(piece[lo:hi])
         + "</span>"
-        + html.escape(line[hi:])
+        + html.escape(piece[hi:])
     )
+
+
+def _marked(line: str, offset: int, start: int, end: int) -> str:
+    """*line* escaped, without site markup, with the part inside [start, end) highlighted
+    (offsets stay those of the stored text, so the highlight lands where the passage is)."""
+    out, position = [], 0
+    for match in SITE_MARKUP.finditer(line):
+        out.append(_highlighted(line[position : match.start()], offset + position, start, end))
+        position = match.end()
+    out.append(_highlighted(line[position:], offset + position, start, end))
+    return "".join(out)
+
+
+def _cells(offset: int, line: str) -> list[tuple[int, str]]:
+    """A table row's cells as (offset, text), or [] when *line* is not a row ("a | b")."""
+    if " | " not in line and not line.lstrip().startswith("|"):
+        return []
+    cells = []
+    for match in _CELL.finditer(line):
+        text = match.group(0)
+        if text.strip():
+            lead = len(text) - len(text.lstrip())
+            cells.append((offset + match.start() + lead, text.strip()))
+    return cells if len(cells) >= 2 else []
+
+
+def _table_rows(lines: list[tuple[int, str]], at: int) -> list[list[tuple[int, str]]]:
+    """The rows of the table starting at line *at*: 2+ consecutive rows with as many cells."""
+    rows: list[list[tuple[int, str]]] = []
+    for offset, line in lines[at:]:
+        cells = _cells(offset, line)
+        if not cells or (rows and len(cells) != len(rows[0])):
+            break
+        rows.append(cells)
+    return rows if len(rows) >= 2 else []
+
+
+def _table_html(rows: list[list[tuple[int, str]]], start: int, end: int) -> str:
+    out = ['<table border="1" cellspacing="0" cellpadding="4">']
+    for number, row in enumerate(rows):
+        tag = "th" if number == 0 else "td"
+        cells = "".join(f"<{tag}>{_marked(t, o, start, end)}</{tag}>" for o, t in row)
+        out.append(f"<tr>{cells}</tr>")
+    return "".join(out) + "</table>"
+
+
+class _Lists:
+    """Nested bulleted lists from indented list lines; a wrapped line continues its item."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self.indents: list[int] = []
+
+    def item(self, indent: int, body: str, numbered: bool = False) -> None:
+        while self.indents and indent < self.indents[-1]:
+            self.parts.append("</li></ul>")
+            self.indents.pop()
+        if self.indents and indent == self.indents[-1]:
+            self.parts.append("</li>")
+        else:
+            self.parts.append('<ul style="list-style-type:none">' if numbered else "<ul>")
+            self.indents.append(indent)
+        self.parts.append(f"<li>{body}")
+
+    def continues(self, line: str) -> bool:
+        return bool(self.indents) and line[:1].isspace()
+
+    def close(self) -> None:
+        while self.indents:
+            self.parts.append("</li></ul>")
+            self.indents.pop()
 
 
 def document_html(
@@ -72,40 +150,52 @@ def document_html(
     end: int = 0,
     pages: Sequence[tuple[int, int]] = (),
 ) -> str:
-    """*text* as readable HTML with [start, end) highlighted and an anchor where it starts.
+    """*text* as readable HTML with [start, end) highlighted and an anchor where it starts:
+    headings, (nested) lists without their typed markers, tables ("a | b" rows) as tables, and
+    site markup left out.
 
     *headings* are (level, text, offset) and *pages* (offset, page number), as a pack stores them.
     """
     heading_at = {offset: level for level, _, offset in headings}
     page_at = {offset: number for offset, number in pages}
+    lines = _lines(text)
     parts: list[str] = []
+    lists = _Lists(parts)
     anchored = end <= start
-    in_list = False
-    for offset, line in _lines(text):
+    at = 0
+    while at < len(lines):
+        offset, line = lines[at]
+        rows = [] if offset in heading_at else _table_rows(lines, at)
+        taken = len(rows) or 1
+        last_offset, last_line = lines[at + taken - 1]
+        at += taken
         if offset in page_at:
             parts.append(f"<p><i>— Page {page_at[offset]} —</i></p>")  # theme's own text colour
-        if not anchored and offset + len(line) >= start:
+        bullet = None if rows else _BULLET.match(line)
+        if not bullet and not (lists.continues(line) and line.strip()):
+            lists.close()
+        if not anchored and last_offset + len(last_line) >= start:
             parts.append(f'<a name="{PASSAGE_ANCHOR}"></a>')
             anchored = True
-        bullet = _BULLET.match(line)
-        if in_list and not bullet:
-            parts.append("</ul>")
-            in_list = False
-        if not line.strip():
+        if rows:
+            parts.append(_table_html(rows, start, end))
+        elif not SITE_MARKUP.sub("", line).strip():
             continue
-        body = _marked(line, offset, start, end)
-        if offset in heading_at:
+        elif offset in heading_at:
             level = min(6, max(2, heading_at[offset] + 1))
-            parts.append(f"<h{level}>{body}</h{level}>")
+            parts.append(f"<h{level}>{_marked(line, offset, start, end)}</h{level}>")
         elif bullet:
-            if not in_list:
-                parts.append("<ul>")
-                in_list = True
-            parts.append(f"<li>{_marked(line, offset, start, end)}</li>")
+            body = _marked(line[bullet.end() :], offset + bullet.end(), start, end)
+            numbered = bullet.end() == len(bullet.group(1))
+            lists.item(len(bullet.group(1).expandtabs()), body, numbered)
+        elif line.startswith("> "):
+            parts.append(f"<blockquote>{_marked(line[2:], offset + 2, start, end)}</blockquote>")
+        elif lists.indents:
+            indent = len(line) - len(line.lstrip())
+            parts.append(" " + _marked(line.strip(), offset + indent, start, end))
         else:
-            parts.append(f"<p>{body}</p>")
-    if in_list:
-        parts.append("</ul>")
+            parts.append(f"<p>{_marked(line, offset, start, end)}</p>")
+    lists.close()
     return "".join(parts)
 
 
