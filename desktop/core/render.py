@@ -26,18 +26,27 @@ if TYPE_CHECKING:
 HIGHLIGHT = "#fff2a8"
 PASSAGE_ANCHOR = "passage"
 NOT_SENSITIVE = "notsensitive"  # the link scheme of "Not a sensitive case: continue"
-# Marked sentences keep black text so they stay readable in a dark theme too.
+# Marked sentences keep black text so they stay readable in a dark theme too. "Check this" is
+# blue, so that it is never mistaken for the yellow of the highlighted passage in the source.
 VERDICT_STYLE = {
     "supported": "",
     "unsupported": "background-color:#ffc9c9; color:#000000; text-decoration:underline;",
-    "no_citation": "background-color:#ffe9a8; color:#000000;",
+    "no_citation": "background-color:#cfe3ff; color:#000000;",
 }
 # Links on those light backgrounds: the theme's link colour is light blue in a dark theme.
 LINK_ON_LIGHT = "#0842a0"
 VERDICT_LABEL = {
     "unsupported": "Not supported by its source",
-    "no_citation": "No citation",
+    "no_citation": "Check this: no citation",
 }
+STALE = (
+    "This draft answers the previous question. Press Enter in the search box to draft a reply "
+    "to the new one."
+)
+# A raw score in a reason ("(0.77)", "(similarity 0.42)"): for scripts, not for the agent.
+_SCORE = re.compile(r"\s*\((?:similarity |relevance |score )?-?\d*\.\d+\)")
+_QUANT = re.compile(r"[.-](?:[QqFf]\d\w*|IQ\d\w*|BF16|bf16|fp16|fp32)$")
+_RUN_TAGS = re.compile(r"\s+(?:\d+k|Lc\d+K|Mix\d+|Ep\d+|AWQ|GPTQ)\b", re.IGNORECASE)
 _CITE = re.compile(r"\[(\d+)\]")
 # A list line: its indent, and a typed bullet (dropped: the list draws its own) or a number
 # (kept: steps are often numbered across paragraphs, so the list draws none).
@@ -204,12 +213,52 @@ def _cite_links(text: str, on_light: bool = False) -> str:
     return _CITE.sub(lambda m: f'<a href="cite:{m.group(1)}"{style}>[{m.group(1)}]</a>', text)
 
 
+def agent_text(text: str) -> str:
+    """*text* for the agent: raw scores left out ("reads as fraud (0.77)" -> "reads as fraud")."""
+    return _SCORE.sub("", text)
+
+
+def rule_text(rule: str) -> str:
+    """A company rule without its own "Rule:" label (the window labels it already)."""
+    return re.sub(r"^\s*Rule:\s*", "", rule)
+
+
+def model_label(name: str, path: Path) -> str:
+    """A model's display name: its release file's name without the quantisation
+    ("SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2 135M Instruct"), else its own name without
+    training-run tags ("Qwen2.5 Coder 0.5B Instruct AWQ" -> "Qwen2.5 Coder 0.5B Instruct")."""
+    stem = path.stem
+    if _QUANT.search(stem):
+        return re.sub(r"[-_]+", " ", _QUANT.sub("", stem)).strip()
+    return _RUN_TAGS.sub("", name).strip() or stem
+
+
+def legend_html() -> str:
+    """What the sentence marks mean, in the marks' own colours."""
+    check, unsupported = VERDICT_STYLE["no_citation"], VERDICT_STYLE["unsupported"]
+    return (
+        "<p><small>Marks: plain text = supported by its source · "
+        f'<span style="{check}">check this</span> = no source cited, check it · '
+        f'<span style="{unsupported}">not supported</span> = its source does not say this, '
+        "correct or remove it</small></p>"
+    )
+
+
+def stale_html(question: str) -> str:
+    """The banner over a draft that answers the question before the current search."""
+    return (
+        '<p style="background-color:#e0e0e0; color:#000000;"><b>Previous question:</b> '
+        f"“{html.escape(question[:120])}”. {html.escape(STALE)}</p>"
+    )
+
+
 def _sentence_html(text: str, sentence: verify.Sentence) -> str:
     style = VERDICT_STYLE.get(sentence.verdict, "")
     body = _cite_links(html.escape(text), on_light=bool(style))
     if not style:
         return body
-    tip = html.escape(f"{VERDICT_LABEL.get(sentence.verdict, sentence.verdict)}: {sentence.reason}")
+    label = VERDICT_LABEL.get(sentence.verdict, sentence.verdict)
+    tip = html.escape(f"{label}: {agent_text(sentence.reason)}")
     return f'<span style="{style}" title="{tip}">{body}</span>'
 
 
@@ -243,8 +292,8 @@ def answer_html(answer: Answer) -> str:
             '<div style="background-color:#fde2c8; color:#000000;">'
             f"<h3>Route to a person: {route['topic'].replace('_', ' ')}</h3>"
             "<p>Deskmate does not draft replies for this kind of case.</p>"
-            f"<p><b>Why:</b> {route['reason']}</p>"
-            f"<p><b>Company rule:</b> {route['rule']}</p>"
+            f"<p><b>Why:</b> {agent_text(route['reason'])}</p>"
+            f"<p><b>Company rule:</b> {rule_text(route['rule'])}</p>"
             f"{article}"
             f'<p><a href="{NOT_SENSITIVE}:{route["topic"]}" style="color:{LINK_ON_LIGHT};">'
             "Not a sensitive case: continue</a> (your choice is recorded)</p></div>"
@@ -264,10 +313,13 @@ def answer_html(answer: Answer) -> str:
     if answer.stopped:
         parts.append("<p><i>Stopped: the draft is incomplete.</i></p>")
     parts.append(draft_html(answer.draft, answer.sentences))
+    if answer.sentences:
+        parts.append(legend_html())
     flagged = [s for s in answer.sentences if s.verdict != "supported"]
     if flagged:
         items = "".join(
-            f"<li>{html.escape(s.text[:80])} — {html.escape(s.reason)}</li>" for s in flagged
+            f"<li>{html.escape(s.text[:80])} — {html.escape(agent_text(s.reason))}</li>"
+            for s in flagged
         )
         heading = f"Check before sending ({len(flagged)} flagged):"
         parts.append(f"<p><b>{heading}</b></p><ul>{items}</ul>")

@@ -215,7 +215,7 @@ def test_source_details_and_original_roots() -> None:
 def test_document_html_renders_tables_nested_lists_and_drops_site_markup() -> None:
     text = (
         "Plans\n\nPlan | Price\nBasic | £8\nPlus | £12\n\n"
-        "- Report it via HackerOne{:target=\"\\_blank\"}{:rel=\"noopener\"}\n"
+        '- Report it via HackerOne{:target="\\_blank"}{:rel="noopener"}\n'
         "    - Desktop: open the menu\n"
         "  wrapped line\n"
         "1. First step {{< note >}}\n"

@@ -21,7 +21,7 @@ from desktop.core import render
 from desktop.core.assist import Assistant
 from desktop.core.context import AppContext
 from desktop.core.errors import UserError
-from desktop.core.knowledge.index import Pack
+from desktop.core.knowledge.index import Hit, Pack
 from desktop.gui.workers import Ops
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class Shell(QObject):
     searched = Signal()  # a search ran: it may have found a pack damaged
     source_requested = Signal(object)  # a Hit to show in the source pane
     draft_requested = Signal(str)  # a task to draft ("" for the one chosen in the draft pane)
+    draft_from = Signal(object)  # a Hit: draft a reply leading with that passage's article
+    searching = Signal(str)  # a new search for this text started
     answer_shown = Signal(object)  # a finished Answer is on screen
     model_loaded = Signal(object)  # the engine, or None (extractive mode)
     model_failed = Signal(object)  # the exception
@@ -66,6 +68,10 @@ class Shell(QObject):
         self.packs: dict[str, Pack] = {}
         self.knowledge_ready = False
         self.query = ""  # what the search box holds
+        self.pack_filter = ""  # the pack the search filter is set to ("" for all)
+        # The result the agent picked (not the top result selected for them): drafts lead with
+        # its article, and a finished draft leaves the source pane on it.
+        self.selected: Hit | None = None
         self.conversation = ""  # what the listen panel holds
 
     # --- start-up ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.lane import SearchLane
 
 EMPTY = "Results appear here as you type."
+LOADING = "Knowledge is still loading… your search runs as soon as it is ready."
 
 
 class SearchPart(Part):
@@ -36,11 +37,12 @@ class SearchPart(Part):
         self.tools = [self.pane.box, self.pane.pack_filter, self.pane.category_filter]
         self.lane = SearchLane(shell, self._show_results, self.pane.status.setText)
         self._pinned_query = ""  # the source pane shows a draft's source for this search text
+        self._auto_selecting = False  # the top result is being selected for the agent
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.timeout.connect(self.search)
         pane = self.pane
         pane.box.textChanged.connect(self._on_typed)
-        pane.pack_filter.currentIndexChanged.connect(lambda _: self.search())
+        pane.pack_filter.currentIndexChanged.connect(self._on_pack_filter)
         pane.category_filter.currentIndexChanged.connect(lambda _: self.search())
         self._box_enter = KeyFilter(lambda: shell.draft_requested.emit("reply"))
         pane.box.installEventFilter(self._box_enter)
@@ -66,11 +68,17 @@ class SearchPart(Part):
 
     def _on_typed(self, text: str) -> None:
         self.shell.query = text
+        self.shell.selected = None  # a pick among the old results does not steer the new search
         self._debounce.start(int(self.shell.context.settings.get("ui.search_delay_ms")))
 
     def _on_packs_opened(self, packs: list[Pack]) -> None:
         self.pane.set_filters([(p.id, p.title) for p in packs], categories(packs))
         self.pane.status.setText("")
+        self.search()
+
+    def _on_pack_filter(self) -> None:
+        self.shell.pack_filter = str(self.pane.pack_filter.currentData() or "")
+        self.shell.selected = None
         self.search()
 
     def search(self) -> None:
@@ -80,6 +88,10 @@ class SearchPart(Part):
             self.lane.cancel()
             self.pane.results.show_message(EMPTY)
             return
+        if query != self.lane.shown:
+            self.shell.searching.emit(query)
+        if not self.shell.knowledge_ready:
+            self.pane.results.show_message(LOADING)
         pack_id = str(self.pane.pack_filter.currentData() or "")
         category = str(self.pane.category_filter.currentData() or "")
         self.lane.request(query, pack_id, category)
@@ -93,7 +105,9 @@ class SearchPart(Part):
             # A finished draft for this same text chose what the source pane shows (for a
             # sensitive case, the company's rule): results arriving later must not replace it.
             if query != self._pinned_query:
+                self._auto_selecting = True
                 results.setCurrentRow(0)
+                self._auto_selecting = False
         else:
             self.pane.status.setText("")
             results.show_message("No approved source matches this search.")
@@ -101,7 +115,9 @@ class SearchPart(Part):
 
     def _on_selected(self, row: int) -> None:
         if 0 <= row < len(self.lane.hits):
-            self.shell.source_requested.emit(self.lane.hits[row])
+            hit = self.lane.hits[row]
+            self.shell.selected = None if self._auto_selecting else hit
+            self.shell.source_requested.emit(hit)
 
     def _on_answer_shown(self, answer: Answer) -> None:
         if answer.sources and answer.sources[0].pack in self.shell.packs:
