@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDialog, QMainWindow
+from PySide6.QtWidgets import QDialog, QMainWindow, QToolButton
 
 from desktop import APP_NAME
 from desktop.core.assist import Assistant
@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Help")
         action = menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
         action.setShortcut(QKeySequence(SHORTCUTS.keys))
+        for button in self.menuBar().findChildren(QToolButton):  # the overflow "»" button
+            button.setAccessibleName("More menus")
 
     def show_shortcuts(self) -> None:
         """Help › Keyboard shortcuts (F1)."""

@@ -90,13 +90,6 @@ def row_of(*widgets: Any) -> QHBoxLayout:
 
 
 RICH_ROLE = Qt.ItemDataRole.UserRole + 1
-# A visible frame round the pane that has the keyboard focus (after Ctrl+1..4 or F6), in the
-# theme's selection colour; the same width unfocused, so nothing moves.
-FOCUS_FRAME = (
-    "QTextBrowser, QListWidget, QPlainTextEdit { border: 2px solid palette(mid); }"
-    " QTextBrowser:focus, QListWidget:focus, QPlainTextEdit:focus"
-    " { border: 2px solid palette(highlight); }"
-)
 
 
 class RichRowDelegate(QStyledItemDelegate):

@@ -67,6 +67,7 @@ class Shell(QObject):
         self.ops = Ops(self, bool(context.settings.get("model.low_priority")))
         self.packs: dict[str, Pack] = {}
         self.knowledge_ready = False
+        self.knowledge_loading = False  # the packs are being opened: requests wait for them
         self.query = ""  # what the search box holds
         self.pack_filter = ""  # the pack the search filter is set to ("" for all)
         # The result the agent picked (not the top result selected for them): drafts lead with
@@ -79,6 +80,7 @@ class Shell(QObject):
     def start(self) -> None:
         """Open the knowledge packs (building the demo pack on first run); the parts follow
         :attr:`packs_opened` or :attr:`packs_failed`."""
+        self.knowledge_loading = True
         self.starting.emit()
         # Importing torch, transformers and LanceDB on the worker creates millions of objects,
         # and each full garbage collection they trigger holds the interpreter lock for up to
@@ -97,10 +99,12 @@ class Shell(QObject):
         _freeze_startup_objects()
         self.packs = {pack.id: pack for pack in packs}
         self.knowledge_ready = True
+        self.knowledge_loading = False
         self.packs_opened.emit(packs)
 
     def _on_prepare_failed(self, exc: Exception) -> None:
         _freeze_startup_objects()
+        self.knowledge_loading = False
         self.packs_failed.emit(exc)
 
     # --- what the parts ask for -------------------------------------------------------------

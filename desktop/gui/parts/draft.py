@@ -129,7 +129,7 @@ class DraftPart(Part):
 
     def _request(self, request: Request) -> None:
         """Run *request* now, or once the knowledge is ready (saying so meanwhile)."""
-        if self.shell.knowledge_ready:
+        if not self.shell.knowledge_loading:
             self._start_ask(request)
             return
         self._waiting = request

@@ -13,7 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QSplitter, QWidget
 
-from desktop.gui.panes import FOCUS_FRAME, column
+from desktop.gui.focus import FocusFrame
+from desktop.gui.panes import column
 from desktop.gui.parts.base import Part
 
 WIDTHS = {"left": 430, "right": 850}  # the columns' widths to begin with
@@ -59,7 +60,8 @@ class WindowLayout:
             splitter.setChildrenCollapsible(False)
         central, layout = column(top, main)
         layout.setStretch(1, 1)
-        central.setStyleSheet(FOCUS_FRAME)
+        panes = [widget for part in self.parts for widget in part.focus_order()]
+        self.focus_frame = FocusFrame(panes, central)
         return central
 
     def next_pane(self) -> None:

@@ -90,7 +90,7 @@ class SearchPart(Part):
             return
         if query != self.lane.shown:
             self.shell.searching.emit(query)
-        if not self.shell.knowledge_ready:
+        if self.shell.knowledge_loading:
             self.pane.results.show_message(LOADING)
         pack_id = str(self.pane.pack_filter.currentData() or "")
         category = str(self.pane.category_filter.currentData() or "")
