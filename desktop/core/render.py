@@ -37,7 +37,7 @@ VERDICT_STYLE = {
 LINK_ON_LIGHT = "#0842a0"
 VERDICT_LABEL = {
     "unsupported": "Not supported by its source",
-    "no_citation": "Check this: no citation",
+    "no_citation": "Check this (no citation)",
 }
 STALE = (
     "This draft answers the previous question. Press Enter in the search box to draft a reply "

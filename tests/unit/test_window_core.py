@@ -84,7 +84,7 @@ def test_draft_html_marks_flagged_sentences_with_their_reason() -> None:
     ]
     out = render.draft_html(draft, sentences)
     assert '<a href="cite:1">[1]</a>' in out
-    assert 'title="No citation: This sentence cites no source."' in out
+    assert 'title="Check this (no citation): This sentence cites no source."' in out
     assert out.count("<span") == 1  # the supported sentence is not marked
 
 
