@@ -33,6 +33,7 @@ from desktop.core.knowledge.search import (
     search,
 )
 from desktop.core.sensitive import Detection, handling_hit
+from desktop.core.steer import Steer
 
 if TYPE_CHECKING:
     from desktop.core.context import AppContext
@@ -159,8 +160,12 @@ class Assistant:
         tone: str = "shorter",
         *,
         judge_extractive: bool = True,
+        steer: Steer | None = None,
     ) -> Iterator[Event]:
         """Run *task* (reply, wrapup or rewrite) on *question*, as a stream of events.
+
+        A reply's sources come only from the packs *steer* allows, its lead article's passages
+        first (see :mod:`desktop.core.steer`).
 
         With *judge_extractive* False, an extractive reply's sentences (the sources' own, so
         supported by construction) are not verified again: batch checks that need only the
@@ -194,7 +199,9 @@ class Assistant:
             answer.timings["total_s"] = time.perf_counter() - started
             yield Done(answer)
             return
-        hits = self.search(question)
+        steer = steer or Steer()
+        packs = steer.allowed(self.context.packs())
+        hits = steer.ordered(self.search(question, packs=packs))
         answer.timings["retrieval_s"] = time.perf_counter() - started
         floor = float(self.context.settings.get("answer.min_score"))
         if (
@@ -205,7 +212,7 @@ class Assistant:
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."
             near = hits or hybrid_search(
-                self.context.packs(), self.context.embedder, question, limit=8, min_score=0.0
+                packs, self.context.embedder, question, limit=8, min_score=0.0
             )
             answer.nearest = one_per_article(near, 3)
             yield Done(answer)
@@ -213,7 +220,8 @@ class Assistant:
         best = max(hit.rank_score for hit in hits)
         # Only passages nearly as relevant as the best one ground the draft: weaker ones mostly
         # lead a small model astray and earn citations to the wrong article.
-        hits = [hit for hit in hits if hit.rank_score >= max(floor, best - CLOSE_TO_BEST)]
+        close = max(floor, best - CLOSE_TO_BEST)
+        hits = [hit for hit in hits if hit.rank_score >= close or steer.leads(hit)]
         engine = self._engine(answer)
         meaning = verify.EmbeddingMeaning(self.context.embedder.embed)
         judged = 0
@@ -235,7 +243,9 @@ class Assistant:
                 engine, judged = None, 0
         if engine is None:
             answer.mode = "extractive"
-            answer.draft, answer.sources = extractive_draft(question, hits, self.context.embedder)
+            answer.draft, answer.sources = extractive_draft(
+                question, hits, self.context.embedder, lead=steer.article
+            )
             yield Sources(answer.sources)
             if not judge_extractive:
                 answer.timings["total_s"] = time.perf_counter() - started
@@ -309,8 +319,8 @@ class Assistant:
             "sentences": [s.to_json() for s in answer.sentences],
         }
         return (
-            f"Only {supported} of the model's {len(answer.sentences)} sentences were supported "
-            "by the sources, so this reply is made of the sources' own sentences instead."
+            "The model's wording was not fully backed by the approved sources, so this reply "
+            "uses the sources' own sentences instead. Read it through before you send it."
         )
 
     def _engine(self, answer: Answer) -> Any:
@@ -496,9 +506,14 @@ def _clean_question(question: str) -> tuple[str, str]:
 
 
 def extractive_draft(
-    question: str, hits: list[Hit], embedder: Embedder | None = None, limit: int = EXTRACTIVE_HITS
+    question: str,
+    hits: list[Hit],
+    embedder: Embedder | None = None,
+    limit: int = EXTRACTIVE_HITS,
+    lead: str = "",
 ) -> tuple[str, list[Hit]]:
     """A reply made only of the sources' own sentences, each cited, composed for *question*
-    (``desktop.core.compose``); and the sources it cites, numbered as cited."""
+    (``desktop.core.compose``), starting with the *lead* article's; and the sources it cites,
+    numbered as cited."""
     embed = embedder.embed if embedder is not None else None
-    return compose.extractive(question, hits[:limit], embed)
+    return compose.extractive(question, hits[:limit], embed, lead)

@@ -140,8 +140,9 @@ def answer_to(found: list[Piece], question: Piece) -> list[Piece]:
     return answer
 
 
-def choose(found: list[Piece]) -> list[Piece]:
-    """The pieces of the draft, in draft order.
+def choose(found: list[Piece], lead: str = "") -> list[Piece]:
+    """The pieces of the draft, in draft order, starting with the *lead* article's (when it has
+    a candidate; otherwise the best-scoring article's).
 
     Pieces are taken best first; the first one that falls outside its margin ends the draft, so
     a weaker sentence of another article also closes the best article's list (choosing on the
@@ -150,6 +151,8 @@ def choose(found: list[Piece]) -> list[Piece]:
     ranked = sorted((p for p in found if p.candidate), key=lambda p: -p.score)
     if not ranked:
         return []
+    # The lead article's pieces are taken first: its best one sets the margins.
+    ranked.sort(key=lambda p: p.article != lead)
     best = ranked[0]
     chosen: list[Piece] = []
     units = 0
@@ -173,16 +176,17 @@ def choose(found: list[Piece]) -> list[Piece]:
 
 
 def extractive(
-    question: str, hits: Sequence[Hit], embed: Embed | None = None
+    question: str, hits: Sequence[Hit], embed: Embed | None = None, lead: str = ""
 ) -> tuple[str, list[Hit]]:
-    """A draft of the sources' own sentences answering *question*, and the sources it cites."""
+    """A draft of the sources' own sentences answering *question*, and the sources it cites;
+    the *lead* article's (``pack/source``) sentences first."""
     found = [
         piece
         for index, hit in enumerate(hits)
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
     score(question, found, embed)
-    chosen = choose(found)
+    chosen = choose(found, lead)
     if not chosen:
         return "", list(hits)
     cited = list(dict.fromkeys(p.passage for p in chosen))

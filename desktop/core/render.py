@@ -26,20 +26,36 @@ if TYPE_CHECKING:
 HIGHLIGHT = "#fff2a8"
 PASSAGE_ANCHOR = "passage"
 NOT_SENSITIVE = "notsensitive"  # the link scheme of "Not a sensitive case: continue"
-# Marked sentences keep black text so they stay readable in a dark theme too.
+# Marked sentences keep black text so they stay readable in a dark theme too. "Check this" is
+# blue, so that it is never mistaken for the yellow of the highlighted passage in the source.
 VERDICT_STYLE = {
     "supported": "",
     "unsupported": "background-color:#ffc9c9; color:#000000; text-decoration:underline;",
-    "no_citation": "background-color:#ffe9a8; color:#000000;",
+    "no_citation": "background-color:#cfe3ff; color:#000000;",
 }
 # Links on those light backgrounds: the theme's link colour is light blue in a dark theme.
 LINK_ON_LIGHT = "#0842a0"
 VERDICT_LABEL = {
     "unsupported": "Not supported by its source",
-    "no_citation": "No citation",
+    "no_citation": "Check this (no citation)",
 }
+STALE = (
+    "This draft answers the previous question. Press Enter in the search box to draft a reply "
+    "to the new one."
+)
+# A raw score in a reason ("(0.77)", "(similarity 0.42)"): for scripts, not for the agent.
+_SCORE = re.compile(r"\s*\((?:similarity |relevance |score )?-?\d*\.\d+\)")
+_QUANT = re.compile(r"[.-](?:[QqFf]\d\w*|IQ\d\w*|BF16|bf16|fp16|fp32)$")
+_RUN_TAGS = re.compile(r"\s+(?:\d+k|Lc\d+K|Mix\d+|Ep\d+|AWQ|GPTQ)\b", re.IGNORECASE)
 _CITE = re.compile(r"\[(\d+)\]")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# A list line: its indent, and a typed bullet (dropped: the list draws its own) or a number
+# (kept: steps are often numbered across paragraphs, so the list draws none).
+_BULLET = re.compile(r"^(\s*)(?:[-*•+]\s+|(?=\d+[.)]\s))")
+# Site-generator markup a document's stored text may still carry: Kramdown attribute lists and
+# blocks ({:target="_blank"}, {::nomarkdown}, {:/}), Liquid tags and output ({% include x %},
+# {{ site.baseurl }}) and Hugo shortcodes ({{< note >}}). Shown, it is noise to the agent.
+SITE_MARKUP = re.compile(r"\{:[^{}\n]*\}|\{%[^%\n]*%\}|\{\{[^{}\n]*\}\}")
+_CELL = re.compile(r"[^|]+")
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -51,18 +67,89 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _marked(line: str, offset: int, start: int, end: int) -> str:
-    """*line* escaped, with the part inside [start, end) highlighted."""
-    lo, hi = max(start, offset) - offset, min(end, offset + len(line)) - offset
+def _highlighted(piece: str, offset: int, start: int, end: int) -> str:
+    """*piece* escaped, with the part inside [start, end) highlighted."""
+    lo, hi = max(start, offset) - offset, min(end, offset + len(piece)) - offset
     if hi <= lo:
-        return html.escape(line)
+        return html.escape(piece)
     return (
-        html.escape(line[:lo])
+        html.escape(piece[:lo])
         + f'<span style="background-color:{HIGHLIGHT}; color:#000000;">'
-        + html.escape(line[lo:hi])
+        + html.escape(piece[lo:hi])
         + "</span>"
-        + html.escape(line[hi:])
+        + html.escape(piece[hi:])
     )
+
+
+def _marked(line: str, offset: int, start: int, end: int) -> str:
+    """*line* escaped, without site markup, with the part inside [start, end) highlighted
+    (offsets stay those of the stored text, so the highlight lands where the passage is)."""
+    out, position = [], 0
+    for match in SITE_MARKUP.finditer(line):
+        out.append(_highlighted(line[position : match.start()], offset + position, start, end))
+        position = match.end()
+    out.append(_highlighted(line[position:], offset + position, start, end))
+    return "".join(out)
+
+
+def _cells(offset: int, line: str) -> list[tuple[int, str]]:
+    """A table row's cells as (offset, text), or [] when *line* is not a row ("a | b")."""
+    if " | " not in line and not line.lstrip().startswith("|"):
+        return []
+    cells = []
+    for match in _CELL.finditer(line):
+        text = match.group(0)
+        if text.strip():
+            lead = len(text) - len(text.lstrip())
+            cells.append((offset + match.start() + lead, text.strip()))
+    return cells if len(cells) >= 2 else []
+
+
+def _table_rows(lines: list[tuple[int, str]], at: int) -> list[list[tuple[int, str]]]:
+    """The rows of the table starting at line *at*: 2+ consecutive rows with as many cells."""
+    rows: list[list[tuple[int, str]]] = []
+    for offset, line in lines[at:]:
+        cells = _cells(offset, line)
+        if not cells or (rows and len(cells) != len(rows[0])):
+            break
+        rows.append(cells)
+    return rows if len(rows) >= 2 else []
+
+
+def _table_html(rows: list[list[tuple[int, str]]], start: int, end: int) -> str:
+    out = ['<table border="1" cellspacing="0" cellpadding="4">']
+    for number, row in enumerate(rows):
+        tag = "th" if number == 0 else "td"
+        cells = "".join(f"<{tag}>{_marked(t, o, start, end)}</{tag}>" for o, t in row)
+        out.append(f"<tr>{cells}</tr>")
+    return "".join(out) + "</table>"
+
+
+class _Lists:
+    """Nested bulleted lists from indented list lines; a wrapped line continues its item."""
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self.indents: list[int] = []
+
+    def item(self, indent: int, body: str, numbered: bool = False) -> None:
+        while self.indents and indent < self.indents[-1]:
+            self.parts.append("</li></ul>")
+            self.indents.pop()
+        if self.indents and indent == self.indents[-1]:
+            self.parts.append("</li>")
+        else:
+            self.parts.append('<ul style="list-style-type:none">' if numbered else "<ul>")
+            self.indents.append(indent)
+        self.parts.append(f"<li>{body}")
+
+    def continues(self, line: str) -> bool:
+        return bool(self.indents) and line[:1].isspace()
+
+    def close(self) -> None:
+        while self.indents:
+            self.parts.append("</li></ul>")
+            self.indents.pop()
 
 
 def document_html(
@@ -72,40 +159,52 @@ def document_html(
     end: int = 0,
     pages: Sequence[tuple[int, int]] = (),
 ) -> str:
-    """*text* as readable HTML with [start, end) highlighted and an anchor where it starts.
+    """*text* as readable HTML with [start, end) highlighted and an anchor where it starts:
+    headings, (nested) lists without their typed markers, tables ("a | b" rows) as tables, and
+    site markup left out.
 
     *headings* are (level, text, offset) and *pages* (offset, page number), as a pack stores them.
     """
     heading_at = {offset: level for level, _, offset in headings}
     page_at = {offset: number for offset, number in pages}
+    lines = _lines(text)
     parts: list[str] = []
+    lists = _Lists(parts)
     anchored = end <= start
-    in_list = False
-    for offset, line in _lines(text):
+    at = 0
+    while at < len(lines):
+        offset, line = lines[at]
+        rows = [] if offset in heading_at else _table_rows(lines, at)
+        taken = len(rows) or 1
+        last_offset, last_line = lines[at + taken - 1]
+        at += taken
         if offset in page_at:
             parts.append(f"<p><i>— Page {page_at[offset]} —</i></p>")  # theme's own text colour
-        if not anchored and offset + len(line) >= start:
+        bullet = None if rows else _BULLET.match(line)
+        if not bullet and not (lists.continues(line) and line.strip()):
+            lists.close()
+        if not anchored and last_offset + len(last_line) >= start:
             parts.append(f'<a name="{PASSAGE_ANCHOR}"></a>')
             anchored = True
-        bullet = _BULLET.match(line)
-        if in_list and not bullet:
-            parts.append("</ul>")
-            in_list = False
-        if not line.strip():
+        if rows:
+            parts.append(_table_html(rows, start, end))
+        elif not SITE_MARKUP.sub("", line).strip():
             continue
-        body = _marked(line, offset, start, end)
-        if offset in heading_at:
+        elif offset in heading_at:
             level = min(6, max(2, heading_at[offset] + 1))
-            parts.append(f"<h{level}>{body}</h{level}>")
+            parts.append(f"<h{level}>{_marked(line, offset, start, end)}</h{level}>")
         elif bullet:
-            if not in_list:
-                parts.append("<ul>")
-                in_list = True
-            parts.append(f"<li>{_marked(line, offset, start, end)}</li>")
+            body = _marked(line[bullet.end() :], offset + bullet.end(), start, end)
+            numbered = bullet.end() == len(bullet.group(1))
+            lists.item(len(bullet.group(1).expandtabs()), body, numbered)
+        elif line.startswith("> "):
+            parts.append(f"<blockquote>{_marked(line[2:], offset + 2, start, end)}</blockquote>")
+        elif lists.indents:
+            indent = len(line) - len(line.lstrip())
+            parts.append(" " + _marked(line.strip(), offset + indent, start, end))
         else:
-            parts.append(f"<p>{body}</p>")
-    if in_list:
-        parts.append("</ul>")
+            parts.append(f"<p>{_marked(line, offset, start, end)}</p>")
+    lists.close()
     return "".join(parts)
 
 
@@ -114,12 +213,52 @@ def _cite_links(text: str, on_light: bool = False) -> str:
     return _CITE.sub(lambda m: f'<a href="cite:{m.group(1)}"{style}>[{m.group(1)}]</a>', text)
 
 
+def agent_text(text: str) -> str:
+    """*text* for the agent: raw scores left out ("reads as fraud (0.77)" -> "reads as fraud")."""
+    return _SCORE.sub("", text)
+
+
+def rule_text(rule: str) -> str:
+    """A company rule without its own "Rule:" label (the window labels it already)."""
+    return re.sub(r"^\s*Rule:\s*", "", rule)
+
+
+def model_label(name: str, path: Path) -> str:
+    """A model's display name: its release file's name without the quantisation
+    ("SmolLM2-135M-Instruct.Q4_1.gguf" -> "SmolLM2 135M Instruct"), else its own name without
+    training-run tags ("Qwen2.5 Coder 0.5B Instruct AWQ" -> "Qwen2.5 Coder 0.5B Instruct")."""
+    stem = path.stem
+    if _QUANT.search(stem):
+        return re.sub(r"[-_]+", " ", _QUANT.sub("", stem)).strip()
+    return _RUN_TAGS.sub("", name).strip() or stem
+
+
+def legend_html() -> str:
+    """What the sentence marks mean, in the marks' own colours."""
+    check, unsupported = VERDICT_STYLE["no_citation"], VERDICT_STYLE["unsupported"]
+    return (
+        "<p><small>Marks: plain text = supported by its source · "
+        f'<span style="{check}">check this</span> = no source cited, check it · '
+        f'<span style="{unsupported}">not supported</span> = its source does not say this, '
+        "correct or remove it</small></p>"
+    )
+
+
+def stale_html(question: str) -> str:
+    """The banner over a draft that answers the question before the current search."""
+    return (
+        '<p style="background-color:#e0e0e0; color:#000000;"><b>Previous question:</b> '
+        f"“{html.escape(question[:120])}”. {html.escape(STALE)}</p>"
+    )
+
+
 def _sentence_html(text: str, sentence: verify.Sentence) -> str:
     style = VERDICT_STYLE.get(sentence.verdict, "")
     body = _cite_links(html.escape(text), on_light=bool(style))
     if not style:
         return body
-    tip = html.escape(f"{VERDICT_LABEL.get(sentence.verdict, sentence.verdict)}: {sentence.reason}")
+    label = VERDICT_LABEL.get(sentence.verdict, sentence.verdict)
+    tip = html.escape(f"{label}: {agent_text(sentence.reason)}")
     return f'<span style="{style}" title="{tip}">{body}</span>'
 
 
@@ -153,8 +292,8 @@ def answer_html(answer: Answer) -> str:
             '<div style="background-color:#fde2c8; color:#000000;">'
             f"<h3>Route to a person: {route['topic'].replace('_', ' ')}</h3>"
             "<p>Deskmate does not draft replies for this kind of case.</p>"
-            f"<p><b>Why:</b> {route['reason']}</p>"
-            f"<p><b>Company rule:</b> {route['rule']}</p>"
+            f"<p><b>Why:</b> {agent_text(route['reason'])}</p>"
+            f"<p><b>Company rule:</b> {rule_text(route['rule'])}</p>"
             f"{article}"
             f'<p><a href="{NOT_SENSITIVE}:{route["topic"]}" style="color:{LINK_ON_LIGHT};">'
             "Not a sensitive case: continue</a> (your choice is recorded)</p></div>"
@@ -174,10 +313,13 @@ def answer_html(answer: Answer) -> str:
     if answer.stopped:
         parts.append("<p><i>Stopped: the draft is incomplete.</i></p>")
     parts.append(draft_html(answer.draft, answer.sentences))
+    if answer.sentences:
+        parts.append(legend_html())
     flagged = [s for s in answer.sentences if s.verdict != "supported"]
     if flagged:
         items = "".join(
-            f"<li>{html.escape(s.text[:80])} — {html.escape(s.reason)}</li>" for s in flagged
+            f"<li>{html.escape(s.text[:80])} — {html.escape(agent_text(s.reason))}</li>"
+            for s in flagged
         )
         heading = f"Check before sending ({len(flagged)} flagged):"
         parts.append(f"<p><b>{heading}</b></p><ul>{items}</ul>")

@@ -17,12 +17,13 @@ from typing import TypeVar
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QDialog, QMainWindow, QToolButton
 
 from desktop import APP_NAME
 from desktop.core.assist import Assistant
 from desktop.core.context import AppContext
 from desktop.core.knowledge.index import Pack
+from desktop.gui.help import shortcuts_dialog
 from desktop.gui.panes import DraftPane, ListenPane, SearchPane, SourcePane
 from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.draft import DraftPart
@@ -51,6 +52,7 @@ PARTS: tuple[type[Part], ...] = (
     UsagePart,
 )
 NEXT_PANE = Shortcut("F6", "next pane", "next_pane")
+SHORTCUTS = Shortcut("F1", "list the keyboard shortcuts (Help › Keyboard shortcuts)", "")
 P = TypeVar("P", bound=Part)
 
 
@@ -77,6 +79,8 @@ class MainWindow(QMainWindow):
         store = context.paths.config / "window.ini"
         self.frame = WindowLayout(self, list(self.parts.values()), store)
         self.shortcuts = self._bind_shortcuts()
+        self.shortcuts_box: QDialog | None = None
+        self._help_menu()
         self._connect()
         self.frame.restore()
 
@@ -88,6 +92,19 @@ class MainWindow(QMainWindow):
                 bound.append((shortcut, QShortcut(QKeySequence(shortcut.keys), self, action)))
         bound.append((NEXT_PANE, QShortcut(QKeySequence(NEXT_PANE.keys), self, self.next_pane)))
         return bound
+
+    def _help_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Help")
+        action = menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
+        action.setShortcut(QKeySequence(SHORTCUTS.keys))
+        for button in self.menuBar().findChildren(QToolButton):  # the overflow "»" button
+            button.setAccessibleName("More menus")
+
+    def show_shortcuts(self) -> None:
+        """Help › Keyboard shortcuts (F1)."""
+        rows = [*self.shortcut_table(), (SHORTCUTS.keys, SHORTCUTS.what)]
+        self.shortcuts_box = shortcuts_dialog(self, rows)
+        self.shortcuts_box.open()
 
     def _connect(self) -> None:
         shell = self.shell

@@ -187,7 +187,7 @@ class HitList(QListWidget):
                 origin += f" · {hit.category}"
             item = QListWidgetItem(hit.title)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
-            item.setToolTip(plain_tip(f"{hit.source} (relevance {hit.score:.2f})"))
+            item.setToolTip(plain_tip(hit.source))
             item.setData(
                 RICH_ROLE,
                 f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
@@ -236,6 +236,7 @@ class SearchPane(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.results = HitList("Results")
+        self.results.setToolTip("Results: Up/Down to move, Enter to read the source (Ctrl+1)")
         self.box = _named(
             SearchBox(self.results),
             "Search",
@@ -279,9 +280,17 @@ class SourcePane(QWidget):
             QPushButton("Open &original"), "Open original", "Open the original file"
         )
         self.open_button.setEnabled(False)
-        self.view = _named(QTextBrowser(), "Source document")
+        self.draft_from_button = _named(
+            QPushButton("Draft &from this article"),
+            "Draft from this article",
+            "Draft a reply that starts from this article (Ctrl+Shift+D)",
+        )
+        self.draft_from_button.setEnabled(False)
+        self.view = _named(
+            QTextBrowser(), "Source document", "The selected result's document (Ctrl+2)"
+        )
         self.view.setOpenLinks(False)
-        head = row_of(self.title, self.open_button)
+        head = row_of(self.title, self.draft_from_button, self.open_button)
         head.setStretch(0, 1)
         box, layout = column(head, self.meta, self.view)
         layout.setStretch(2, 1)
@@ -294,6 +303,7 @@ class SourcePane(QWidget):
         self.title.setText(f"<b>{html.escape(title)}</b>")
         self.meta.setText("")
         self.open_button.setEnabled(False)
+        self.draft_from_button.setEnabled(False)
         self.view.setHtml(text_html)
 
     def highlighted_text(self) -> str:
@@ -351,7 +361,7 @@ class DraftPane(QWidget):
         )
         for button in (self.thumbs_up, self.thumbs_down):
             button.setEnabled(False)
-        self.view = _named(QTextBrowser(), "Draft reply")
+        self.view = _named(QTextBrowser(), "Draft reply", "The draft (Ctrl+3)")
         self.view.setOpenLinks(False)
         top = row_of(self.task, self.tone, self.draft_button, self.stop_button, None)
         bottom = row_of(
@@ -393,7 +403,9 @@ class ListenPane(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conversation = _named(QPlainTextEdit(), "Conversation")
+        self.conversation = _named(
+            QPlainTextEdit(), "Conversation", "The live conversation (Ctrl+4)"
+        )
         self.conversation.setPlaceholderText(
             "Paste or type the live conversation here, e.g.\n"
             "Customer: my new phone arrived with a cracked screen\n"

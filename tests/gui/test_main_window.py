@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core import feedback, priority
+from desktop.core import feedback, priority, render
 from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
 from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
@@ -195,7 +195,7 @@ def test_draft_streams_from_the_asks_own_sources(
     for shown in verdicts:
         sentence = shown.event.sentence
         if sentence.verdict != "supported":
-            assert sentence.reason in shown.tooltip
+            assert render.agent_text(sentence.reason) in shown.tooltip
     sources = [e for e in events if isinstance(e, Sources)][-1]
     assert window.parts["draft"].sources == answer.sources == sources.hits
     if replaced:  # too little was supported: the model's text is gone, the reason is shown
@@ -211,7 +211,7 @@ def test_draft_streams_from_the_asks_own_sources(
             continue
         found = window.draft.view.document().find(sentence.text[:25])
         assert not found.isNull()
-        assert sentence.reason in found.charFormat().toolTip()
+        assert render.agent_text(sentence.reason) in found.charFormat().toolTip()
     assert window.draft.copy_button.isEnabled()
     assert window.draft.regenerate_button.isEnabled()
     assert not window.draft.stop_button.isEnabled()

@@ -28,6 +28,7 @@ README_SHORTCUTS = [
     ("Ctrl+R", "regenerate"),
     ("Ctrl+1", "results"),
     ("Ctrl+2", "source"),
+    ("Ctrl+Shift+D", "draft a reply from the article shown"),
     ("Ctrl+3", "draft"),
     ("Ctrl+4", "listen"),
     ("F6", "next pane"),

@@ -63,7 +63,8 @@ def test_document_html_highlights_exactly_the_passage() -> None:
     end = text.index("two here") + len("two here")
     out = render.document_html(text, [(1, "Returns", 0)], start, end)
     assert out.startswith("<h2>Returns</h2>")
-    assert "<ul><li>- " in out and "</li></ul>" in out
+    assert "<ul><li><span" in out and "</li></ul>" in out
+    assert ">- " not in out  # the list draws the bullet; the typed one is not shown too
     assert out.count(render.HIGHLIGHT) == 2  # one span per line of the passage
     assert f'<a name="{render.PASSAGE_ANCHOR}"></a><ul>' in out
     assert "Intro line." in out and "After." in out
@@ -83,7 +84,7 @@ def test_draft_html_marks_flagged_sentences_with_their_reason() -> None:
     ]
     out = render.draft_html(draft, sentences)
     assert '<a href="cite:1">[1]</a>' in out
-    assert 'title="No citation: This sentence cites no source."' in out
+    assert 'title="Check this (no citation): This sentence cites no source."' in out
     assert out.count("<span") == 1  # the supported sentence is not marked
 
 
@@ -209,3 +210,20 @@ def test_source_details_and_original_roots() -> None:
     assert render.source_details(_Pack("demo"), bare) == "Pack: Demo help v3"
     assert original_roots(_Pack("demo")) == [Path("/packs/demo/originals"), demo_source_dir()]
     assert original_roots(_Pack("other")) == [Path("/packs/other/originals")]
+
+
+def test_document_html_renders_tables_nested_lists_and_drops_site_markup() -> None:
+    text = (
+        "Plans\n\nPlan | Price\nBasic | £8\nPlus | £12\n\n"
+        '- Report it via HackerOne{:target="\\_blank"}{:rel="noopener"}\n'
+        "    - Desktop: open the menu\n"
+        "  wrapped line\n"
+        "1. First step {{< note >}}\n"
+    )
+    start = text.index("£12")
+    out = render.document_html(text, [(1, "Plans", 0)], start, start + 3)
+    assert "<table" in out and "<th>Plan</th>" in out and "<td>Basic</td>" in out
+    assert f'<td><span style="background-color:{render.HIGHLIGHT}' in out
+    assert "{:" not in out and "{{" not in out and "- " not in out
+    assert "<li>Report it via HackerOne<ul><li>Desktop: open the menu wrapped line</li></ul>" in out
+    assert "<li>1. First step </li>" in out

@@ -50,6 +50,8 @@ class Shell(QObject):
     searched = Signal()  # a search ran: it may have found a pack damaged
     source_requested = Signal(object)  # a Hit to show in the source pane
     draft_requested = Signal(str)  # a task to draft ("" for the one chosen in the draft pane)
+    draft_from = Signal(object)  # a Hit: draft a reply leading with that passage's article
+    searching = Signal(str)  # a new search for this text started
     answer_shown = Signal(object)  # a finished Answer is on screen
     model_loaded = Signal(object)  # the engine, or None (extractive mode)
     model_failed = Signal(object)  # the exception
@@ -66,7 +68,12 @@ class Shell(QObject):
         self.ops = Ops(self, bool(context.settings.get("model.low_priority")))
         self.packs: dict[str, Pack] = {}
         self.knowledge_ready = False
+        self.knowledge_loading = False  # the packs are being opened: requests wait for them
         self.query = ""  # what the search box holds
+        self.pack_filter = ""  # the pack the search filter is set to ("" for all)
+        # The result the agent picked (not the top result selected for them): drafts lead with
+        # its article, and a finished draft leaves the source pane on it.
+        self.selected: Hit | None = None
         self.conversation = ""  # what the listen panel holds
         self.asked_at: float | None = None  # when the question in the box was first typed
         # The audit trail is written on its own thread: an fsync must not hold the window.
@@ -77,6 +84,7 @@ class Shell(QObject):
     def start(self) -> None:
         """Open the knowledge packs (building the demo pack on first run); the parts follow
         :attr:`packs_opened` or :attr:`packs_failed`."""
+        self.knowledge_loading = True
         self.starting.emit()
         self.context.audit.policy(self.context.settings.machine)
         # Importing torch, transformers and LanceDB on the worker creates millions of objects,
@@ -96,10 +104,12 @@ class Shell(QObject):
         _freeze_startup_objects()
         self.packs = {pack.id: pack for pack in packs}
         self.knowledge_ready = True
+        self.knowledge_loading = False
         self.packs_opened.emit(packs)
 
     def _on_prepare_failed(self, exc: Exception) -> None:
         _freeze_startup_objects()
+        self.knowledge_loading = False
         self.packs_failed.emit(exc)
 
     # --- what the parts ask for -------------------------------------------------------------

@@ -15,6 +15,7 @@ from desktop.core import feedback, listen, render
 from desktop.core.assist import Answer, Done, Error, Replaced, Sources, Token, Verdict, task_input
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
+from desktop.core.steer import Steer
 from desktop.gui.panes import DraftPane
 from desktop.gui.parts.base import EXTRACTIVE, Part, Shell, Shortcut
 
@@ -23,7 +24,11 @@ WELCOME = (
     "Press <b>Enter</b> (or <b>Ctrl+Enter</b>) to draft a cited reply, or paste the "
     "conversation into <b>Listen</b> for suggestions.</p>"
 )
-Request = tuple[str, str, str]  # text, task, tone
+LOADING = (
+    "<p><b>Knowledge is still loading…</b> Your request will run as soon as the approved "
+    "knowledge is ready; there is nothing you need to do.</p>"
+)
+Request = tuple[str, str, str, Steer]  # text, task, tone, the agent's choices
 
 
 class DraftPart(Part):
@@ -51,6 +56,8 @@ class DraftPart(Part):
         self._stop: threading.Event | None = None
         self._busy = False
         self._last_request: Request | None = None
+        self._waiting: Request | None = None  # asked for before the knowledge was ready
+        self.stale = False  # the answer shown belongs to a previous search
         self._streamed = ""
         self._banner = ""
         self._verdicts: dict[int, Any] = {}
@@ -69,6 +76,9 @@ class DraftPart(Part):
         d.thumbs_down.clicked.connect(lambda: self.rate("down"))
         d.view.anchorClicked.connect(self._on_citation)
         shell.draft_requested.connect(self.draft_task)
+        shell.draft_from.connect(self.draft_from)
+        shell.searching.connect(self._on_searching)
+        shell.packs_opened.connect(self._run_waiting)
         shell.problem.connect(lambda exc: d.view.setHtml(shell.problem_html(exc)))
         shell.model_loaded.connect(self._on_model_loaded)
         shell.model_failed.connect(lambda _: d.view.append(EXTRACTIVE))
@@ -105,7 +115,30 @@ class DraftPart(Part):
         if not text.strip():
             self.pane.view.setHtml(f"<p><b>Nothing to draft from.</b> {missing}</p>")
             return
-        self._start_ask((text, task, str(self.pane.tone.currentData())))
+        steer = Steer.from_choices(shell.pack_filter, shell.selected)
+        self._request((text, task, str(self.pane.tone.currentData()), steer))
+
+    def draft_from(self, hit: Hit) -> None:
+        """Draft a reply to the question (typed, else the customer's need, else the article's
+        title) that leads with *hit*'s article, within the pack filter unless it is outside."""
+        self.pane.task.setCurrentIndex(self.pane.task.findData("reply"))
+        shell = self.shell
+        text, _ = task_input("reply", shell.query, shell.conversation, self.answer)
+        steer = Steer.from_choices(shell.pack_filter, hit, chosen=True)
+        self._request((text if text.strip() else hit.title, "reply", "shorter", steer))
+
+    def _request(self, request: Request) -> None:
+        """Run *request* now, or once the knowledge is ready (saying so meanwhile)."""
+        if not self.shell.knowledge_loading:
+            self._start_ask(request)
+            return
+        self._waiting = request
+        self.pane.view.setHtml(LOADING)
+
+    def _run_waiting(self) -> None:
+        request, self._waiting = self._waiting, None
+        if request is not None:
+            self._start_ask(request)
 
     def regenerate(self) -> None:
         if self._last_request is not None:
@@ -126,20 +159,23 @@ class DraftPart(Part):
         self._stop = stop = threading.Event()
         self._streamed, self._verdicts, self._banner = "", {}, ""
         self.answer = None
+        self.stale = False
         self.sources = []
         self.pane.set_running(True)
         self.pane.view.clear()
-        text, task, tone = request
+        text, task, tone, steer = request
         self.shell.ops.run(
-            lambda: self._ask_job(text, task, tone, stop),
+            lambda: self._ask_job(text, task, tone, steer, stop),
             self._on_ask_done,
             self._on_ask_failed,
             self._on_ask_event,
             model=True,
         )
 
-    def _ask_job(self, text: str, task: str, tone: str, stop: threading.Event) -> Iterator[Any]:
-        yield from self.shell.assistant.ask(text, stop=stop, task=task, tone=tone)
+    def _ask_job(
+        self, text: str, task: str, tone: str, steer: Steer, stop: threading.Event
+    ) -> Iterator[Any]:
+        yield from self.shell.assistant.ask(text, stop=stop, task=task, tone=tone, steer=steer)
 
     # --- streaming --------------------------------------------------------------------------
 
@@ -190,11 +226,27 @@ class DraftPart(Part):
         d.copy_button.setEnabled(answer.status == "answered" and bool(answer.draft.strip()))
         d.thumbs_up.setEnabled(True)
         d.thumbs_down.setEnabled(True)
-        if answer.sources and answer.sources[0].pack in self.shell.packs:
-            # The first source; for a sensitive case, the company's rule.
+        # The first source, unless the agent picked what the source pane shows (it stays); for
+        # a sensitive case, the company's rule, always.
+        shown = answer.sources and answer.sources[0].pack in self.shell.packs
+        routed = answer.status == "route_to_human"
+        if shown and (routed or self.shell.selected is None):
             self.shell.source_requested.emit(answer.sources[0])
         self.shell.context.audit.answer(answer, "window")
         self.shell.answer_shown.emit(answer)
+
+    def _on_searching(self, query: str) -> None:
+        """A new search: a reply drafted for another question is marked as belonging to it,
+        and cannot be copied by mistake."""
+        answer = self.answer
+        if answer is None or self._busy or self.stale or answer.task != "reply":
+            return
+        if " ".join(query.split()) == " ".join(answer.question.split()):
+            return
+        self.stale = True
+        self.pane.view.setHtml(render.stale_html(answer.question) + render.answer_html(answer))
+        for button in (self.pane.copy_button, self.pane.thumbs_up, self.pane.thumbs_down):
+            button.setEnabled(False)
 
     def _on_citation(self, url: QUrl) -> None:
         if url.scheme() == render.NOT_SENSITIVE:
@@ -228,6 +280,9 @@ class DraftPart(Part):
         answer = self.answer
         if answer is None or answer.status != "answered" or not answer.draft.strip():
             self.shell.say("There is no draft to copy.", 5000)
+            return
+        if self.stale:
+            self.shell.say(render.STALE, 8000)
             return
         warning = render.copy_warning(answer)
         if not warning:

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QSplitter, QWidget
 
+from desktop.gui.focus import FocusFrame
 from desktop.gui.panes import column
 from desktop.gui.parts.base import Part
 
@@ -59,6 +60,8 @@ class WindowLayout:
             splitter.setChildrenCollapsible(False)
         central, layout = column(top, main)
         layout.setStretch(1, 1)
+        panes = [widget for part in self.parts for widget in part.focus_order()]
+        self.focus_frame = FocusFrame(panes, central)
         return central
 
     def next_pane(self) -> None:

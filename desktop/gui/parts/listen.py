@@ -144,8 +144,8 @@ class ListenPart(Part):
             self.route_banner.setText(
                 f'<div style="{ROUTE_STYLE}"><b>Route to a person: {html.escape(topic.label)}'
                 "</b><br>Do not send a drafted reply. "
-                f"{html.escape(topic.rule)}<br><i>Why:</i> "
-                f"{html.escape(getattr(detection, 'reason', ''))}</div>"
+                f"{html.escape(render.rule_text(topic.rule))}<br><i>Why:</i> "
+                f"{html.escape(render.agent_text(getattr(detection, 'reason', '')))}</div>"
             )
         elif not self.shell.assistant.not_sensitive:
             self.route_banner.clear()
@@ -180,6 +180,7 @@ class ListenPart(Part):
 
     def _on_selected(self, row: int) -> None:
         if 0 <= row < len(self.hits):
+            self.shell.selected = self.hits[row]  # the agent picked it: drafts lead with it
             self.shell.source_requested.emit(self.hits[row])
 
     # --- following the clipboard ------------------------------------------------------------

@@ -13,6 +13,7 @@ from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.lane import SearchLane
 
 EMPTY = "Results appear here as you type."
+LOADING = "Knowledge is still loading… your search runs as soon as it is ready."
 
 
 class SearchPart(Part):
@@ -42,7 +43,7 @@ class SearchPart(Part):
         self._debounce.timeout.connect(self.search)
         pane = self.pane
         pane.box.textChanged.connect(self._on_typed)
-        pane.pack_filter.currentIndexChanged.connect(lambda _: self.search())
+        pane.pack_filter.currentIndexChanged.connect(self._on_pack_filter)
         pane.category_filter.currentIndexChanged.connect(lambda _: self.search())
         self._box_enter = KeyFilter(lambda: shell.draft_requested.emit("reply"))
         pane.box.installEventFilter(self._box_enter)
@@ -69,11 +70,17 @@ class SearchPart(Part):
     def _on_typed(self, text: str) -> None:
         self.shell.query = text
         self.shell.question_typed(text)
+        self.shell.selected = None  # a pick among the old results does not steer the new search
         self._debounce.start(int(self.shell.context.settings.get("ui.search_delay_ms")))
 
     def _on_packs_opened(self, packs: list[Pack]) -> None:
         self.pane.set_filters([(p.id, p.title) for p in packs], categories(packs))
         self.pane.status.setText("")
+        self.search()
+
+    def _on_pack_filter(self) -> None:
+        self.shell.pack_filter = str(self.pane.pack_filter.currentData() or "")
+        self.shell.selected = None
         self.search()
 
     def search(self) -> None:
@@ -83,6 +90,10 @@ class SearchPart(Part):
             self.lane.cancel()
             self.pane.results.show_message(EMPTY)
             return
+        if query != self.lane.shown:
+            self.shell.searching.emit(query)
+        if self.shell.knowledge_loading:
+            self.pane.results.show_message(LOADING)
         pack_id = str(self.pane.pack_filter.currentData() or "")
         category = str(self.pane.category_filter.currentData() or "")
         self.lane.request(query, pack_id, category)
@@ -115,9 +126,11 @@ class SearchPart(Part):
 
     def _on_selected(self, row: int) -> None:
         if 0 <= row < len(self.lane.hits) and not self._filling:
+            hit = self.lane.hits[row]
             if not self._choosing:
-                self.shell.source_opened(self.lane.hits[row], "result")
-            self.shell.source_requested.emit(self.lane.hits[row])
+                self.shell.source_opened(hit, "result")
+            self.shell.selected = None if self._choosing else hit
+            self.shell.source_requested.emit(hit)
 
     def _on_answer_shown(self, answer: Answer) -> None:
         if answer.sources and answer.sources[0].pack in self.shell.packs:

@@ -32,7 +32,10 @@ class SourcePart(Part):
     name = "source"
     area = "right"
     size = 420
-    shortcuts = (Shortcut("Ctrl+2", "source", "focus"),)
+    shortcuts = (
+        Shortcut("Ctrl+2", "source", "focus"),
+        Shortcut("Ctrl+Shift+D", "draft a reply from the article shown", "draft_from"),
+    )
     source_shown = Signal(object)
 
     def __init__(self, shell: Shell) -> None:
@@ -42,6 +45,7 @@ class SourcePart(Part):
         self.current_hit: Hit | None = None
         self.original_path: Path | None = None
         self.pane.open_button.clicked.connect(self.open_original)
+        self.pane.draft_from_button.clicked.connect(self.draft_from)
         self.pane.show_message("Source", "<p>Select a result to read its source here.</p>")
         shell.source_requested.connect(self.show_source)
         shell.packs_failed.connect(
@@ -73,6 +77,7 @@ class SourcePart(Part):
             self._show_unreadable(hit, exc)
             return
         self.current_hit = hit
+        self.pane.draft_from_button.setEnabled(True)
         title = f"<b>{html.escape(hit.title)}</b> — {html.escape(hit.source)}"
         self.pane.title.setText(title)
         self.pane.meta.setText(render.source_details(pack, hit))
@@ -82,6 +87,14 @@ class SourcePart(Part):
         # document, setting the text and laying it out in one go held the window's thread for
         # 20 ms, and over 30 ms while the model decoded on every core.
         QTimer.singleShot(0, self, lambda: self._scroll_to_passage(hit))
+
+    def draft_from(self) -> None:
+        """Draft a reply that leads with the article shown (one action: no need to select it
+        in the results first)."""
+        if self.current_hit is None:
+            self.shell.say("Select a result first: its article is what the draft starts from.")
+            return
+        self.shell.draft_from.emit(self.current_hit)
 
     def _show_unreadable(self, hit: Hit, exc: Exception) -> None:
         passage = f"<blockquote>{html.escape(hit.text)}</blockquote>"

@@ -105,7 +105,10 @@ class StatusPart(Part):
 
     def _on_loaded(self, engine: Any) -> None:
         if engine is not None:
-            self._set_model_state(f"{engine.info.name} ready")
+            info = engine.info
+            self._set_model_state(
+                f"{render.model_label(info.name, info.path)} ready", str(info.path)
+            )
         else:
             self._set_model_state("none — extractive mode", EXTRACTIVE)
         self.shell.model_loaded.emit(engine)
