@@ -7,6 +7,7 @@ first use, so building a context is instant and the window can appear before any
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -182,6 +183,11 @@ class AppContext:
 
                 self._embedder = Embedder(hash_cache=self.paths.cache / EMBEDDER_HASHES)
             return self._embedder
+
+    @property
+    def pack_dirs_given(self) -> bool:
+        """Packs named on the command line (or by a test) instead of the packs folder."""
+        return self._pack_dirs is not None
 
     @property
     def demo_pack_dir(self) -> Path:
@@ -376,6 +382,26 @@ class AppContext:
         if isinstance(exc, PackDamagedError) and self._pack_dirs is None:
             fix = f"Run `deskmate pack repair {name}` to reinstall or rebuild it."
         return PackProblem(name, folder, exc.message, fix)
+
+    def packs_on_disk(self) -> tuple[tuple[str, int, int, int], ...] | None:
+        """What the packs folder holds, for noticing a pack added, removed or still being copied:
+        (folder name, files, bytes, newest change in ns) per pack folder. None for packs given on
+        the command line or when there is no packs folder. Reads only file metadata."""
+        root = self.paths.data / "packs"
+        if self._pack_dirs is not None or not root.is_dir():
+            return None
+        out = []
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for folder in folders:
+            files = size = newest = 0
+            for item in folder.rglob("*"):
+                with contextlib.suppress(OSError):  # removed while we looked
+                    stat = item.stat()
+                    newest = max(newest, stat.st_mtime_ns)
+                    if item.is_file():
+                        files, size = files + 1, size + stat.st_size
+            out.append((folder.name, files, size, newest))
+        return tuple(out)
 
     def reload_packs(self) -> None:
         with self._lock:

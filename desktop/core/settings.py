@@ -24,7 +24,7 @@ import contextlib
 import difflib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -504,6 +504,67 @@ SCHEMA: tuple[Setting, ...] = (
 )
 
 _BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})
+
+
+class Group(NamedTuple):
+    """A page of the settings dialog: who it is for, and which settings it holds."""
+
+    id: str
+    title: str
+    note: str
+    keys: tuple[str, ...] = ()  # these first, in this order
+    prefixes: tuple[str, ...] = ()  # then the rest whose key starts with one of these
+
+
+# Agents see their page first; what IT and knowledge admins set is on pages of its own (and is
+# usually locked by machine policy). Every setting is on exactly one page (a test checks).
+GROUPS: tuple[Group, ...] = (
+    Group(
+        "agent",
+        "For you",
+        "How Deskmate looks and behaves for you.",
+        keys=(
+            "ui.font_scale",
+            "ui.copy_with_sources",
+            "listen.follow_clipboard",
+            "search.limit",
+            "ui.search_delay_ms",
+        ),
+    ),
+    Group(
+        "privacy",
+        "Privacy and safety",
+        "What is kept on this PC and what may be copied. Usually set by your IT department.",
+        keys=("ui.copy_flagged", "log.customer_text"),
+        prefixes=("privacy.",),
+    ),
+    Group(
+        "knowledge",
+        "Knowledge and sync",
+        "Where approved knowledge comes from. Set by your knowledge admin or IT department.",
+        prefixes=("knowledge.", "sync."),
+    ),
+    Group(
+        "model",
+        "Model and answers",
+        "The local model and when a draft counts as grounded. For IT and knowledge admins: "
+        "changing these changes what agents are shown.",
+        prefixes=("model.", "generation.", "answer.", "search."),
+    ),
+)
+
+
+def grouped(settings: Sequence[Setting] = SCHEMA) -> list[tuple[Group, list[Setting]]]:
+    """The settings on each page of :data:`GROUPS`, in page order; each setting once."""
+    left = {setting.key: setting for setting in settings}
+    pages = []
+    for group in GROUPS:
+        members = [left.pop(key) for key in group.keys if key in left]
+        members += [left.pop(key) for key in list(left) if key.startswith(group.prefixes)]
+        pages.append((group, members))
+    if left:  # a new setting that fits no page still shows, on the last one
+        pages[-1][1].extend(left.values())
+    return pages
 
 
 def _did_you_mean(key: str) -> str:

@@ -29,6 +29,7 @@ from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.draft import DraftPart
 from desktop.gui.parts.layout import WindowLayout
 from desktop.gui.parts.listen import ListenPart
+from desktop.gui.parts.packs_watch import PacksWatchPart
 from desktop.gui.parts.policies import PoliciesPart
 from desktop.gui.parts.search import SearchPart
 from desktop.gui.parts.settings import SettingsPart
@@ -50,6 +51,7 @@ PARTS: tuple[type[Part], ...] = (
     SettingsPart,
     PoliciesPart,
     UsagePart,
+    PacksWatchPart,
 )
 NEXT_PANE = Shortcut("F6", "next pane", "next_pane")
 SHORTCUTS = Shortcut("F1", "list the keyboard shortcuts (Help › Keyboard shortcuts)", "")

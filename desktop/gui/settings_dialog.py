@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.core.errors import SettingError
-from desktop.core.settings import Setting, Settings, SettingValue
+from desktop.core.settings import Effective, Setting, Settings, SettingValue, grouped
 
 LOCKED_TEXT = "Set by your IT department"
 
@@ -86,31 +87,15 @@ class SettingsDialog(QDialog):
         self.setAccessibleName("Settings")
         self.editors: dict[str, QWidget] = {}
         self.locked_labels: dict[str, QLabel] = {}
-        form = QFormLayout()
-        for row in settings.effective():
-            editor = _editor(row.setting, row.value)
-            self.editors[row.setting.key] = editor
-            field: QWidget = editor
-            if row.locked:
-                editor.setEnabled(False)
-                note = QLabel(f"<i>{LOCKED_TEXT}</i>")
-                note.setAccessibleName(f"{row.setting.label}: {LOCKED_TEXT}")
-                self.locked_labels[row.setting.key] = note
-                field = QWidget()
-                line = QHBoxLayout(field)
-                line.setContentsMargins(0, 0, 0, 0)
-                line.addWidget(editor)
-                line.addWidget(note)
-                line.addStretch(1)
-            label = QLabel(row.setting.label)
-            label.setToolTip(row.setting.description)
-            label.setBuddy(editor)
-            form.addRow(label, field)
-        inner = QWidget()
-        inner.setLayout(form)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
+        rows = {row.setting.key: row for row in settings.effective()}
+        # One page per audience: the agent's own settings first, IT's and admins' apart.
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Settings pages")
+        self.pages: dict[str, list[str]] = {}
+        for group, members in grouped():
+            keys = [setting.key for setting in members if setting.key in rows]
+            self.pages[group.id] = keys
+            self.tabs.addTab(self._page(group.note, [rows[key] for key in keys]), group.title)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setAccessibleName("Settings problem")
@@ -122,15 +107,54 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(note)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.resize(680, 700)
-        if self.locked_labels:  # show what IT has fixed first, rather than leave it below the fold
-            first = next(iter(self.locked_labels))
-            scroll.ensureWidgetVisible(self.editors[first], 0, 120)
-        self.scroll_area = scroll
+        self.resize(680, 620)
+
+    def _page(self, note: str, rows: list[Effective]) -> QWidget:
+        form = QFormLayout()
+        for row in rows:
+            form.addRow(*self._row(row))
+        inner = QWidget()
+        inner.setLayout(form)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        about = QLabel(note)
+        about.setWordWrap(True)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(about)
+        layout.addWidget(scroll, 1)
+        return page
+
+    def _row(self, row: Effective) -> tuple[QLabel, QWidget]:
+        editor = _editor(row.setting, row.value)
+        self.editors[row.setting.key] = editor
+        field: QWidget = editor
+        if row.locked:
+            editor.setEnabled(False)
+            note = QLabel(f"<i>{LOCKED_TEXT}</i>")
+            note.setAccessibleName(f"{row.setting.label}: {LOCKED_TEXT}")
+            self.locked_labels[row.setting.key] = note
+            field = QWidget()
+            line = QHBoxLayout(field)
+            line.setContentsMargins(0, 0, 0, 0)
+            line.addWidget(editor)
+            line.addWidget(note)
+            line.addStretch(1)
+        label = QLabel(row.setting.label)
+        label.setToolTip(row.setting.description)
+        label.setBuddy(editor)
+        return label, field
+
+    def show_page(self, key: str) -> None:
+        """Show the page that holds the setting *key*."""
+        for index, keys in enumerate(self.pages.values()):
+            if key in keys:
+                self.tabs.setCurrentIndex(index)
 
     def changes(self) -> dict[str, Any]:
         """Settings whose control differs from the effective value (locked ones never do)."""
