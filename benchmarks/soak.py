@@ -19,7 +19,13 @@ fills the caches and lets the allocator reach its working size):
   threads lazily (LanceDB's tokio blocking pool, Qt's pools, which also retire threads after 30 s
   idle) reaches a ceiling and stays there. So the measured run is cut into thirds and the rule is:
   the last third's peak is no higher than the middle third's, in total and for every thread name
-  (the names are recorded per sample, so a rising group is named in the results);
+  (the names are recorded per sample, so a rising group is named in the results). A pool that
+  grows with concurrency can still creep up late in a run (LanceDB's tokio pool did, 24 -> 26),
+  so the decisive check is idle: after the warm-up and again at the end, the window is left
+  idle for 35 s, in which pools retire their idle threads (LanceDB's after 10 s: a probe with 4
+  concurrent searchers grew it to 44 threads and 10 s idle brought it back to 2); a leaked
+  thread or handle is still there. Target: no more threads or descriptors at the end's idle
+  sample than at the warm-up's;
 * UI stalls: the gaps between ticks of a 10 ms QTimer on the UI thread; target: none over 50 ms
   (each gap over 50 ms is listed with the action that was running);
 * per-action latency (median, p95), for information.
@@ -45,6 +51,7 @@ from common import ROOT, isolated_home, percentile, write_result
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TARGET_RSS_GROWTH = 0.05
 TARGET_GAP_MS = 50.0
+IDLE_S = 35.0
 CONVERSATION_OPENERS = (
     "Agent: Thanks for calling, how can I help?",
     "Agent: Hello, you're through to support. What can I do for you today?",
@@ -92,6 +99,17 @@ def sample(app: Any, shift: Shift) -> dict[str, Any]:
     shift.ticks.last = time.perf_counter()
     shift.measuring = True
     return taken
+
+
+def idle_sample(app: Any, shift: Shift, seconds: float = IDLE_S) -> dict[str, Any]:
+    """Counts after *seconds* with nothing to do: pools retire their idle threads (LanceDB's
+    tokio pool after 10 s, Qt's after 30 s unless busy), a leaked thread or handle stays."""
+    shift.measuring = False
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.05)
+    return sample(app, shift)
 
 
 def questions() -> list[str]:
@@ -188,7 +206,9 @@ def open_window(model: str | None) -> Any:
     return window
 
 
-def summarise(shift: Shift, samples: list[dict[str, Any]], args: argparse.Namespace) -> dict:
+def summarise(
+    shift: Shift, samples: list[dict[str, Any]], args: argparse.Namespace, idle: list[dict]
+) -> dict:
     warm, end = samples[0], samples[-1]
     # A leak keeps rising through the run; a lazily filled pool reaches its ceiling and stays:
     # compare the peak of the last third with the peak of the middle third.
@@ -238,10 +258,14 @@ def summarise(shift: Shift, samples: list[dict[str, Any]], args: argparse.Namesp
         "stalls_over_50_ms": shift.stalls,
         "latency": latency,
         "samples": samples,
+        # The same counts after IDLE_S seconds idle, after the warm-up and at the end: what
+        # pools hand back; a leak is what is still there.
+        "idle": idle,
         "targets_met": {
             "rss_growth_le_5pct": growth <= TARGET_RSS_GROWTH,
             "no_fd_growth": peaks["fds"][1] <= peaks["fds"][0],
             "no_thread_growth": peaks["threads"][1] <= peaks["threads"][0] and not rising,
+            "no_leak_when_idle": all(idle[-1][key] <= idle[0][key] for key in ("fds", "threads")),
             "no_stall_over_50_ms": not shift.stalls,
         },
     }
@@ -266,6 +290,10 @@ def table(result: dict[str, Any]) -> str:
         f"| {peaks['fds'][1]} | no growth | {met['no_fd_growth']} |",
         f"| OS threads (peak, middle / last third) | {peaks['threads'][0]} "
         f"| {peaks['threads'][1]} | no growth | {met['no_thread_growth']} |",
+        f"| threads / fds after {IDLE_S:.0f} s idle | {result['idle'][0]['threads']} / "
+        f"{result['idle'][0]['fds']} | {result['idle'][-1]['threads']} / "
+        f"{result['idle'][-1]['fds']} | no more than after the warm-up | "
+        f"{met['no_leak_when_idle']} |",
         f"| UI tick gap max / p99 (ms) | | {result['max_gap_ms']} / {result['p99_gap_ms']} "
         f"| none > 50 ms | {met['no_stall_over_50_ms']} ({len(result['stalls_over_50_ms'])} "
         "stalls) |",
@@ -318,13 +346,19 @@ def main() -> None:
     warm_up = int(len(actions) * args.warmup)
     samples: list[dict[str, Any]] = []
     every = max(1, len(actions) // 20)
+    idle: list[dict[str, Any]] = []
     for number, kind in enumerate(actions, 1):
         shift.run(kind)
+        if number == max(warm_up, 1):
+            idle.append({"action": number, **idle_sample(app, shift)})
+            print("idle", idle[-1], flush=True)
         if number >= warm_up and ((number - warm_up) % every == 0 or number == len(actions)):
             samples.append({"action": number, **sample(app, shift)})
             print(number, samples[-1], flush=True)
     shift.measuring = False
-    result = summarise(shift, samples, args)
+    idle.append({"action": len(actions), **idle_sample(app, shift)})
+    print("idle", idle[-1], flush=True)
+    result = summarise(shift, samples, args, idle)
     window.close()
     window.ops.wait(60_000)
     write_result(args.name, result, table(result))
