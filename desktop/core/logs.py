@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import __version__
 from desktop.core.fileio import atomic_write_text, parse_json
 from desktop.core.paths import Paths
+
+if TYPE_CHECKING:
+    from desktop.core.redact import RedactOptions
 from desktop.core.settings import Settings
 
 LOG_NAME = "deskmate.log"
@@ -115,8 +118,19 @@ def _scrub(value: object) -> object:
     return f"<{type(value).__name__}>"
 
 
-def _reveal(value: object) -> object:
-    return value.text if isinstance(value, Content) else value
+def _redacted(text: str, options: RedactOptions | None) -> str:
+    """*text* with its personal data masked: even a debugging log keeps none (issue 17)."""
+    from desktop.core.redact import redact  # phonenumbers loads only when customer text is on
+
+    return redact(text, options).text
+
+
+def _reveal(value: object, options: RedactOptions | None = None) -> object:
+    if isinstance(value, Content):
+        return _redacted(value.text, options)
+    if isinstance(value, str):
+        return _redacted(value, options)
+    return value
 
 
 class ContentFreeFormatter(logging.Formatter):
@@ -125,9 +139,10 @@ class ContentFreeFormatter(logging.Formatter):
     The record itself is never changed: other handlers (pytest's, a console) see it as it was.
     """
 
-    def __init__(self, customer_text: bool = False) -> None:
+    def __init__(self, customer_text: bool = False, options: RedactOptions | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
         self.customer_text = customer_text
+        self.options = options  # how customer text is redacted when it is written at all
 
     def format(self, record: logging.LogRecord) -> str:
         copy = logging.makeLogRecord(record.__dict__)
@@ -137,7 +152,9 @@ class ContentFreeFormatter(logging.Formatter):
         return super().format(copy)
 
     def _message(self, record: logging.LogRecord) -> tuple[object, Any]:
-        change = _reveal if self.customer_text else _scrub
+        def change(value: object) -> object:
+            return _reveal(value, self.options) if self.customer_text else _scrub(value)
+
         if not self.customer_text:
             if not _own(record):
                 with contextlib.suppress(Exception):
@@ -154,9 +171,11 @@ class ContentFreeFormatter(logging.Formatter):
         info = record.exc_info
         if info and info[1] is not None:
             if self.customer_text:
-                return self.formatException(info)
+                return _redacted(self.formatException(info), self.options)
             return content_free_traceback(info[1]).rstrip("\n")
-        return record.exc_text if self.customer_text else None
+        if self.customer_text and record.exc_text:
+            return _redacted(record.exc_text, self.options)
+        return None
 
 
 def _type_name(exc_type: type[BaseException]) -> str:
@@ -232,7 +251,7 @@ def setup(paths: Paths, settings: Settings) -> Path | None:
     for handler in list(root.handlers):
         if isinstance(handler, _LogFile):
             if handler.baseFilename == os.path.abspath(path):
-                _set_reveal(handler, reveal)
+                _set_reveal(handler, reveal, _options(settings) if reveal else None)
                 return path
             shutdown()
     try:
@@ -241,7 +260,7 @@ def setup(paths: Paths, settings: Settings) -> Path | None:
     except OSError as err:
         print(f"deskmate: warning: cannot write the log {path}: {err}", file=sys.stderr)
         return None
-    handler.setFormatter(ContentFreeFormatter(reveal))
+    handler.setFormatter(ContentFreeFormatter(reveal, _options(settings) if reveal else None))
     handler.addFilter(_worth_keeping)
     root.addHandler(handler)
     logging.getLogger(OWN_LOGGERS).setLevel(logging.INFO)
@@ -249,11 +268,19 @@ def setup(paths: Paths, settings: Settings) -> Path | None:
     return path
 
 
-def _set_reveal(handler: logging.Handler, reveal: bool) -> None:
+def _options(settings: Settings) -> RedactOptions:
+    from desktop.core.redact import RedactOptions  # phonenumbers: only when it is needed
+
+    return RedactOptions.from_settings(settings)
+
+
+def _set_reveal(handler: logging.Handler, reveal: bool, options: RedactOptions | None) -> None:
     formatter = handler.formatter
-    if isinstance(formatter, ContentFreeFormatter) and formatter.customer_text != reveal:
-        formatter.customer_text = reveal
-        _log_start(reveal)
+    if isinstance(formatter, ContentFreeFormatter):
+        formatter.options = options
+        if formatter.customer_text != reveal:
+            formatter.customer_text = reveal
+            _log_start(reveal)
 
 
 def _log_start(reveal: bool) -> None:

@@ -187,6 +187,26 @@ def test_a_query_never_reaches_the_file_unless_the_user_turns_it_on(
     assert f"query {SECRET}" in text
 
 
+def test_customer_text_in_a_debugging_log_is_still_redacted(paths: Paths, log_to_file) -> None:
+    """log.customer_text lets queries into the log, but never card numbers, e-mail addresses
+    or phone numbers: everything Deskmate persists is redacted (issue 17)."""
+    settings = Settings.load(paths)
+    settings.set(logs.SETTING, "on")
+    path = log_to_file(settings)
+    said = "card 4111 1111 1111 1111, mail jo.bloggs@example.com, call +44 20 7946 0958"
+    logging.getLogger("desktop.core.assist").info("query %s (order %s)", logs.content(said), 7781)
+    try:
+        raise ValueError(f"could not parse {said}")
+    except ValueError as exc:
+        logging.getLogger("desktop.gui.main_window").error("unexpected error", exc_info=exc)
+    our_handlers()[0].flush()
+    text = path.read_text(encoding="utf-8")
+    assert "query card [CARD], mail [EMAIL], call [PHONE] (order 7781)" in text
+    assert "could not parse card [CARD]" in text  # the traceback's message too
+    for kept_out in ("4111", "jo.bloggs", "7946"):
+        assert kept_out not in text
+
+
 def test_policy_locks_customer_text_off(paths: Paths, log_to_file) -> None:
     paths.policy.write_text(json.dumps({"settings": {logs.SETTING: False}}))
     paths.config.mkdir(parents=True)
