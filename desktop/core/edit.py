@@ -34,7 +34,7 @@ from desktop.core.text import sentence_spans
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
 
-MAX_CELLS = 40_000_000  # ~0.3 s of big-integer work on a 2-core PC
+MAX_CELLS = 1_000_000_000  # ~0.35 s on one core (two differing 31k-character texts)
 CHARACTERS, WORDS, UPPER_BOUND = "characters", "words", "characters_upper_bound"
 _CITATIONS = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _WORDS = re.compile(r"\w+")

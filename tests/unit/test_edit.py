@@ -67,9 +67,9 @@ def test_distance_is_bounded_on_10_mb() -> None:
     assert found == edit.Distance(local, edit.CHARACTERS) and 17 <= local <= 20
     assert time.perf_counter() - started < 5
     # Rewritten throughout: on words under the bound, else an upper bound in characters.
-    words = edit.distance("one two three four", "one 2 three five", max_cells=4)
+    words = edit.distance("one two three four", "one 2 three five", max_cells=10)
     assert words == edit.Distance(2, edit.WORDS)
-    assert edit.distance("abcdef", "ghijkl", max_cells=1) == edit.Distance(6, edit.UPPER_BOUND)
+    assert edit.distance("ab cdef", "ghij kl", max_cells=0) == edit.Distance(7, edit.UPPER_BOUND)
 
 
 def test_the_editor_holds_what_copy_copies_unless_policy_forbids_flagged_sentences() -> None:
