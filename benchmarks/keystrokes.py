@@ -126,9 +126,13 @@ def one_question(agent: Agent, question: str) -> dict[str, Any]:
     answer = wait_signal(agent, window.draft_finished, lambda: agent.key(Qt.Key.Key_Return))[0]
     drafted = time.perf_counter() - started
     agent.key(Qt.Key.Key_C, ctrl | shift)
-    agent.spin(lambda: getattr(part, "confirm_box", None) is not None, 0.5)
+
+    def replied() -> bool:
+        return app.clipboard().text() not in ("", question)
+
+    agent.spin(lambda: replied() or getattr(part, "confirm_box", None) is not None, 5.0)
     confirm = confirm_copy(agent, part)
-    copied = agent.spin(lambda: app.clipboard().text() not in ("", question), 5.0)
+    copied = agent.spin(replied, 5.0)
     seconds = time.perf_counter() - started
     flagged = sum(s.verdict != "supported" for s in answer.sentences)
     verified = (
