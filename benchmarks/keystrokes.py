@@ -30,8 +30,10 @@ and in extractive mode. Results: benchmarks/results/keystrokes.{json,md}.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -101,6 +103,8 @@ def confirm_copy(agent: Agent, part: Any) -> int:
         return 0
     before = agent.keys
     anyway = next(b for b in box.buttons() if b.text() == "Copy anyway")
+    box.activateWindow()  # as the desktop does with a new dialog (offscreen does not)
+    agent.spin(box.isActiveWindow, 2.0)
     for _ in range(4):
         if agent.app.focusWidget() is anyway:
             break
@@ -184,6 +188,7 @@ def warm_up(agent: Agent, questions: list[dict[str, Any]]) -> str:
 
 
 def child(code: str, mode: str, count: int) -> None:
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 PID: every thread's stack to stderr
     sys.path.insert(0, code)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -224,8 +229,7 @@ def run_child(code: Path, mode: str, count: int, home: Path) -> dict[str, Any]:
     }
     command = [sys.executable, __file__, "--child", str(code), "--mode", mode]
     command += ["--questions", str(count)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    sys.stderr.write(done.stderr[-3000:])
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{code} {mode} failed ({done.returncode})")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

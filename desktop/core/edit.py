@@ -92,7 +92,7 @@ def check(answer: Answer, text: str, flagged_allowed: bool) -> CopyCheck:
                 "Remove them to copy it.",
                 flagged_left=left,
             )
-        if answer.stopped or answer.limit:
+        if answer.stopped or _cut_short(answer):
             return CopyCheck(f"{base} Your IT department does not allow copying it.")
         return CopyCheck()
     flagged = len(_flagged_indexes(answer))
@@ -104,7 +104,7 @@ def check(answer: Answer, text: str, flagged_allowed: bool) -> CopyCheck:
         )
     if answer.stopped:
         why.append("it was stopped before it was finished")
-    elif answer.limit:
+    elif _cut_short(answer):
         why.append("it was cut short (time limit or repetition)")
     warning = "You edited a draft that needs checking: " + "; ".join(why) + "."
     return CopyCheck(warning=warning, flagged_left=left)
@@ -176,6 +176,11 @@ def _common_prefix(a: str, b: str) -> int:
     while at < limit and a[at] == b[at]:
         at += 1
     return at
+
+
+def _cut_short(answer: Answer) -> bool:
+    """The model's draft shown was cut short (not the sources' sentences that replaced it)."""
+    return bool(answer.limit) and answer.mode == "model"
 
 
 def _flagged_indexes(answer: Answer) -> list[int]:

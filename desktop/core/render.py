@@ -378,7 +378,7 @@ def copy_warning(answer: Answer) -> str:
         why.append(f"{flagged} of its {len(answer.sentences)} sentences are not verified")
     if answer.stopped:
         why.append("it was stopped before it was finished")
-    elif answer.limit:
+    elif answer.limit and answer.mode == "model":  # not the sources' sentences replacing it
         why.append("it was cut short (time limit or repetition)")
     return ("This draft needs checking: " + "; ".join(why) + ".") if why else ""
 

@@ -106,6 +106,17 @@ def test_an_edited_flagged_draft_still_asks_and_says_what_it_had() -> None:
     assert edit.check(clean, "anything", flagged_allowed=True) == edit.CopyCheck()
 
 
+def test_a_draft_the_sources_sentences_replaced_was_not_cut_short() -> None:
+    # The model ran out of time and its draft was replaced: the sources' draft is complete.
+    replaced = _answer(("supported",) * 3)
+    replaced.limit = "time_budget"
+    assert render.copy_warning(replaced) == ""
+    assert edit.check(replaced, "Edited.", flagged_allowed=False) == edit.CopyCheck()
+    replaced.mode = "model"  # the model's own draft, cut short
+    assert "cut short" in render.copy_warning(replaced)
+    assert "cut short" in edit.check(replaced, "Edited.", flagged_allowed=True).warning
+
+
 def _recorder(tmp_path: Path) -> Recorder:
     return Recorder(AuditLog(tmp_path / "audit"), Settings(Paths.from_env()))
 
