@@ -11,9 +11,10 @@ Events: ``search``, ``source_opened`` (ms since the question was first typed), `
 ``routed``, ``no_source`` (one of the three per finished request), ``draft_copied``,
 ``feedback``, ``sync_installed``, ``sync_refused``, ``sync_rolled_back`` and ``policy_changed``.
 
-``draft_copied`` carries ``edited``: the draft pane is a read-only view, so the agent cannot edit
-a draft before copying it and ``edited`` is always false (no edit distance to record) until the
-pane becomes editable.
+``draft_copied`` carries ``edited``: whether the text copied differs from the draft's copy text
+(the agent edited it in the draft pane), and then ``edit_distance`` with its ``edit_unit``
+(:func:`desktop.core.edit.distance`: characters, or words / an upper bound for very long texts)
+and ``flagged_left``, the flagged sentences still in the copied text. Never the text itself.
 """
 
 from __future__ import annotations
@@ -164,11 +165,22 @@ class Recorder:
         return self.emit(event, lambda: {"surface": surface, **self._answer_fields(answer)})
 
     def copied(
-        self, answer: Answer, with_sources: bool, flagged: bool, edited: bool = False
+        self,
+        answer: Answer,
+        with_sources: bool,
+        flagged: bool,
+        edited: bool = False,
+        text: str | None = None,
     ) -> Record | None:
+        """``draft_copied``; *text* is what was copied when the agent edited the draft (its
+        distance from the draft's copy text is computed here, on the audit thread)."""
+
         def build() -> dict[str, Any]:
             fields = self._answer_fields(answer, question=False)
-            return {**fields, "with_sources": with_sources, "flagged": flagged, "edited": edited}
+            fields.update(with_sources=with_sources, flagged=flagged, edited=edited)
+            if text is not None:
+                fields.update(_edit_fields(answer, with_sources, text))
+            return fields
 
         return self.emit("draft_copied", build)
 
@@ -277,6 +289,20 @@ class Recorder:
                 "Check that you may write to that folder.",
             ) from exc
         return record
+
+
+def _edit_fields(answer: Answer, with_sources: bool, text: str) -> dict[str, Any]:
+    from desktop.core import edit, render
+
+    original = render.copy_text(answer, with_sources)
+    found = edit.distance(original, text)
+    return {
+        "edited": text != original,
+        "edit_distance": found.value,
+        "edit_unit": found.unit,
+        "copied_chars": len(text),
+        "flagged_left": len(edit.flagged_left(answer, text)),
+    }
 
 
 def _fixed(fields: dict[str, Any]) -> Callable[[], dict[str, Any]]:

@@ -252,6 +252,16 @@ def stale_html(question: str) -> str:
     )
 
 
+def edited_html(text: str) -> str:
+    """The agent's edited reply once they press Done (what Copy copies), over the draft."""
+    body = html.escape(text).replace("\n", "<br>")
+    return (
+        '<p style="background-color:#e0e0e0; color:#000000;"><b>Edited by you.</b> Copy copies '
+        "this text; Edit (Ctrl+E) changes it again. The draft as checked is below it.</p>"
+        f"<p>{body}</p><hr>"
+    )
+
+
 def _sentence_html(text: str, sentence: verify.Sentence) -> str:
     style = VERDICT_STYLE.get(sentence.verdict, "")
     body = _cite_links(html.escape(text), on_light=bool(style))
@@ -368,7 +378,7 @@ def copy_warning(answer: Answer) -> str:
         why.append(f"{flagged} of its {len(answer.sentences)} sentences are not verified")
     if answer.stopped:
         why.append("it was stopped before it was finished")
-    elif answer.limit:
+    elif answer.limit and answer.mode == "model":  # not the sources' sentences replacing it
         why.append("it was cut short (time limit or repetition)")
     return ("This draft needs checking: " + "; ".join(why) + ".") if why else ""
 

@@ -352,6 +352,10 @@ class DraftPane(QWidget):
             QPushButton("&Copy"), "Copy draft", "Copy the draft as plain text (Ctrl+Shift+C)"
         )
         self.copy_button.setEnabled(False)
+        self.edit_button = _named(
+            QPushButton("&Edit"), "Edit draft", "Edit the draft before copying it (Ctrl+E)"
+        )
+        self.edit_button.setEnabled(False)
         self.with_sources = _named(
             QCheckBox("with source titles"), "Copy with source titles", "Append the sources"
         )
@@ -363,9 +367,13 @@ class DraftPane(QWidget):
             button.setEnabled(False)
         self.view = _named(QTextBrowser(), "Draft reply", "The draft (Ctrl+3)")
         self.view.setOpenLinks(False)
+        # Edit: the draft as plain text, exactly what Copy copies, in place of the view.
+        self.editor = _named(QPlainTextEdit(), "Edited draft", "Your edit of the draft (Ctrl+E)")
+        self.editor.setVisible(False)
         top = row_of(self.task, self.tone, self.draft_button, self.stop_button, None)
         bottom = row_of(
             self.regenerate_button,
+            self.edit_button,
             self.copy_button,
             self.with_sources,
             None,
@@ -376,6 +384,7 @@ class DraftPane(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(top)
         outer.addWidget(self.view, 1)
+        outer.addWidget(self.editor, 1)
         outer.addLayout(bottom)
 
     def append(self, text: str) -> None:
@@ -391,11 +400,23 @@ class DraftPane(QWidget):
         if running:
             for button in (
                 self.regenerate_button,
+                self.edit_button,
                 self.copy_button,
                 self.thumbs_up,
                 self.thumbs_down,
             ):
                 button.setEnabled(False)
+
+    def set_editing(self, editing: bool) -> None:
+        """Show the editor in place of the view (Edit), or the view again (Done)."""
+        self.view.setVisible(not editing)
+        self.editor.setVisible(editing)
+        self.edit_button.setText("D&one" if editing else "&Edit")
+        self.edit_button.setToolTip(
+            "Back to the draft: Copy copies your edited text (Ctrl+E)"
+            if editing
+            else "Edit the draft before copying it (Ctrl+E)"
+        )
 
 
 class ListenPane(QWidget):

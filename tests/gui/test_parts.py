@@ -25,6 +25,7 @@ README_SHORTCUTS = [
     ("Ctrl+D", "focus the draft"),
     ("Esc", "stop the draft"),
     ("Ctrl+Shift+C", "copy the draft"),
+    ("Ctrl+E", "edit the draft before copying (again: done)"),
     ("Ctrl+R", "regenerate"),
     ("Ctrl+1", "results"),
     ("Ctrl+2", "source"),

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from desktop.core import feedback, listen, render
+from desktop.core import edit, feedback, listen, render
 from desktop.core.assist import Answer, Done, Error, Replaced, Sources, Token, Verdict, task_input
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
@@ -42,6 +42,7 @@ class DraftPart(Part):
         Shortcut("Ctrl+D", "focus the draft", "focus"),
         Shortcut("Esc", "stop the draft", "stop"),
         Shortcut("Ctrl+Shift+C", "copy the draft", "copy_draft"),
+        Shortcut("Ctrl+E", "edit the draft before copying (again: done)", "toggle_edit"),
         Shortcut("Ctrl+R", "regenerate", "regenerate"),
         Shortcut("Ctrl+3", "draft", "focus"),
     )
@@ -62,6 +63,9 @@ class DraftPart(Part):
         self._banner = ""
         self._verdicts: dict[int, Any] = {}
         self.confirm_box: QMessageBox | None = None
+        self.editing = False  # the editor is shown in place of the draft
+        self.edit_base: str | None = None  # the copy text the editor started from, once opened
+        self._edit_sources = False  # whether that copy text has the source titles
         self._connect()
         self._apply_settings()
         self.pane.view.setHtml(WELCOME)
@@ -72,6 +76,7 @@ class DraftPart(Part):
         d.stop_button.clicked.connect(self.stop)
         d.regenerate_button.clicked.connect(self.regenerate)
         d.copy_button.clicked.connect(self.copy_draft)
+        d.edit_button.clicked.connect(self.toggle_edit)
         d.thumbs_up.clicked.connect(lambda: self.rate("up"))
         d.thumbs_down.clicked.connect(lambda: self.rate("down"))
         d.view.anchorClicked.connect(self._on_citation)
@@ -95,7 +100,7 @@ class DraftPart(Part):
         self.pane.with_sources.setChecked(with_sources)
 
     def focus_order(self) -> list[QWidget]:
-        return [self.pane.view]
+        return [self.pane.editor if self.editing else self.pane.view]
 
     def closing(self) -> None:
         self.stop()
@@ -161,6 +166,7 @@ class DraftPart(Part):
         self.answer = None
         self.stale = False
         self.sources = []
+        self._leave_edit()
         self.pane.set_running(True)
         self.pane.view.clear()
         text, task, tone, steer = request
@@ -224,6 +230,7 @@ class DraftPart(Part):
         d = self.pane
         d.view.setHtml(render.answer_html(answer))
         d.copy_button.setEnabled(answer.status == "answered" and bool(answer.draft.strip()))
+        d.edit_button.setEnabled(d.copy_button.isEnabled())
         d.thumbs_up.setEnabled(True)
         d.thumbs_down.setEnabled(True)
         # The first source, unless the agent picked what the source pane shows (it stays); for
@@ -239,13 +246,17 @@ class DraftPart(Part):
         """A new search: a reply drafted for another question is marked as belonging to it,
         and cannot be copied by mistake."""
         answer = self.answer
+        if self.editing:
+            self._done_editing()  # a new search leaves edit mode (the edit is kept)
         if answer is None or self._busy or self.stale or answer.task != "reply":
             return
         if " ".join(query.split()) == " ".join(answer.question.split()):
             return
         self.stale = True
+        self._leave_edit()
         self.pane.view.setHtml(render.stale_html(answer.question) + render.answer_html(answer))
-        for button in (self.pane.copy_button, self.pane.thumbs_up, self.pane.thumbs_down):
+        d = self.pane
+        for button in (d.copy_button, d.edit_button, d.thumbs_up, d.thumbs_down):
             button.setEnabled(False)
 
     def _on_citation(self, url: QUrl) -> None:
@@ -284,6 +295,9 @@ class DraftPart(Part):
         if self.stale:
             self.shell.say(render.STALE, 8000)
             return
+        if self.edit_base is not None and self.pane.editor.toPlainText() != self.edit_base:
+            self._copy_edited(answer, self.pane.editor.toPlainText())
+            return
         warning = render.copy_warning(answer)
         if not warning:
             self._copy(answer)
@@ -293,7 +307,22 @@ class DraftPart(Part):
         else:
             self._confirm_copy(answer, warning)
 
-    def _confirm_copy(self, answer: Answer, warning: str) -> None:
+    def _copy_edited(self, answer: Answer, text: str) -> None:
+        """Copy the agent's edit of *answer*: policy and the draft's checks still apply."""
+        if not text.strip():
+            self.shell.say("Your edited draft is empty: there is nothing to copy.", 8000)
+            return
+        found = edit.check(answer, text, bool(self.shell.context.settings.get("ui.copy_flagged")))
+        if found.refused:
+            self.shell.say(found.refused, 10000)
+            if not self.editing:
+                self.pane.view.append(f"<p><b>Not copied.</b> {html.escape(found.refused)}</p>")
+        elif found.warning:
+            self._confirm_copy(answer, found.warning, text)
+        else:
+            self._copy(answer, text)
+
+    def _confirm_copy(self, answer: Answer, warning: str, text: str | None = None) -> None:
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Copy a draft that needs checking?",
@@ -303,19 +332,72 @@ class DraftPart(Part):
         )
         anyway = box.addButton("Copy anyway", QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: self._copy(answer) if button is anyway else None)
+        box.buttonClicked.connect(
+            lambda button: self._copy(answer, text) if button is anyway else None
+        )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.confirm_box = box
         box.open()
 
-    def _copy(self, answer: Answer) -> None:
-        with_sources = self.pane.with_sources.isChecked()
-        text = render.copy_text(answer, with_sources)
-        QApplication.clipboard().setText(text)
+    def _copy(self, answer: Answer, edited: str | None = None) -> None:
+        """Put the draft (or the agent's *edited* text) on the clipboard, and record it."""
+        if edited is None:
+            with_sources = self.pane.with_sources.isChecked()
+            QApplication.clipboard().setText(render.copy_text(answer, with_sources))
+        else:
+            with_sources = self._edit_sources
+            QApplication.clipboard().setText(edited)
         checked = render.copy_warning(answer)
-        # The pane is a read-only view: the draft copied is the draft shown (edited=False).
-        self.shell.context.audit.copied(answer, with_sources, flagged=bool(checked))
-        self.shell.say("Draft copied as plain text." + (f" {checked}" if checked else ""), 8000)
+        audit = self.shell.context.audit
+        audit.copied(answer, with_sources, flagged=bool(checked), text=edited)
+        what = "Draft copied" if edited is None else "Your edited draft copied"
+        self.shell.say(f"{what} as plain text." + (f" {checked}" if checked else ""), 8000)
+
+    # --- editing before copying ---------------------------------------------------------------
+
+    def toggle_edit(self) -> None:
+        """Edit the finished draft as plain text (what Copy copies), or, when editing, Done."""
+        if self.editing:
+            self._done_editing(focus=True)
+            return
+        answer = self.answer
+        if answer is None or answer.status != "answered" or not answer.draft.strip():
+            self.shell.say("There is no finished draft to edit.", 5000)
+            return
+        if self._busy or self.stale:
+            self.shell.say(render.STALE if self.stale else "The draft is still being written.")
+            return
+        if self.edit_base is None:
+            allowed = bool(self.shell.context.settings.get("ui.copy_flagged"))
+            self._edit_sources = self.pane.with_sources.isChecked()
+            text, left_out = edit.editor_text(answer, self._edit_sources, allowed)
+            self.edit_base = render.copy_text(answer, self._edit_sources)
+            self.pane.editor.setPlainText(text)
+            if left_out:
+                self.shell.say(
+                    f"{left_out} flagged sentence(s) left out: your IT department does not "
+                    "allow copying them.",
+                    10000,
+                )
+        self.editing = True
+        self.pane.set_editing(True)
+        self.pane.editor.setFocus()
+
+    def _done_editing(self, focus: bool = False) -> None:
+        self.editing = False
+        self.pane.set_editing(False)
+        if self.answer is not None:
+            edited = render.edited_html(self.pane.editor.toPlainText())
+            self.pane.view.setHtml(edited + render.answer_html(self.answer))
+        if focus:
+            self.pane.view.setFocus()
+
+    def _leave_edit(self) -> None:
+        """A new draft (or a stale one): out of edit mode, the edit dropped."""
+        self.editing = False
+        self.edit_base = None
+        self.pane.set_editing(False)
+        self.pane.editor.clear()
 
     def rate(self, rating: str) -> None:
         if self.answer is None:

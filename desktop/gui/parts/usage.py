@@ -26,12 +26,12 @@ from desktop.core.report import Row
 from desktop.gui.parts.base import Part, Shell
 from desktop.gui.parts.charts import NOTHING, BarChart, Series
 
-READ_ONLY = "No draft was edited before copying: the draft pane shows drafts read-only."
+NOT_EDITED = "No draft was edited before copying."
 CHARTS = (  # name, title, unit, what an empty chart says
     ("searches", "Searches", "", NOTHING),
     ("drafts", "Drafts shown and copied", "", NOTHING),
     ("acceptance", "Acceptance (copied / shown)", "%", "No draft was copied."),
-    ("edited", "Edited before copying", "%", READ_ONLY),
+    ("edited", "Edited before copying", "%", NOT_EDITED),
     ("first_source", "Median time to first source opened", " s", "No source was opened."),
     ("no_source", "Questions with no approved source", "", "Every question had a source."),
     ("routes", "Routes to a person, by topic", "", "No case was routed to a person."),
