@@ -26,10 +26,15 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from desktop.core import render
 from desktop.core.text import sentence_spans
+
+
+class _Settings(Protocol):
+    def get(self, key: str) -> object: ...
+
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -193,3 +198,15 @@ def _normal(text: str) -> str:
 
 def _sentences(count: int) -> str:
     return "1 sentence" if count == 1 else f"{count} sentences"
+
+
+def outgoing(answer: Answer, text: str, settings: _Settings) -> tuple[str, int]:
+    """What goes on the clipboard for *answer* whose copy text is *text*, and how many personal
+    details were masked: a wrap-up note is redacted when ``privacy.redact_wrapup_copy`` is on
+    (it goes into the CRM, issue 17); replies go to the customer as written."""
+    if answer.task != "wrapup" or not settings.get("privacy.redact_wrapup_copy"):
+        return text, 0
+    from desktop.core.redact import RedactOptions, redact  # phonenumbers: only when needed
+
+    done = redact(text, RedactOptions.from_settings(settings))
+    return done.text, len(done.spans)

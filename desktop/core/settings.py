@@ -501,6 +501,17 @@ SCHEMA: tuple[Setting, ...] = (
             "Numbers written with + or 00 are recognised for any country."
         ),
     ),
+    Setting(
+        key="privacy.redact_wrapup_copy",
+        type=bool,
+        default=True,
+        label="Mask personal data in copied wrap-up notes",
+        description=(
+            "A wrap-up note copied out of Deskmate (for the CRM) has card numbers, IBANs, "
+            "e-mail addresses, phone numbers, national IDs, postcodes and dates of birth "
+            "masked on this PC. Replies to the customer are copied as they are."
+        ),
+    ),
 )
 
 _BY_KEY: Mapping[str, Setting] = MappingProxyType({setting.key: setting for setting in SCHEMA})

@@ -40,6 +40,7 @@ from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
 from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
 from desktop.core.redact import redact
+from desktop.gui.parts.draft import DraftPart
 
 pytestmark = [
     pytest.mark.slow,
@@ -451,6 +452,31 @@ def test_wrapup_note_from_the_conversation(qtbot: Any, make_window: Any, context
     assert window.draft.task.currentData() == "wrapup"
     assert "Reason:" in window.draft.view.toPlainText()
     assert "redelivery" in answer.draft
+
+
+def test_a_copied_wrapup_note_has_personal_data_masked(
+    qtbot: Any, make_window: Any, context: Any
+) -> None:
+    """The note goes into the CRM: privacy.redact_wrapup_copy (on by default) masks it."""
+    context.settings.set("generation.enabled", False)
+    window = make_window(context)
+    start(qtbot, window)
+    window.listen.conversation.setPlainText(
+        "Customer: my parcel never arrived, email me at jo.bloggs@example.com\n"
+        "Agent: I have booked a redelivery for Friday, order 7781."
+    )
+    with qtbot.waitSignal(window.draft_finished, timeout=LONG) as finished:
+        qtbot.mouseClick(window.listen.wrapup_button, Qt.MouseButton.LeftButton)
+    assert "jo.bloggs@example.com" in finished.args[0].draft  # the note itself keeps it
+    window.part(DraftPart).copy_draft()
+    copied = QApplication.clipboard().text()
+    assert "[EMAIL]" in copied and "jo.bloggs" not in copied
+    assert "7781" in copied and "redelivery" in copied
+    assert "personal detail masked" in window.statusBar().currentMessage()
+
+    context.settings.set("privacy.redact_wrapup_copy", False)
+    window.part(DraftPart).copy_draft()
+    assert "jo.bloggs@example.com" in QApplication.clipboard().text()
 
 
 def test_follow_clipboard_only_when_allowed(

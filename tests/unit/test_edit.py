@@ -148,3 +148,22 @@ def test_the_usage_page_counts_edited_copies(tmp_path: Path) -> None:
     assert len(rows) == 1
     assert rows[0].counts["drafts_copied"] == 2 and rows[0].counts["copied_edited"] == 1
     assert rows[0].edited_share == 0.5
+
+
+def test_only_a_wrapup_note_is_redacted_on_its_way_out() -> None:
+    from desktop.core.assist import Answer
+
+    class Settings:
+        def __init__(self, on: bool) -> None:
+            self.values = {"privacy.redact_wrapup_copy": on, "privacy.phone_regions": "GB"}
+
+        def get(self, key: str) -> object:
+            return self.values[key]
+
+    text = "Customer paid with 4111 1111 1111 1111; call back on 020 7946 0958 about order 7781."
+    note = Answer(status="answered", question="", task="wrapup")
+    reply = Answer(status="answered", question="", task="reply")
+    masked, count = edit.outgoing(note, text, Settings(True))
+    assert count == 2 and "[CARD]" in masked and "[PHONE]" in masked and "7781" in masked
+    assert edit.outgoing(reply, text, Settings(True)) == (text, 0)
+    assert edit.outgoing(note, text, Settings(False)) == (text, 0)

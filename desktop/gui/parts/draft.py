@@ -343,14 +343,18 @@ class DraftPart(Part):
         """Put the draft (or the agent's *edited* text) on the clipboard, and record it."""
         if edited is None:
             with_sources = self.pane.with_sources.isChecked()
-            QApplication.clipboard().setText(render.copy_text(answer, with_sources))
+            text = render.copy_text(answer, with_sources)
         else:
             with_sources = self._edit_sources
-            QApplication.clipboard().setText(edited)
+            text = edited
+        text, masked = edit.outgoing(answer, text, self.shell.context.settings)
+        QApplication.clipboard().setText(text)
         checked = render.copy_warning(answer)
         audit = self.shell.context.audit
         audit.copied(answer, with_sources, flagged=bool(checked), text=edited)
         what = "Draft copied" if edited is None else "Your edited draft copied"
+        if masked:
+            what += f" with {masked} personal detail{'s' if masked > 1 else ''} masked"
         self.shell.say(f"{what} as plain text." + (f" {checked}" if checked else ""), 8000)
 
     # --- editing before copying ---------------------------------------------------------------
