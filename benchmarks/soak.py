@@ -110,10 +110,12 @@ def idle_sample(app: Any, shift: Shift, looks: tuple[float, ...] = IDLE_LOOKS) -
     started = time.monotonic()
     taken: list[dict[str, Any]] = []
     for at in looks:
+        shift.measuring = False  # sample() turns it back on: idle waits are not stalls
         while time.monotonic() - started < at:
             app.processEvents()
-            time.sleep(0.05)
+            time.sleep(0.01)
         taken.append(sample(app, shift))
+    shift.measuring = False
     least = min(taken, key=lambda s: (s["threads"], s["fds"]))
     return {**least, "looks": [[s["threads"], s["fds"]] for s in taken]}
 
@@ -296,7 +298,7 @@ def table(result: dict[str, Any]) -> str:
         f"| {peaks['fds'][1]} | no growth | {met['no_fd_growth']} |",
         f"| OS threads (peak, middle / last third) | {peaks['threads'][0]} "
         f"| {peaks['threads'][1]} | no growth | {met['no_thread_growth']} |",
-        "| threads / fds when idle (least of 3 looks, 35-65 s) | {result['idle'][0]['threads']} / "
+        f"| threads / fds when idle (least of 3 looks, 35-65 s) | {result['idle'][0]['threads']} / "
         f"{result['idle'][0]['fds']} | {result['idle'][-1]['threads']} / "
         f"{result['idle'][-1]['fds']} | no more than after the warm-up | "
         f"{met['no_leak_when_idle']} |",
