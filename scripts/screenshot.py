@@ -8,10 +8,14 @@ screen after each step, so what is saved is what a person would see:
 
     screenshot-search.png     search results and the highlighted source passage
     screenshot-draft.png      a streamed draft with its sentence verdicts (also screenshot-main.png)
+    screenshot-final.png      the finished draft: its state first, the legend, the sources
+    screenshot-edit.png       the finished draft in Edit mode (plain text, what Copy copies)
+    screenshot-stale.png      a new search: the old draft marked as the previous question's
     screenshot-route.png      a sensitive message routed to a person
     screenshot-no-source.png  a question no approved source covers
     screenshot-listen.png     the listen panel suggesting articles from a conversation
     screenshot-settings.png   the settings dialog with a value locked by policy
+    screenshot-shortcuts.png  Help > Keyboard shortcuts (F1)
     screenshot-no-model.png   the guidance when the model file is missing
 """
 
@@ -96,6 +100,20 @@ def main() -> int:
         window.suggestions_shown.connect(lambda _: window.listen.suggestions.setCurrentRow(0))
         return window.suggestions_shown
 
+    def edit() -> Any:
+        window.parts["draft"].toggle_edit()
+        return None
+
+    def stale() -> Any:
+        window.parts["draft"].toggle_edit()  # done editing
+        return type_query("change my tariff")
+
+    def shortcuts() -> Any:
+        holder["dialog"].reject()
+        window.show_shortcuts()
+        holder["dialog"] = window.shortcuts_box
+        return None
+
     def settings() -> Any:
         holder["dialog"] = window.parts["settings"].open_settings()
         holder["dialog"].move(320, 120)
@@ -115,10 +133,14 @@ def main() -> int:
     steps: list[Step] = [
         ("search", lambda: type_query("return a damaged item")),
         ("draft-final", stream),
+        ("final", lambda: None),
+        ("edit", edit),
+        ("stale", stale),
         ("route", lambda: ask("My husband passed away last week, can you close his account?")),
         ("no-source", lambda: ask("What is the capital of France?")),
         ("listen", listen),
         ("settings", settings),
+        ("shortcuts", shortcuts),
         ("no-model", no_model),
     ]
     sequence: Iterator[Step] = iter(steps)

@@ -315,7 +315,7 @@ def answer_html(answer: Answer) -> str:
             "<p>Do not improvise an answer: check with a team lead or route the case.</p>"
             + (f"<p>Nearest articles (not relevant enough):</p><ul>{nearest}</ul>" * bool(nearest))
         )
-    parts = []
+    parts = [state_html(answer)]
     if answer.notice:
         parts.append(f"<p><i>{html.escape(answer.notice)}</i></p>")
     if answer.mode == "extractive":
@@ -367,6 +367,44 @@ def copy_text(answer: Answer, with_sources: bool = False) -> str:
         titles = "\n".join(f"[{n}] {plain(h.title)}" for n, h in enumerate(answer.sources, start=1))
         text += "\n\nSources:\n" + titles
     return text
+
+
+# The answer card's state, shown first (light backgrounds, black text: readable in both themes).
+STATES = {
+    "verified": ("#d7f0dd", "✔ Verified: every sentence is backed by its source. Ready to send."),
+    "check": ("#fff0c2", "⚠ Check {n} before sending: {why}."),
+    "unverified": ("#f8d0d0", "✖ Not verified: do not send it as it is. {why}."),
+}
+
+
+def answer_state(answer: Answer) -> tuple[str, str]:
+    """(state, one line for the agent) of an answered draft: *verified* (every sentence
+    supported, complete), *check* (some sentences flagged) or *unverified* (stopped, cut short,
+    or no sentence verified)."""
+    flagged = sum(s.verdict != "supported" for s in answer.sentences)
+    cut = answer.stopped or (answer.limit and answer.mode == "model")
+    if cut or not answer.sentences or flagged == len(answer.sentences):
+        why = (
+            "It was stopped before it was finished"
+            if answer.stopped
+            else "It was cut short"
+            if cut
+            else "No sentence is backed by an approved source"
+        )
+        return "unverified", STATES["unverified"][1].format(why=why)
+    if flagged:
+        n = f"{flagged} sentence{'s' * (flagged > 1)}"
+        why = f"{flagged} of its {len(answer.sentences)} sentences are marked below"
+        return "check", STATES["check"][1].format(n=n, why=why)
+    return "verified", STATES["verified"][1]
+
+
+def state_html(answer: Answer) -> str:
+    state, line = answer_state(answer)
+    return (
+        f'<p style="background-color:{STATES[state][0]}; color:#000000;">'
+        f"<b>{html.escape(line)}</b></p>"
+    )
 
 
 def copy_warning(answer: Answer) -> str:
