@@ -82,6 +82,20 @@ def test_drafts_use_only_the_pack_the_filter_is_set_to(
     assert "Contoso" not in filtered.draft
 
 
+def test_listen_suggestions_keep_to_the_pack_filter(
+    qtbot: Any, make_window: Any, two_companies: Any
+) -> None:
+    window = make_window(two_companies)
+    start(qtbot, window)
+    with qtbot.waitSignal(window.suggestions_shown, timeout=LONG) as unfiltered:
+        window.listen.conversation.setPlainText(f"Customer: {QUESTION}")
+    assert "contoso" in {hit.pack for hit in unfiltered.args[0]}
+
+    with qtbot.waitSignal(window.suggestions_shown, timeout=LONG) as filtered:
+        window.search.pack_filter.setCurrentIndex(window.search.pack_filter.findData("demo"))
+    assert filtered.args[0] and {hit.pack for hit in filtered.args[0]} == {"demo"}
+
+
 def test_the_selected_result_leads_the_draft_and_the_source_pane_stays_on_it(
     qtbot: Any, make_window: Any, two_companies: Any
 ) -> None:

@@ -60,6 +60,7 @@ class Shell(QObject):
     focus_requested = Signal(str)  # the name of the part to focus
     settings_changed = Signal()
     theme_changed = Signal()
+    pack_filter_changed = Signal()  # shell.pack_filter changed: suggestions follow it too
 
     def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 from desktop.core import listen, render
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
+from desktop.core.steer import Steer
 from desktop.gui.panes import ListenPane
 from desktop.gui.parts.base import Part, Shell, Shortcut
 
@@ -52,6 +53,7 @@ class ListenPart(Part):
         pane.wrapup_button.clicked.connect(self.wrapup)
         pane.follow_clipboard.toggled.connect(self._on_follow_toggled)
         shell.packs_opened.connect(lambda _: self.search())
+        shell.pack_filter_changed.connect(self.search)  # suggestions keep to the filter too
         shell.settings_changed.connect(self._apply_clipboard_policy)
         self._apply_clipboard_policy()
 
@@ -109,7 +111,10 @@ class ListenPart(Part):
             self._pending = text  # run when the packs are open / the current check ends
             return
         self._running, self._pending = True, None
-        packs = list(self.shell.packs.values())
+        # The pack filter holds for suggestions as for drafts (one company's articles only).
+        packs = Steer.from_choices(self.shell.pack_filter, None).allowed(
+            list(self.shell.packs.values())
+        )
         context = self.shell.context
         self.shell.ops.run(
             lambda: (text, listen.suggest(context, text, packs)), self._on_checked, self._on_failed

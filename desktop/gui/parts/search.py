@@ -82,6 +82,7 @@ class SearchPart(Part):
         self.shell.pack_filter = str(self.pane.pack_filter.currentData() or "")
         self.shell.selected = None
         self.search()
+        self.shell.pack_filter_changed.emit()
 
     def search(self) -> None:
         """Search for what the box holds, within the filters."""
