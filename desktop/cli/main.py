@@ -248,10 +248,12 @@ def _run_ask(assistant: Any, text: str, task: str, tone: str, stream: bool) -> A
 
 
 def _print_answer(answer: Any) -> None:
+    from desktop.core import render
+
     if answer.status == "route_to_human":
         click.echo(click.style(f"ROUTE TO A PERSON ({answer.route['topic']})", bold=True))
-        click.echo(f"Why: {answer.route['reason']}")
-        click.echo(f"Company rule: {answer.route['rule']}")
+        click.echo(f"Why: {render.agent_text(answer.route['reason'])}")
+        click.echo(f"Company rule: {render.rule_text(answer.route['rule'])}")
         click.echo(f"Handling article: {answer.route['title']} [{answer.route['source']}]")
         return
     if answer.status == "no_source":

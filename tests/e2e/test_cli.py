@@ -387,3 +387,11 @@ def test_ask_json_routes_a_sensitive_case_to_a_person(deskmate: Any, demo_pack: 
     assert answer["route"]["rule"].startswith("Rule:")
     assert answer["sources"][0]["source"] == "sensitive/legal-threats-and-formal-complaints.md"
     assert answer["sentences"] == []
+
+    # The text output says the rule once, without the article's own "Rule:" label or a score.
+    text = deskmate(
+        "ask", "I'm going to take you to court over this bill", "--pack", str(demo_pack)
+    )
+    assert text.returncode == 0, text.stderr
+    assert "Company rule: " in text.stdout and "Rule: Rule:" not in text.stdout
+    assert "Company rule: Rule:" not in text.stdout
