@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -370,16 +371,33 @@ class DraftPane(QWidget):
         # Edit: the draft as plain text, exactly what Copy copies, in place of the view.
         self.editor = _named(QPlainTextEdit(), "Edited draft", "Your edit of the draft (Ctrl+E)")
         self.editor.setVisible(False)
-        top = row_of(self.task, self.tone, self.draft_button, self.stop_button, None)
-        bottom = row_of(
-            self.regenerate_button,
-            self.edit_button,
-            self.copy_button,
-            self.with_sources,
+        # The rating sits on the top row: one bottom row with all eight controls made the pane
+        # ~570 px wide, too wide for a window beside the CRM on half a 1366 px screen.
+        top = row_of(
+            self.task,
+            self.tone,
+            self.draft_button,
+            self.stop_button,
             None,
             self.thumbs_up,
             self.thumbs_down,
         )
+        bottom = row_of(
+            self.regenerate_button, self.edit_button, self.copy_button, self.with_sources, None
+        )
+        # Buttons as narrow as their text (the style's 80 px minimum would make the draft pane
+        # alone ~570 px wide): the window must fit half of a 1366 px screen, beside the CRM.
+        for button in (
+            self.draft_button,
+            self.stop_button,
+            self.regenerate_button,
+            self.edit_button,
+            self.copy_button,
+            self.thumbs_up,
+            self.thumbs_down,
+        ):
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 20)
+            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(top)
