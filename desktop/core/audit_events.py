@@ -123,15 +123,19 @@ class Recorder:
 
     def emit(self, event: str, build: Callable[[], dict[str, Any]]) -> Record | None:
         """Record *event* with the fields *build* returns (built where the append runs)."""
+        return self._submit(lambda: self.log.append(event, build()))
+
+    def _submit(self, write: Callable[[], Record | None]) -> Record | None:
+        """Run *write* here, or queue it on the background thread (then None)."""
         if self._executor is None:
-            return self.log.append(event, build())
+            return write()
         self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._executor.submit(self._quietly, event, build))
+        self._pending.append(self._executor.submit(self._quietly, write))
         return None
 
-    def _quietly(self, event: str, build: Callable[[], dict[str, Any]]) -> Record | None:
+    def _quietly(self, write: Callable[[], Record | None]) -> Record | None:
         try:
-            return self.log.append(event, build())
+            return write()
         except AuditError as exc:
             self._on_error(exc)
             return None
@@ -253,17 +257,7 @@ class Recorder:
     def policy(self, machine: MachinePolicy) -> Record | None:
         """Record ``policy_changed`` when the machine policy differs from the one last recorded
         (its digest is kept in ``policy.sha256`` beside the trail)."""
-        if self._executor is None:
-            return self._policy_now(machine)
-        self._pending.append(self._executor.submit(self._quietly_policy, machine))
-        return None
-
-    def _quietly_policy(self, machine: MachinePolicy) -> Record | None:
-        try:
-            return self._policy_now(machine)
-        except AuditError as exc:
-            self._on_error(exc)
-            return None
+        return self._submit(lambda: self._policy_now(machine))
 
     def _policy_now(self, machine: MachinePolicy) -> Record | None:
         state = self.log.folder / POLICY_STATE

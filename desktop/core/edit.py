@@ -26,18 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from desktop.core import render
 from desktop.core.text import sentence_spans
 
-
-class _Settings(Protocol):
-    def get(self, key: str) -> object: ...
-
-
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
+    from desktop.core.settings import Settings
 
 MAX_CELLS = 1_000_000_000  # ~0.35 s on one core (two differing 31k-character texts)
 CHARACTERS, WORDS, UPPER_BOUND = "characters", "words", "characters_upper_bound"
@@ -97,7 +93,7 @@ def check(answer: Answer, text: str, flagged_allowed: bool) -> CopyCheck:
                 "Remove them to copy it.",
                 flagged_left=left,
             )
-        if answer.stopped or _cut_short(answer):
+        if render.incomplete(answer):
             return CopyCheck(f"{base} Your IT department does not allow copying it.")
         return CopyCheck()
     flagged = len(_flagged_indexes(answer))
@@ -107,10 +103,8 @@ def check(answer: Answer, text: str, flagged_allowed: bool) -> CopyCheck:
             f"it had {flagged} of its {len(answer.sentences)} sentences not verified, "
             f"{left} of them still in your text"
         )
-    if answer.stopped:
-        why.append("it was stopped before it was finished")
-    elif _cut_short(answer):
-        why.append("it was cut short (time limit or repetition)")
+    if render.incomplete(answer):
+        why.append(render.incomplete(answer))
     warning = "You edited a draft that needs checking: " + "; ".join(why) + "."
     return CopyCheck(warning=warning, flagged_left=left)
 
@@ -183,11 +177,6 @@ def _common_prefix(a: str, b: str) -> int:
     return at
 
 
-def _cut_short(answer: Answer) -> bool:
-    """The model's draft shown was cut short (not the sources' sentences that replaced it)."""
-    return bool(answer.limit) and answer.mode == "model"
-
-
 def _flagged_indexes(answer: Answer) -> list[int]:
     return [i for i, s in enumerate(answer.sentences) if s.verdict != "supported"]
 
@@ -200,7 +189,7 @@ def _sentences(count: int) -> str:
     return "1 sentence" if count == 1 else f"{count} sentences"
 
 
-def outgoing(answer: Answer, text: str, settings: _Settings) -> tuple[str, int]:
+def outgoing(answer: Answer, text: str, settings: Settings) -> tuple[str, int]:
     """What goes on the clipboard for *answer* whose copy text is *text*, and how many personal
     details were masked: a wrap-up note is redacted when ``privacy.redact_wrapup_copy`` is on
     (it goes into the CRM, issue 17); replies go to the customer as written."""

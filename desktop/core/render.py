@@ -382,15 +382,9 @@ def answer_state(answer: Answer) -> tuple[str, str]:
     supported, complete), *check* (some sentences flagged) or *unverified* (stopped, cut short,
     or no sentence verified)."""
     flagged = sum(s.verdict != "supported" for s in answer.sentences)
-    cut = answer.stopped or (answer.limit and answer.mode == "model")
+    cut = incomplete(answer)
     if cut or not answer.sentences or flagged == len(answer.sentences):
-        why = (
-            "It was stopped before it was finished"
-            if answer.stopped
-            else "It was cut short"
-            if cut
-            else "No sentence is backed by an approved source"
-        )
+        why = cut.capitalize() or "No sentence is backed by an approved source"
         return "unverified", STATES["unverified"][1].format(why=why)
     if flagged:
         n = f"{flagged} sentence{'s' * (flagged > 1)}"
@@ -407,6 +401,16 @@ def state_html(answer: Answer) -> str:
     )
 
 
+def incomplete(answer: Answer) -> str:
+    """Why *answer*'s draft is not complete, or "": stopped, or the model's own draft cut short
+    (a draft of the sources' sentences that replaced it is complete)."""
+    if answer.stopped:
+        return "it was stopped before it was finished"
+    if answer.limit and answer.mode == "model":
+        return "it was cut short (time limit or repetition)"
+    return ""
+
+
 def copy_warning(answer: Answer) -> str:
     """Why copying *answer* needs a second look ("" when every sentence is supported and the
     draft is complete): flagged sentences, and a draft that was stopped or ran out of time."""
@@ -414,10 +418,8 @@ def copy_warning(answer: Answer) -> str:
     flagged = sum(s.verdict != "supported" for s in answer.sentences)
     if flagged:
         why.append(f"{flagged} of its {len(answer.sentences)} sentences are not verified")
-    if answer.stopped:
-        why.append("it was stopped before it was finished")
-    elif answer.limit and answer.mode == "model":  # not the sources' sentences replacing it
-        why.append("it was cut short (time limit or repetition)")
+    if incomplete(answer):
+        why.append(incomplete(answer))
     return ("This draft needs checking: " + "; ".join(why) + ".") if why else ""
 
 
