@@ -34,6 +34,18 @@ def _extra_pack(tmp_path: Path, embedder: Any) -> Path:
     return dest
 
 
+def _watching(make_window: Any, qtbot: Any, context: Any) -> Any:
+    """The window over *context*, its packs open and the packs folder's contents noted."""
+    from desktop.gui.parts.packs_watch import PacksWatchPart
+
+    window = make_window(context)
+    with qtbot.waitSignal(window.ready, timeout=120_000):
+        window.start()
+    watch = window.part(PacksWatchPart)
+    qtbot.waitUntil(lambda: watch.served is not None, timeout=10_000)
+    return window
+
+
 @pytest.fixture
 def folder_context(deskmate_home: Path, demo_pack: Path, embedder: Any) -> Any:
     """A context serving the packs folder of a new home (the demo pack copied in)."""
@@ -51,13 +63,7 @@ def folder_context(deskmate_home: Path, demo_pack: Path, embedder: Any) -> Any:
 def test_a_pack_copied_into_the_folder_is_searchable_without_a_restart(
     make_window: Any, qtbot: Any, folder_context: Any, tmp_path: Path, embedder: Any
 ) -> None:
-    from desktop.gui.parts.packs_watch import PacksWatchPart
-
-    window = make_window(folder_context)
-    with qtbot.waitSignal(window.ready, timeout=120_000):
-        window.start()
-    watch = window.part(PacksWatchPart)
-    qtbot.waitUntil(lambda: watch.served is not None, timeout=10_000)
+    window = _watching(make_window, qtbot, folder_context)
     assert set(window.packs) == {"demo"}
 
     extra = _extra_pack(tmp_path, embedder)
@@ -79,13 +85,7 @@ def test_a_pack_still_being_copied_is_waited_for(
     make_window: Any, qtbot: Any, folder_context: Any, tmp_path: Path, embedder: Any
 ) -> None:
     """Files that keep arriving postpone the reopening until the folder is still."""
-    from desktop.gui.parts.packs_watch import PacksWatchPart
-
-    window = make_window(folder_context)
-    with qtbot.waitSignal(window.ready, timeout=120_000):
-        window.start()
-    watch = window.part(PacksWatchPart)
-    qtbot.waitUntil(lambda: watch.served is not None, timeout=10_000)
+    window = _watching(make_window, qtbot, folder_context)
     opened: list[Any] = []
     window.ready.connect(lambda: opened.append(set(window.packs)))
     extra = _extra_pack(tmp_path, embedder)
