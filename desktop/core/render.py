@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from desktop.core.errors import UserError
 from desktop.core.fileio import confined
 from desktop.core.generation import verify
+from desktop.core.text import LIST_ITEM, split_sentences
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -443,20 +444,51 @@ def original_refused(source: str, roots: Sequence[Path]) -> bool:
     return original_file(source, roots) is None and any((root / source).is_file() for root in roots)
 
 
+def _flat(text: str) -> str:
+    """*text* on one line, without the list markers ("- ", "1. ") that begin its lines."""
+    return " ".join(" ".join(LIST_ITEM.sub("", line, count=1) for line in text.splitlines()).split())
+
+
+def _query_words(query: str) -> list[str]:
+    return [w for w in re.findall(r"\w{3,}", query.lower()) if w not in _STOP]
+
+
+def _bold_words(escaped: str, words: list[str]) -> str:
+    if not words:
+        return escaped
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")", re.IGNORECASE)
+    return pattern.sub(lambda m: f"<b>{m.group(1)}</b>", escaped)
+
+
+def card_line_html(text: str, query: str, length: int = 120) -> str:
+    """One line for a suggestion card: the sentence of *text* that shares most of the query's
+    words (the first one on a tie), cut at a word before *length* characters, words in bold.
+
+    A suggestion is read at a glance in the middle of a call, so it says one thing: the snippet
+    of a search result, three lines from around the first match, is too long for that.
+    """
+    words = _query_words(query)
+    sentences = [s for s in (_flat(s) for s in split_sentences(text)) if s] or [_flat(text)]
+    stems = {w[:5] for w in words}  # "cracked" finds "cracks", "returns" finds "return"
+    best = max(sentences, key=lambda s: sum(stem in s.lower() for stem in stems))
+    cut = best
+    if len(best) > length:
+        cut = best[: best.rfind(" ", 0, length) if " " in best[:length] else length]
+        cut = cut.rstrip(" ,;:-") + "…"
+    return _bold_words(html.escape(cut), words)
+
+
 def snippet_html(text: str, query: str, length: int = 180) -> str:
     """A short snippet of *text* around the query's words, with those words in bold."""
-    flat = " ".join(text.split())
-    words = [w for w in re.findall(r"\w{3,}", query.lower()) if w not in _STOP]
+    flat = _flat(text)
+    words = _query_words(query)
     lower = flat.lower()
     first = min((i for i in (lower.find(w) for w in words) if i >= 0), default=0)
     begin = max(0, first - length // 3)
     if begin:
         begin = flat.find(" ", begin) + 1 or begin
     piece = flat[begin : begin + length]
-    out = html.escape(piece)
-    if words:
-        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")", re.IGNORECASE)
-        out = pattern.sub(lambda m: f"<b>{m.group(1)}</b>", out)
+    out = _bold_words(html.escape(piece), words)
     prefix = "…" if begin else ""
     suffix = "…" if begin + length < len(flat) else ""
     return prefix + out + suffix

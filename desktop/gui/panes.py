@@ -138,6 +138,11 @@ class RichRowDelegate(QStyledItemDelegate):
         opt.text = ""  # the document draws the text
         style = opt.widget.style() if opt.widget else self._view.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        if getattr(self._view, "cards", False):  # a card's frame
+            painter.save()
+            painter.setPen(opt.palette.color(QPalette.ColorRole.Mid))
+            painter.drawRoundedRect(opt.rect.adjusted(0, 0, -1, -1), 4, 4)
+            painter.restore()
         doc = self.document(rich, opt.rect.width())
         context = QAbstractTextDocumentLayout.PaintContext()
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
@@ -166,9 +171,12 @@ class HitList(QListWidget):
 
     activated_row = Signal(int)
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cards: bool = False) -> None:
         super().__init__()
         _named(self, name)
+        # Cards (the listen panel's suggestions): the title and one sentence, framed, to be
+        # read at a glance mid-call; a search result keeps its longer snippet.
+        self.cards = cards
         self.setUniformItemSizes(False)
         self.setWordWrap(True)
         self.setResizeMode(QListView.ResizeMode.Adjust)  # re-measure the rows on resize
@@ -189,12 +197,18 @@ class HitList(QListWidget):
             item = QListWidgetItem(hit.title)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}{where}. {origin}")
             item.setToolTip(plain_tip(hit.source))
-            item.setData(
-                RICH_ROLE,
-                f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
-                f"{render.snippet_html(hit.text, query)}<br>"
-                f"<i>{html.escape(origin + page)}</i>",
-            )
+            if self.cards:
+                rich = (
+                    f"<b>{html.escape(hit.title)}</b><br>{render.card_line_html(hit.text, query)}"
+                    f"<br><small><i>{html.escape(origin + page)}</i></small>"
+                )
+            else:
+                rich = (
+                    f"<b>{html.escape(hit.title)}</b>{html.escape(where)}<br>"
+                    f"{render.snippet_html(hit.text, query)}<br>"
+                    f"<i>{html.escape(origin + page)}</i>"
+                )
+            item.setData(RICH_ROLE, rich)
             self.addItem(item)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -452,7 +466,8 @@ class ListenPane(QWidget):
         )
         self.need = _named(QLabel("Suggestions appear as the conversation changes."), "Need")
         self.need.setWordWrap(True)
-        self.suggestions = HitList("Suggested articles")
+        self.suggestions = HitList("Suggested articles", cards=True)
+        self.suggestions.setSpacing(3)
         self.follow_clipboard = _named(
             QCheckBox("Follow clipboard"),
             "Follow clipboard",

@@ -40,6 +40,7 @@ from desktop.core.assist import Done, Replaced, Sources, Token, Verdict
 from desktop.core.context import demo_source_dir
 from desktop.core.paths import Paths
 from desktop.core.redact import redact
+from desktop.gui import panes
 from desktop.gui.parts.draft import DraftPart
 
 pytestmark = [
@@ -436,6 +437,32 @@ def test_listen_panel_suggests_articles_for_the_latest_customer_turns(
     # Selecting a suggestion opens it in the source pane.
     window.listen.suggestions.setCurrentRow(0)
     assert_source_shown(window, second.args[0][0])
+
+
+def test_listen_suggestions_are_short_cards(qtbot: Any, make_window: Any, context: Any) -> None:
+    """A suggestion is read at a glance mid-call: its title and one whole sentence of the
+    passage (the one about the customer's words), not a search result's long snippet."""
+    window = make_window(context)
+    start(qtbot, window)
+    with qtbot.waitSignal(window.suggestions_shown, timeout=LONG) as shown:
+        window.listen.conversation.setPlainText(
+            "Customer: it arrived with a cracked screen, can I send it back?"
+        )
+    hits, cards = shown.args[0], window.listen.suggestions
+    assert cards.count() == len(hits) >= 2
+    results = panes.HitList("Results")  # the same hits as search results, at the same width
+    results.resize(cards.size())
+    results.show_hits(hits, window.listen.need.text(), {})
+    for row, hit in enumerate(hits):
+        doc = QTextDocument()
+        doc.setHtml(cards.item(row).data(panes.RICH_ROLE))
+        title, line, origin = doc.toPlainText().split("\n")
+        assert title == hit.title and origin
+        assert len(line) <= 121 and not line.startswith(("…", "- ", "* "))
+        start_of_line = line.rstrip("…")[:40]
+        assert start_of_line in " ".join(render._flat(hit.text).split()), line
+        card = cards.visualItemRect(cards.item(row)).height()
+        assert card < results.sizeHintForRow(row), (card, results.sizeHintForRow(row))
 
 
 def test_wrapup_note_from_the_conversation(qtbot: Any, make_window: Any, context: Any) -> None:

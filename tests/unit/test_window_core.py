@@ -109,6 +109,27 @@ def test_snippet_bolds_query_words() -> None:
     assert "<b>refund</b>" in out and out.startswith("…")
 
 
+def test_snippets_drop_list_markers() -> None:
+    text = "To return it, the item must be:\n- complete, with its box\n- undamaged"
+    assert "- " not in render.snippet_html(text, "return item")
+    assert "complete, with its box undamaged" in render.snippet_html(text, "return item")
+
+
+def test_a_card_line_is_the_sentence_about_the_question() -> None:
+    text = (
+        "You can open the box. To get a full refund, the item must be:\n"
+        "- complete, with all accessories\n"
+        "- undamaged, with no scratches, cracks or liquid damage\n"
+        "Screen protectors can't be returned once the backing film is removed."
+    )
+    # "cracked" finds "cracks": the list item about damage, without its marker.
+    line = render.card_line_html(text, "it arrived with a cracked screen")
+    assert line == "undamaged, with no scratches, cracks or liquid damage"
+    assert render.card_line_html(text, "screen protector film").startswith("<b>Screen</b>")
+    long = render.card_line_html("word " * 60 + "refund.", "refund", length=50)
+    assert long.endswith("…") and len(long) <= 51 and not long.startswith("…")
+
+
 # --- logic the window used to hold, now in the core (issue 13) --------------------------------
 
 
