@@ -446,7 +446,8 @@ def original_refused(source: str, roots: Sequence[Path]) -> bool:
 
 def _flat(text: str) -> str:
     """*text* on one line, without the list markers ("- ", "1. ") that begin its lines."""
-    return " ".join(" ".join(LIST_ITEM.sub("", line, count=1) for line in text.splitlines()).split())
+    lines = (LIST_ITEM.sub("", line, count=1) for line in text.splitlines())
+    return " ".join(" ".join(lines).split())
 
 
 def _query_words(query: str) -> list[str]:
