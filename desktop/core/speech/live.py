@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -141,3 +141,54 @@ def _final(speech: Transcribes, turn: Turn, heard_at: float) -> Iterator[Event]:
         yield Skipped(turn.speaker, turn.start, turn.end)
         return
     yield Final(turn.speaker, text, turn.start, turn.end, heard_at, time.monotonic(), turn.cut)
+
+
+class Listener:
+    """:func:`listen` on a thread of its own, below the window's priority: *on_event* gets each
+    event, then *on_end* gets None when the call ended, or the exception that ended it (an
+    :class:`~desktop.core.errors.UserError` for bad audio). Both are called on that thread."""
+
+    def __init__(
+        self,
+        source: AudioSource,
+        speech: Any,
+        on_event: Callable[[Event], None],
+        on_end: Callable[[BaseException | None], None],
+        low_priority: bool = True,
+    ) -> None:
+        self.source = source
+        self.speech = speech
+        self.on_event = on_event
+        self.on_end = on_end
+        self.low_priority = low_priority
+        self.stopping = threading.Event()
+        self.transcript = CallTranscript()
+        self.thread = threading.Thread(target=self._run, name="deskmate-listen", daemon=True)
+
+    def start(self) -> Listener:
+        self.thread.start()
+        return self
+
+    def stop(self, wait_s: float | None = None) -> bool:
+        """Ask the thread to end after the frame it is on; True if it has ended (within
+        *wait_s*, when given)."""
+        self.stopping.set()
+        if wait_s is not None:
+            self.thread.join(wait_s)
+        return not self.thread.is_alive()
+
+    def _run(self) -> None:
+        from desktop.core import priority
+
+        error: BaseException | None = None
+        try:
+            if self.low_priority:
+                priority.lower_current_thread()
+            self.speech.model()  # load here: its threads take this thread's priority
+            for event in listen(self.source, self.speech, self.stopping):
+                if isinstance(event, Final):
+                    self.transcript.add(event)
+                self.on_event(event)
+        except Exception as exc:  # reported through on_end, never raised on this thread
+            error = exc
+        self.on_end(error)
