@@ -27,8 +27,23 @@ def say(text: str, voice: str = "en-us", speed: int = 160, rate: int = RATE) -> 
         capture_output=True,
     ).stdout
     raw = subprocess.run(
-        ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-e", "signed", "-b", "16",
-         "-c", "1", "-"],
+        [
+            "sox",
+            "-t",
+            "wav",
+            "-",
+            "-t",
+            "raw",
+            "-r",
+            str(rate),
+            "-e",
+            "signed",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            "-",
+        ],
         input=speech,
         check=True,
         capture_output=True,
@@ -54,8 +69,9 @@ def call(
         mono = say(text, voice, speed, rate)
         block = np.zeros((len(mono), 2), np.int16)
         block[:, 0 if speaker == "agent" else 1] = mono
-        where.append({"speaker": speaker, "text": text, "start": at / rate,
-                      "end": (at + len(mono)) / rate})
+        where.append(
+            {"speaker": speaker, "text": text, "start": at / rate, "end": (at + len(mono)) / rate}
+        )
         parts += [block, np.zeros((int(gap_s * rate), 2), np.int16)]
         at += len(mono) + int(gap_s * rate)
     return np.concatenate(parts), where

@@ -55,7 +55,7 @@ def test_a_pair_of_mono_files_is_agent_then_customer(tmp_path: Path) -> None:
 def test_a_corrupt_file_says_so(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "broken.wav"
     path.write_bytes(data)
-    with pytest.raises(AudioError, match="broken.wav") as err:
+    with pytest.raises(AudioError, match=r"broken\.wav") as err:
         list(FileSource(path).frames())
     assert "sox" in err.value.fix
 

@@ -99,8 +99,9 @@ def test_listener_runs_below_the_windows_priority_and_reports_bad_audio(
     ended.clear()
     with pytest.raises(AudioError):
         FileSource(broken)
-    Listener(StreamSource(open(call_wav, "rb"), channels=2), speech, on_event, on_end).start()
-    assert done.wait(120) and ended == [None]
+    with call_wav.open("rb") as pipe:  # a softphone's stream: raw PCM (here, with a header)
+        Listener(StreamSource(pipe, channels=2), speech, on_event, on_end).start()
+        assert done.wait(120) and ended == [None]
 
 
 def test_customer_turns_go_through_the_listen_panels_code(

@@ -153,9 +153,8 @@ class FileSource:
             yield from self._decode(self._containers[0], self.paths[0], self.speakers)
             return
         # Two mono files: interleave their frames in time order.
-        streams = [
-            self._decode(c, p, (s,)) for c, p, s in zip(self._containers, self.paths, STEREO)
-        ]
+        pairs = zip(self._containers, self.paths, STEREO, strict=True)
+        streams = [self._decode(c, p, (s,)) for c, p, s in pairs]
         yield from _merge(streams)
 
     def _decode(self, container: Any, path: Path, speakers: Sequence[str]) -> Iterator[Frame]:

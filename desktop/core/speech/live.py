@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from desktop.core.speech.vad import Segmenter, Turn
 
 PARTIAL_EVERY_S = 1.0
 PARTIAL_MAX_S = 12.0  # longer turns get no more partials (each would cost more than it shows)
+BEHIND_S = 0.3  # no partials while the frames being read are older than this
 
 
 class Transcribes(Protocol):
@@ -87,8 +89,12 @@ class CallTranscript:
         return {
             "text": " ".join(f.text for f in self.finals),
             "turns": [
-                {"speaker": f.speaker, "start": round(f.start, 2), "end": round(f.end, 2),
-                 "text": f.text}
+                {
+                    "speaker": f.speaker,
+                    "start": round(f.start, 2),
+                    "end": round(f.end, 2),
+                    "text": f.text,
+                }
                 for f in self.finals
             ],
         }
@@ -109,6 +115,7 @@ def listen(
     segmenters = {s: Segmenter(s) for s in source.speakers}
     last_partial = {s: 0.0 for s in source.speakers}
     heard = {s: 0.0 for s in source.speakers}
+    clock = _Clock()
     try:
         for frame in source.frames():
             if stop is not None and stop.is_set():
@@ -120,11 +127,12 @@ def listen(
             if turn is not None:
                 yield from _final(speech, turn, heard[frame.speaker])
                 last_partial[frame.speaker] = 0.0
-            elif partials and segmenter.in_turn:
-                due = segmenter.buffered_s - last_partial[frame.speaker] >= PARTIAL_EVERY_S
+            elif partials and segmenter.in_turn and not clock.behind(frame.end):
+                due = segmenter.buffered_s - last_partial[frame.speaker] >= clock.every
                 if due and segmenter.buffered_s <= PARTIAL_MAX_S:
                     last_partial[frame.speaker] = segmenter.buffered_s
-                    text = speech.text(segmenter.growing())
+                    with clock.timing():
+                        text = speech.text(segmenter.growing())
                     if text:
                         yield Partial(frame.speaker, text)
     finally:
@@ -133,6 +141,24 @@ def listen(
         turn = segmenter.finish()
         if turn is not None:
             yield from _final(speech, turn, heard[speaker] or time.monotonic())
+
+
+class _Clock:
+    """Partial text is a nicety: it is skipped while the transcriber is behind the call (a
+    live source delivers frames late), and spaced out to at most about half the CPU time."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.every = PARTIAL_EVERY_S
+
+    def behind(self, audio_s: float) -> bool:
+        return time.monotonic() - self.began > audio_s + BEHIND_S
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        started = time.monotonic()
+        yield
+        self.every = max(PARTIAL_EVERY_S, 2 * (time.monotonic() - started))
 
 
 def _final(speech: Transcribes, turn: Turn, heard_at: float) -> Iterator[Event]:

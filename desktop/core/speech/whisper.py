@@ -93,7 +93,8 @@ class Speech:
             return False
         options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=0)
         chunks = get_speech_timestamps(samples, options, sampling_rate=RATE)
-        return sum(c["end"] - c["start"] for c in chunks) >= RATE * MIN_SPEECH_S
+        heard = sum(int(c["end"]) - int(c["start"]) for c in chunks)
+        return heard >= RATE * MIN_SPEECH_S
 
     def text(self, samples: Samples) -> str:
         """What is said in *samples* (16 kHz mono float), or "" when it is not speech."""

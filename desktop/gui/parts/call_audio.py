@@ -45,7 +45,7 @@ def pick_source(parent: Any) -> AudioSource | None:
 class CallAudio(QObject):
     """Start and stop listening; deliver turns and problems to the listen part."""
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event on purpose
     ended = Signal(object)  # None, or the exception that ended listening
     final = Signal(object)  # a Final, once it is in the conversation
 

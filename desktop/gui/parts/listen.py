@@ -15,8 +15,8 @@ from desktop.core.knowledge.index import Hit
 from desktop.core.steer import Steer
 from desktop.core.speech.live import Final
 from desktop.gui.panes import ListenPane
-from desktop.gui.parts.call_audio import CallAudio
 from desktop.gui.parts.base import Part, Shell, Shortcut
+from desktop.gui.parts.call_audio import CallAudio
 
 NO_NEED = "Suggestions appear as the conversation changes."
 ROUTE_STYLE = "background-color:#fde2c8; color:#000000; padding:4px;"
