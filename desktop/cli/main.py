@@ -412,6 +412,34 @@ def listen_command(conversation: Any, packs: tuple[Path, ...], as_json: bool) ->
             click.echo(f"    Why: {route['reason']}")
 
 
+@cli.command("transcribe")
+@click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@user_errors
+def transcribe_command(audio: tuple[Path, ...], as_json: bool) -> None:
+    """Transcribe a call on this PC: one WAV (stereo: agent left, customer right; mono: the
+    customer) or two mono files (agent's, customer's). Nothing is sent anywhere or kept."""
+    from desktop.core.errors import UserError
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+    from desktop.core.speech.audio import FileSource
+    from desktop.core.speech.live import CallTranscript, Final, listen
+    from desktop.core.speech.whisper import Speech
+
+    settings = Settings.load(Paths.from_env())
+    if settings.is_locked("listen.audio") and not settings.get("listen.audio"):
+        raise UserError("Listening to call audio is turned off by your IT department.")
+    transcript = CallTranscript()
+    for event in listen(FileSource(*audio), Speech.default(), partials=False):
+        if isinstance(event, Final):
+            transcript.add(event)
+    if as_json:
+        emit_json(transcript.to_json())
+        return
+    for turn in transcript.to_json()["turns"]:
+        click.echo(f"[{turn['start']:7.1f}s] {turn['speaker'].capitalize()}: {turn['text']}")
+
+
 cli.add_command(pack)
 for command in (pack_publish, pack_retire, pack_rollback):
     pack.add_command(command)
