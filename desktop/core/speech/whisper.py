@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -35,6 +36,17 @@ NOISE_WORDS = re.compile(r"\[[^\]]*\]|\([^)]*\)|[♪♫*]+")
 
 _lock = threading.Lock()
 _models: dict[tuple[str, int], Any] = {}
+
+
+def _offline() -> None:
+    """What the embedder does before onnxruntime loads (see OFFLINE_ENVIRONMENT there): no
+    Hugging Face hub look-ups, no onnxruntime telemetry (Silero VAD runs on onnxruntime)."""
+    from desktop.core.knowledge.embedder import OFFLINE_ENVIRONMENT
+
+    os.environ.update(OFFLINE_ENVIRONMENT)
+    import onnxruntime
+
+    onnxruntime.disable_telemetry_events()
 
 
 def model_dir() -> Path:
@@ -68,6 +80,7 @@ class Speech:
         key = (str(self.folder), self.threads)
         with _lock:
             if key not in _models:
+                _offline()
                 from faster_whisper import WhisperModel
 
                 try:
@@ -87,6 +100,7 @@ class Speech:
 
     def has_speech(self, samples: Samples) -> bool:
         """Whether Silero VAD hears at least MIN_SPEECH_S of speech in *samples*."""
+        _offline()
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         if len(samples) < RATE * MIN_SPEECH_S:
