@@ -13,7 +13,7 @@ import speechkit
 
 from desktop.core import listen, priority
 from desktop.core.errors import AudioError
-from desktop.core.speech.audio import FileSource, StreamSource
+from desktop.core.speech.audio import FileSource, PushStream, StreamSource
 from desktop.core.speech.live import Final, Listener, Partial, Skipped
 from desktop.core.speech.live import listen as live
 from desktop.core.speech.whisper import Speech
@@ -117,3 +117,13 @@ def test_customer_turns_go_through_the_listen_panels_code(
     assert found.detection is None
     routed = listen.suggest(context, conversation)
     assert routed.detection is not None and routed.detection.topic.name == "self_harm"
+
+
+def test_stop_ends_listening_even_when_no_audio_comes(speech: Speech) -> None:
+    """A capture that delivers nothing (a headset unplugged) must not keep the thread waiting."""
+    pipe = PushStream(channels=2)
+    ended: list[BaseException | None] = []
+    listener = Listener(StreamSource(pipe), speech, lambda e: None, ended.append).start()
+    pipe.write(bytes(3200 * 2))  # 0.1 s of silence, then nothing
+    assert not listener.stop(wait_s=0.0) or ended == [None]
+    assert listener.stop(wait_s=10) and ended == [None]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,12 @@ class Frame:
     @property
     def end(self) -> float:
         return self.start + len(self.samples) / RATE
+
+
+class Readable(Protocol):
+    """A byte stream: a file opened "rb", a pipe, a socket's file, a :class:`PushStream`."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 class AudioSource(Protocol):
@@ -208,7 +214,7 @@ class StreamSource:
 
     def __init__(
         self,
-        stream: BinaryIO | PushStream,
+        stream: Readable,
         rate: int = RATE,
         channels: int = 2,
         speakers: Sequence[str] | None = None,

@@ -143,6 +143,18 @@ def listen(
             yield from _final(speech, turn, heard[speaker] or time.monotonic())
 
 
+def wake(source: Any) -> None:
+    """Unblock a source waiting for live audio that may never come (a capture that stopped), so
+    the listening thread sees the stop. A file is left alone: it is read to its next frame."""
+    from desktop.core.speech.audio import PushStream
+
+    while source is not None:
+        stream = getattr(source, "stream", None)
+        if isinstance(stream, PushStream):
+            stream.close()
+        source = getattr(source, "source", None)  # Paced wraps another source
+
+
 class _Clock:
     """Partial text is a nicety: it is skipped while the transcriber is behind the call (a
     live source delivers frames late), and spaced out to at most about half the CPU time."""
@@ -199,6 +211,7 @@ class Listener:
         """Ask the thread to end after the frame it is on; True if it has ended (within
         *wait_s*, when given)."""
         self.stopping.set()
+        wake(self.source)
         if wait_s is not None:
             self.thread.join(wait_s)
         return not self.thread.is_alive()

@@ -38,8 +38,27 @@ def pick_source(parent: Any) -> AudioSource | None:
         return None
     path = Path(name)
     if stat.S_ISFIFO(path.stat().st_mode):
-        return StreamSource(path.open("rb"), channels=2)
+        return StreamSource(_Pipe(path), channels=2)
     return FileSource(path)
+
+
+class _Pipe:
+    """A named pipe opened on the listening thread at its first read: opening one waits for the
+    writer (the softphone), which must not hold up the window."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def read(self, size: int) -> bytes:
+        if self.handle is None:
+            self.handle = self.path.open("rb")
+        data: bytes = self.handle.read(size)
+        return data
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 class CallAudio(QObject):
