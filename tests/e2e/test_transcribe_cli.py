@@ -52,3 +52,30 @@ def test_it_can_lock_listening_off(deskmate: Any, policy: Any, tmp_path: Path) -
     path = speechkit.write_wav(tmp_path / "call.wav", np.zeros(16000, np.int16))
     result = deskmate("transcribe", str(path))
     assert result.returncode == 1 and "turned off by your IT department" in result.stderr
+
+
+@pytest.mark.slow
+@needs_tools
+def test_listen_audio_gives_need_articles_and_route_per_customer_turn(
+    deskmate: Any, demo_pack: Path, tmp_path: Path
+) -> None:
+    pcm, _ = speechkit.call(
+        [
+            ("customer", "My phone arrived with a cracked screen, can I send it back?"),
+            ("agent", "I am sorry to hear that."),
+            ("customer", "I have lost my job and I don't see the point in going on any more."),
+        ]
+    )
+    path = speechkit.write_wav(tmp_path / "call.wav", pcm)
+    result = deskmate("listen", "--audio", str(path), "--pack", str(demo_pack), "--json")
+    assert result.returncode == 0, result.stderr
+    first, second = json.loads(result.stdout)
+    assert "cracked screen" in first["need"] and first["route"] is None
+    sources = [a["source"] for a in first["articles"]][:3]
+    assert "delivery-returns/return-damaged-or-faulty-item.md" in sources
+    assert second["route"]["topic"] == "self_harm"
+
+
+def test_listen_wants_text_or_audio(deskmate: Any) -> None:
+    result = deskmate("listen")
+    assert result.returncode == 1 and "--text FILE or as --audio FILE" in result.stderr
