@@ -325,7 +325,11 @@ def run(speed: float, limit: int) -> dict[str, Any]:
     for corpus, context in ctxs.items():
         window = MainWindow(context)
         window.show()
-        spin(lambda w=window: w.shell.knowledge_ready, 300)
+        ready: list[bool] = []
+        window.ready.connect(lambda: ready.append(True))
+        window.start()  # opens the packs and loads the embedding model, as at start-up
+        if not spin(lambda r=ready: bool(r), 600):
+            raise SystemExit(f"the window over the {corpus} pack did not get ready")
         window.parts["listen"].audio.apply_policy()
         mine = [c for c in calls if c["corpus"] == corpus]
         play(window, mine[0], 50.0)  # warm-up: loads the speech model and the searches
