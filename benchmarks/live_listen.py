@@ -326,7 +326,7 @@ def run(speed: float, limit: int) -> dict[str, Any]:
         window = MainWindow(context)
         window.show()
         ready: list[bool] = []
-        window.ready.connect(lambda: ready.append(True))
+        window.ready.connect(lambda r=ready: r.append(True))
         window.start()  # opens the packs and loads the embedding model, as at start-up
         if not spin(lambda r=ready: bool(r), 600):
             raise SystemExit(f"the window over the {corpus} pack did not get ready")
