@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 from desktop.core import listen, render
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
-from desktop.core.steer import Steer
 from desktop.core.speech.live import Final
+from desktop.core.steer import Steer
 from desktop.gui.panes import ListenPane
 from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.call_audio import CallAudio
