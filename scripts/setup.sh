@@ -50,8 +50,9 @@ APT_QT_WINDOW=(libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxc
 # OCR for scanned PDFs in knowledge packs (optional at run time: without it such PDFs are
 # reported in the build report instead of indexed); the tests exercise both paths.
 APT_OCR=(tesseract-ocr tesseract-ocr-eng)
-# Test tools: strace watches the `deskmate` command's system calls in the zero-egress test.
-APT_TEST=(strace)
+# Test tools: strace watches the `deskmate` command's system calls in the zero-egress test;
+# espeak-ng speaks and sox resamples the generated calls of the live-listening tests and benchmark.
+APT_TEST=(strace espeak-ng sox)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'setup.sh: warning: %s\n' "$*" >&2; }
@@ -278,9 +279,11 @@ pip_install --no-deps --no-build-isolation -e "$ROOT"
 # ---------------------------------------------------------------- verify
 step "verify imports"
 verify_py='
-import llama_cpp, lancedb, onnxruntime, tokenizers, PySide6
+import llama_cpp, lancedb, onnxruntime, tokenizers, PySide6, faster_whisper, ctranslate2, av
 from desktop.core.knowledge.embedder import Embedder
 assert Embedder().embed(["set-up check"]).shape == (1, 384)
+from desktop.core.speech.whisper import model_dir
+model_dir()
 '
 if [[ $MODE == test ]]; then
     verify_py+='

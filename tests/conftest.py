@@ -136,9 +136,11 @@ def models_only_when_slow(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         return
     from desktop.core.generation.engine import LlamaEngine
     from desktop.core.knowledge.embedder import Embedder
+    from desktop.core.speech.whisper import Speech
 
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("this test loads a real model: mark it @pytest.mark.slow")
 
     monkeypatch.setattr(Embedder, "_load", refuse)
     monkeypatch.setattr(LlamaEngine, "_load", refuse)
+    monkeypatch.setattr(Speech, "model", refuse)

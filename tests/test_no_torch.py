@@ -165,3 +165,18 @@ def test_window_search_and_listen_import_no_torch(tmp_path: Path) -> None:
     assert found["seen"]["listen"], found["seen"]
     assert forbidden(found["modules"]) == []
     assert "onnxruntime" in found["modules"]
+
+
+@pytest.mark.slow
+def test_transcribe_imports_no_torch(tmp_path: Path) -> None:
+    import speechkit
+
+    if not speechkit.have_tools():
+        pytest.skip("needs espeak-ng and sox")
+    pcm, _ = speechkit.call([("customer", "I would like to upgrade my plan.")])
+    path = speechkit.write_wav(tmp_path / "call.wav", pcm)
+    result, modules = run_fresh(tmp_path, "transcribe", str(path), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "upgrade my plan" in json.loads(result.stdout)["text"].lower()
+    assert forbidden(modules) == []
+    assert {"ctranslate2", "faster_whisper", "onnxruntime"} <= set(modules)

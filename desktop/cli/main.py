@@ -369,20 +369,31 @@ def index_rebuild() -> None:
     "--text",
     "conversation",
     type=text_file,
-    required=True,
+    default=None,
     help="The conversation as text (Customer: / Agent: lines, or unlabelled text).",
+)
+@click.option(
+    "--audio",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Or the call's audio (WAV; stereo: agent left, customer right), transcribed first.",
 )
 @pack_option
 @json_option
 @user_errors
-def listen_command(conversation: Any, packs: tuple[Path, ...], as_json: bool) -> None:
+def listen_command(
+    conversation: Any, audio: Path | None, packs: tuple[Path, ...], as_json: bool
+) -> None:
     """Per customer turn: the need, the suggested articles and any route to a person, as the
     window's listen panel works them out."""
     from desktop.core import listen
     from desktop.core.conversation import turns
     from desktop.core.errors import UserError
 
-    steps = listen.customer_prefixes(conversation.read())
+    if (conversation is None) == (audio is None):
+        raise UserError("Give the conversation as --text FILE or as --audio FILE (one of them).")
+    text = conversation.read() if audio is None else _transcript(audio).conversation()
+    steps = listen.customer_prefixes(text)
     if not steps:
         raise UserError(
             "The conversation has no customer turns.",
@@ -410,6 +421,40 @@ def listen_command(conversation: Any, packs: tuple[Path, ...], as_json: bool) ->
         if route:
             click.echo(click.style(f"  ROUTE TO A PERSON: {route['label']}", fg="red", bold=True))
             click.echo(f"    Why: {route['reason']}")
+
+
+@cli.command("transcribe")
+@click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@user_errors
+def transcribe_command(audio: tuple[Path, ...], as_json: bool) -> None:
+    """Transcribe a call on this PC: one WAV (stereo: agent left, customer right; mono: the
+    customer) or two mono files (agent's, customer's). Nothing is sent anywhere or kept."""
+    transcript = _transcript(*audio)
+    if as_json:
+        emit_json(transcript.to_json())
+        return
+    for turn in transcript.to_json()["turns"]:
+        click.echo(f"[{turn['start']:7.1f}s] {turn['speaker'].capitalize()}: {turn['text']}")
+
+
+def _transcript(*audio: Path) -> Any:
+    """The call in *audio* transcribed (a CallTranscript), unless IT locked listening off."""
+    from desktop.core.errors import UserError
+    from desktop.core.paths import Paths
+    from desktop.core.settings import Settings
+    from desktop.core.speech.audio import FileSource
+    from desktop.core.speech.live import CallTranscript, Final, listen
+    from desktop.core.speech.whisper import Speech
+
+    settings = Settings.load(Paths.from_env())
+    if settings.is_locked("listen.audio") and not settings.get("listen.audio"):
+        raise UserError("Listening to call audio is turned off by your IT department.")
+    transcript = CallTranscript()
+    for event in listen(FileSource(*audio), Speech.default(), partials=False):
+        if isinstance(event, Final):
+            transcript.add(event)
+    return transcript
 
 
 cli.add_command(pack)

@@ -33,3 +33,7 @@ class SettingError(UserError):
 
 class SyncError(UserError):
     """A knowledge-pack sync or pack-repository operation was refused or failed."""
+
+
+class AudioError(UserError):
+    """Call audio is missing, unreadable, in a form we cannot use, or could not be transcribed."""

@@ -429,6 +429,17 @@ SCHEMA: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        key="listen.audio",
+        type=bool,
+        default=False,
+        label="Listen to call audio",
+        description=(
+            "Let the listen panel transcribe the call's audio on this PC (the audio never leaves "
+            "it and is not kept) and suggest articles from what the customer says. "
+            "Off by default; IT can lock it off."
+        ),
+    ),
+    Setting(
         key="ui.search_delay_ms",
         type=int,
         default=250,
@@ -538,6 +549,7 @@ GROUPS: tuple[Group, ...] = (
             "ui.font_scale",
             "ui.copy_with_sources",
             "listen.follow_clipboard",
+            "listen.audio",
             "search.limit",
             "ui.search_delay_ms",
         ),

@@ -478,15 +478,26 @@ class ListenPane(QWidget):
             "Wrap-up note",
             "Turn the conversation into a wrap-up note (Ctrl+Shift+W)",
         )
+        self.audio_button = _named(
+            QPushButton("Listen to call &audio"),
+            "Listen to call audio",
+            "Transcribe the call on this PC and follow what the customer says",
+        )
+        self.audio_button.setCheckable(True)
+        self.audio_button.hide()  # shown when the listen.audio setting allows it
+        self.audio_status = _named(plain_label(), "Call audio")
+        self.audio_status.setWordWrap(True)
+        self.audio_status.hide()
         box, layout = column(
             QLabel("<b>Listen</b> — the conversation so far"),
             self.conversation,
-            row_of(self.follow_clipboard, None, self.wrapup_button),
+            row_of(self.follow_clipboard, self.audio_button, None, self.wrapup_button),
+            self.audio_status,
             self.need,
             self.suggestions,
         )
         layout.setStretch(1, 2)
-        layout.setStretch(4, 3)
+        layout.setStretch(5, 3)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(box)

@@ -23,7 +23,8 @@ NO_MODELS = """
 import importlib.abc, os, runpy, sys
 class _NoModels(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("onnxruntime", "sentence_transformers", "llama_cpp"):
+        runtimes = ("onnxruntime", "sentence_transformers", "llama_cpp", "ctranslate2")
+        if name.split(".")[0] in runtimes:
             sys.stderr.write(f"{name} imported by a test not marked @pytest.mark.slow\\n")
             sys.stderr.flush()
             os._exit(86)

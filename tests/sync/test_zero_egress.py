@@ -263,3 +263,38 @@ def test_the_embedder_runtime_sends_no_telemetry(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert _inet_calls(trace) == []
+
+
+# Live listening runs Whisper on CTranslate2 and Silero VAD on onnxruntime: the same telemetry
+# rule applies, so the speech check and the model stay in use for longer than those 9 s.
+SPEECH_IN_USE = """
+import time
+import numpy as np
+from desktop.core.speech.whisper import Speech
+speech = Speech.default()
+t = np.arange(16000 * 2) / 16000
+voice = (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+began = time.monotonic()
+speech.model()
+while time.monotonic() - began < 16:
+    speech.has_speech(voice)
+    segments, _ = speech.model().transcribe(voice, language="en", beam_size=1)
+    list(segments)
+    time.sleep(1)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _strace_works(), reason="strace is not installed or cannot trace here")
+def test_the_speech_runtime_connects_nowhere(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    result = subprocess.run(
+        [*STRACE, "-o", str(trace), sys.executable, "-c", SPEECH_IN_USE],
+        cwd=tmp_path,
+        env=_unguarded_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _inet_calls(trace) == []

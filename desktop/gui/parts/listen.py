@@ -12,9 +12,11 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 from desktop.core import listen, render
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
+from desktop.core.speech.live import Final
 from desktop.core.steer import Steer
 from desktop.gui.panes import ListenPane
 from desktop.gui.parts.base import Part, Shell, Shortcut
+from desktop.gui.parts.call_audio import CallAudio
 
 NO_NEED = "Suggestions appear as the conversation changes."
 ROUTE_STYLE = "background-color:#fde2c8; color:#000000; padding:4px;"
@@ -55,7 +57,10 @@ class ListenPart(Part):
         shell.packs_opened.connect(lambda _: self.search())
         shell.pack_filter_changed.connect(self.search)  # suggestions keep to the filter too
         shell.settings_changed.connect(self._apply_clipboard_policy)
+        self.audio = CallAudio(self, self.add_turn)
+        shell.settings_changed.connect(self.audio.apply_policy)
         self._apply_clipboard_policy()
+        self.audio.apply_policy()
 
     def _add_route_banner(self) -> None:
         """The route-to-person banner, above the need, with the agent's way out of it."""
@@ -83,6 +88,16 @@ class ListenPart(Part):
 
     def closing(self) -> None:
         self._watch_clipboard(False)
+        self.audio.stop(wait_s=10)
+
+    def add_turn(self, turn: Final) -> None:
+        """A finished turn heard on the call joins the conversation; a customer's is checked at
+        once (no typing pause to wait for)."""
+        label = "Agent" if turn.speaker == "agent" else "Customer"
+        self.pane.conversation.appendPlainText(f"{label}: {turn.text}")
+        if turn.speaker != "agent":
+            self._debounce.stop()
+            self.search()
 
     # --- suggestions ------------------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""The listen panel's "Listen to call audio": the call transcribed on this PC, each finished turn
+added to the conversation as ``Customer: ...`` / ``Agent: ...``, so the panel's own check (need,
+articles, sensitive case) runs on it exactly as on pasted text.
+
+The work is :class:`desktop.core.speech.live.Listener` (its own low-priority thread); this only
+turns its callbacks into signals on the UI thread. Where the audio comes from is
+``audio_source``: by default the agent picks a recording or a softphone's stream (a WAV file, or
+a named pipe of raw 16 kHz stereo PCM). Microphone and loopback capture need Qt Multimedia
+(PySide6-Addons, not installed): it would be one more ``audio_source`` that writes a
+``QAudioSource``'s bytes into a :class:`desktop.core.speech.audio.PushStream`.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from desktop.core import render
+from desktop.core.errors import UserError
+from desktop.core.speech.audio import AudioSource, FileSource, StreamSource
+from desktop.core.speech.live import Final, Listener, Partial, Skipped
+from desktop.gui.workers import report_if_bug
+
+SETTING = "listen.audio"
+
+
+def pick_source(parent: Any) -> AudioSource | None:
+    """Ask the agent for a call recording or a softphone's audio pipe."""
+    name, _ = QFileDialog.getOpenFileName(
+        parent, "Call audio", "", "Audio (*.wav *.flac *.mp3 *.ogg);;Any file (*)"
+    )
+    if not name:
+        return None
+    path = Path(name)
+    if stat.S_ISFIFO(path.stat().st_mode):
+        return StreamSource(_Pipe(path), channels=2)
+    return FileSource(path)
+
+
+class _Pipe:
+    """A named pipe opened on the listening thread at its first read: opening one waits for the
+    writer (the softphone), which must not hold up the window."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def read(self, size: int) -> bytes:
+        if self.handle is None:
+            self.handle = self.path.open("rb")
+        data: bytes = self.handle.read(size)
+        return data
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+class CallAudio(QObject):
+    """Start and stop listening; deliver turns and problems to the listen part."""
+
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event on purpose
+    ended = Signal(object)  # None, or the exception that ended listening
+    final = Signal(object)  # a Final, once it is in the conversation
+
+    def __init__(self, part: Any, add_turn: Callable[[Final], None]) -> None:
+        super().__init__()
+        self.part = part
+        self.pane = part.pane
+        self.add_turn = add_turn
+        self.audio_source: Callable[[], AudioSource | None] = lambda: pick_source(self.pane)
+        self.listener: Listener | None = None
+        self.event.connect(self._on_event)
+        self.ended.connect(self._on_ended)
+        self.pane.audio_button.toggled.connect(self._on_toggled)
+
+    def apply_policy(self) -> None:
+        allowed = bool(self.part.shell.context.settings.get(SETTING))
+        self.pane.audio_button.setVisible(allowed)
+        if not allowed:
+            self.stop()
+
+    def _on_toggled(self, on: bool) -> None:
+        if on and self.listener is None:
+            self.start()
+        elif not on:
+            self.stop()
+
+    def start(self) -> None:
+        """Open the source and start transcribing; a problem is shown and nothing starts."""
+        from desktop.core.speech.whisper import Speech
+
+        try:
+            source = self.audio_source()
+            speech = Speech.default() if source is not None else None
+        except UserError as exc:
+            self._show(render.problem_text(exc))
+            source = None
+        if source is None or speech is None:
+            self._set_button(False)
+            return
+        self.listener = Listener(source, speech, self.event.emit, self.ended.emit).start()
+        self._set_button(True)
+        self._show("Listening… the customer's words appear in the conversation.")
+
+    def stop(self, wait_s: float | None = None) -> None:
+        """Stop listening (the turn being transcribed is finished first, within *wait_s*)."""
+        if self.listener is not None:
+            self.listener.stop(wait_s)
+        self._set_button(False)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Partial):
+            who = "Agent" if event.speaker == "agent" else "Customer"
+            self._show(f"{who} (speaking): {event.text}")
+        elif isinstance(event, Final):
+            self.add_turn(event)
+            self.final.emit(event)
+        elif isinstance(event, Skipped):
+            self._show("Heard sound that is not speech (music or noise): nothing transcribed.")
+
+    def _on_ended(self, error: object) -> None:
+        self.listener = None
+        self._set_button(False)
+        if isinstance(error, Exception):
+            if not isinstance(error, UserError):
+                report_if_bug(error)
+            self._show(f"Listening stopped: {render.problem_text(error)}")
+        else:
+            self._show("Listening ended.")
+
+    def _show(self, text: str) -> None:
+        self.pane.audio_status.setText(text)
+        self.pane.audio_status.show()
+
+    def _set_button(self, on: bool) -> None:
+        button = self.pane.audio_button
+        button.blockSignals(True)
+        button.setChecked(on)
+        button.blockSignals(False)
