@@ -51,8 +51,10 @@ APT_QT_WINDOW=(libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxc
 # reported in the build report instead of indexed); the tests exercise both paths.
 APT_OCR=(tesseract-ocr tesseract-ocr-eng)
 # Test tools: strace watches the `deskmate` command's system calls in the zero-egress test;
-# espeak-ng speaks and sox resamples the generated calls of the live-listening tests and benchmark.
-APT_TEST=(strace espeak-ng sox)
+# espeak-ng speaks and sox resamples the generated calls of the live-listening tests and benchmark;
+# xvfb (and xauth for xvfb-run) is the X server on which the window is tested under the GNOME and
+# KDE key schemes, through the xcb plugin's libraries (APT_QT_WINDOW).
+APT_TEST=(strace espeak-ng sox xvfb xauth)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'setup.sh: warning: %s\n' "$*" >&2; }
@@ -105,7 +107,7 @@ pip_install() {
 ensure_system_packages() {
     local pkgs=("${APT_QT_OFFSCREEN[@]}" "${APT_OCR[@]}")
     if [[ $MODE == app ]]; then pkgs+=("${APT_QT_WINDOW[@]}"); fi
-    if [[ $MODE == test ]]; then pkgs+=("${APT_TEST[@]}"); fi
+    if [[ $MODE == test ]]; then pkgs+=("${APT_TEST[@]}" "${APT_QT_WINDOW[@]}"); fi
     if ! command -v dpkg-query >/dev/null 2>&1; then
         return 0 # not Debian-like: we cannot tell; the Qt check in `verify` will say if it fails
     fi
