@@ -1,0 +1,224 @@
+"""The call's audio from this PC's devices, through Qt Multimedia: the agent's microphone and,
+where the system offers it as an input, the call's playback (the customer). On Linux that is
+PulseAudio's or PipeWire's "Monitor of …" input; on Windows a "Stereo Mix" or a virtual cable.
+
+Each device is a ``QAudioSource`` whose bytes go, on the UI thread, to
+:class:`desktop.core.speech.capture.Mixer` (cheap: a format change), which writes the two
+speakers' audio into the stream the listening thread reads. Which devices: the settings (or IT's
+policy) ``listen.audio_devices.microphone`` and ``listen.audio_devices.loopback``; empty means
+the system's default microphone and the first playback monitor found.
+
+A missing device, one unplugged mid-call (``QMediaDevices.audioInputsChanged``, or the source's
+error state) or a format Deskmate cannot read is an :class:`AudioError` with what to do;
+:attr:`Capture.failed` carries it when it happens during the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from PySide6.QtCore import QIODevice, QObject, Signal
+from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSource, QMediaDevices, QtAudio
+from PySide6.QtWidgets import QComboBox
+
+from desktop.core.errors import AudioError
+from desktop.core.speech.audio import AGENT, CUSTOMER, RATE, StreamSource
+from desktop.core.speech.capture import DeviceFormat, Mixer
+
+MIC_KEY = "listen.audio_devices.microphone"
+LOOPBACK_KEY = "listen.audio_devices.loopback"
+NO_LOOPBACK = "none"  # the loopback setting's value for "the microphone only"
+LOOPBACK_WORDS = ("monitor of", "stereo mix", "loopback", "what u hear", "cable output")
+SETTINGS_HINT = "Settings › For you › Microphone / Call playback"
+_SAMPLE = {
+    QAudioFormat.SampleFormat.UInt8: "uint8",
+    QAudioFormat.SampleFormat.Int16: "int16",
+    QAudioFormat.SampleFormat.Int32: "int32",
+    QAudioFormat.SampleFormat.Float: "float",
+}
+
+
+class Device(Protocol):
+    def description(self) -> str: ...
+
+
+D = TypeVar("D", bound=Device)
+
+
+def inputs() -> list[QAudioDevice]:
+    return list(QMediaDevices.audioInputs())
+
+
+def input_names() -> list[str]:
+    """The audio inputs this PC has now, by the names the settings use."""
+    return [device.description() for device in inputs()]
+
+
+def is_loopback(name: str) -> bool:
+    return any(word in name.lower() for word in LOOPBACK_WORDS)
+
+
+def choose(devices: Sequence[D], mic: str = "", loopback: str = "") -> tuple[D, D | None]:
+    """The microphone and the call's playback among *devices*, by the names set (empty: the first
+    microphone and the first playback monitor; *loopback* ``none``: no playback)."""
+    by_name = {device.description(): device for device in devices}
+    microphones = [d for d in devices if not is_loopback(d.description())]
+    if mic and mic not in by_name:
+        raise AudioError(
+            f'The microphone "{mic}" set for Deskmate is not connected.',
+            f"Plug it in, or pick another in {SETTINGS_HINT} (or ask IT if they set it).",
+        )
+    if not mic and not microphones:
+        raise AudioError(
+            "No microphone found on this PC.",
+            "Plug in your headset (or switch its microphone on in the system's sound settings), "
+            "then press Listen to call audio again. Typing or pasting the conversation still "
+            "works.",
+        )
+    chosen = by_name[mic] if mic else microphones[0]
+    if loopback == NO_LOOPBACK:
+        return chosen, None
+    if loopback and loopback not in by_name:
+        raise AudioError(
+            f'The call playback device "{loopback}" set for Deskmate is not available.',
+            f"Pick another in {SETTINGS_HINT}, or choose none to listen to the microphone only.",
+        )
+    found = by_name.get(loopback) or next(
+        (d for d in devices if is_loopback(d.description())), None
+    )
+    return chosen, found
+
+
+def device_picker(key: str, value: str, names: Sequence[str] | None = None) -> QComboBox:
+    """The settings' choice of microphone or call playback: this PC's inputs by name, the
+    automatic choice, and a device set earlier that is not connected now."""
+    loopback = key == LOOPBACK_KEY
+    combo = QComboBox()
+    combo.addItem("Automatic (a playback monitor)" if loopback else "System default", "")
+    if loopback:
+        combo.addItem("None (the microphone only)", NO_LOOPBACK)
+    names = input_names() if names is None else names
+    # The likelier kind first: monitors for the playback, microphones for the microphone.
+    for name in sorted(names, key=lambda n: is_loopback(n) != loopback):
+        combo.addItem(name, name)
+    if value and combo.findData(value) < 0:
+        combo.addItem(f"{value} (not connected)", value)
+    combo.setCurrentIndex(max(0, combo.findData(value)))
+    return combo
+
+
+def device_format(device: QAudioDevice) -> tuple[QAudioFormat, DeviceFormat]:
+    """16 kHz mono 16-bit if the device gives it, else its own preferred format."""
+    wanted = QAudioFormat()
+    wanted.setSampleRate(RATE)
+    wanted.setChannelCount(1)
+    wanted.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+    form = wanted if device.isFormatSupported(wanted) else device.preferredFormat()
+    found = DeviceFormat(
+        form.sampleRate(), form.channelCount(), _SAMPLE.get(form.sampleFormat(), "")
+    )
+    found.check(device.description() or "The audio device")
+    return form, found
+
+
+class Capture(QObject):
+    """The devices' ``QAudioSource`` s feeding one :class:`Mixer`; :meth:`source` is what the
+    listening thread reads."""
+
+    failed = Signal(object)  # an AudioError: a device stopped or disappeared mid-call
+
+    def __init__(self, mixer: Mixer, devices: dict[str, Any]) -> None:
+        super().__init__()
+        self.mixer = mixer
+        self.devices = devices  # speaker -> QAudioDevice
+        self.sources: dict[str, QAudioSource] = {}
+        self.watch = QMediaDevices(self)
+        self.watch.audioInputsChanged.connect(self.check_devices)
+        self.stopped = False
+
+    @classmethod
+    def open(cls, mic: QAudioDevice, loopback: QAudioDevice | None) -> Capture:
+        """Capture from *mic* (the agent) and *loopback* (the customer, if any), started."""
+        mic_format, agent = device_format(mic)
+        forms = {AGENT: (mic, mic_format)}
+        customer = None
+        if loopback is not None:
+            loop_format, customer = device_format(loopback)
+            forms[CUSTOMER] = (loopback, loop_format)
+        capture = cls(Mixer(agent, customer), {s: d for s, (d, _) in forms.items()})
+        for speaker, (device, form) in forms.items():
+            capture.start(speaker, device, form)
+        return capture
+
+    def source(self) -> StreamSource:
+        return self.mixer.source()
+
+    def start(self, speaker: str, device: QAudioDevice, form: QAudioFormat) -> None:
+        source = QAudioSource(device, form, self)
+        io = source.start()
+        if io is None or source.error() != QtAudio.Error.NoError:
+            self.stop()
+            raise AudioError(
+                f'Could not open "{device.description()}" to listen ({_why(source.error())}).',
+                f"Close other programs using it, or pick another device in {SETTINGS_HINT}.",
+            )
+        self.sources[speaker] = source
+        io.readyRead.connect(partial(self.read, speaker, io))
+        source.stateChanged.connect(partial(self._on_state, speaker))
+
+    def read(self, speaker: str, io: QIODevice) -> None:
+        """What the device has captured since the last call (its ``readyRead``)."""
+        data = io.readAll().data()
+        if data and not self.stopped:
+            self.mixer.feed(speaker, bytes(data))
+
+    def check_devices(self) -> None:
+        """The system's inputs changed: a device in use that is gone ends the capture."""
+        present = {bytes(device.id().data()) for device in inputs()}
+        for device in self.devices.values():
+            if bytes(device.id().data()) not in present:
+                self._fail(
+                    AudioError(
+                        f'"{device.description()}" was disconnected, so listening stopped. '
+                        "The conversation so far is kept.",
+                        "Plug it back in and press Listen to call audio again, or pick another "
+                        f"device in {SETTINGS_HINT}.",
+                    )
+                )
+                return
+
+    def _on_state(self, speaker: str, _state: object) -> None:
+        source = self.sources.get(speaker)
+        if source is not None and source.error() != QtAudio.Error.NoError:
+            name = self.devices[speaker].description()
+            self._fail(
+                AudioError(
+                    f'"{name}" stopped delivering sound ({_why(source.error())}). '
+                    "The conversation so far is kept.",
+                    "Check the device, then press Listen to call audio again.",
+                )
+            )
+
+    def _fail(self, error: AudioError) -> None:
+        if self.stopped:
+            return
+        self.stop()
+        self.failed.emit(error)
+
+    def stop(self) -> None:
+        """Stop the devices; the listening thread finishes what it has and ends."""
+        self.stopped = True
+        for source in self.sources.values():
+            source.stop()
+        self.mixer.close()
+
+
+def _why(error: QtAudio.Error) -> str:
+    return {
+        QtAudio.Error.OpenError: "the device could not be opened",
+        QtAudio.Error.IOError: "the device stopped working",
+        QtAudio.Error.UnderrunError: "audio arrived too slowly",
+        QtAudio.Error.FatalError: "the audio system failed",
+    }.get(error, "no error")
