@@ -30,11 +30,17 @@ from desktop.core.errors import SettingError
 from desktop.core.settings import Effective, Setting, Settings, SettingValue, grouped
 
 LOCKED_TEXT = "Set by your IT department"
+# Settings naming an audio input: a list of this PC's devices (desktop/gui/parts/capture.py).
+DEVICE_KEYS = ("listen.audio_devices.microphone", "listen.audio_devices.loopback")
 
 
 def _editor(setting: Setting, value: SettingValue) -> QWidget:
     widget: QWidget
-    if setting.choices:
+    if setting.key in DEVICE_KEYS:
+        from desktop.gui.parts.capture import device_picker  # Qt Multimedia: only when shown
+
+        widget = device_picker(setting.key, str(value))
+    elif setting.choices:
         combo = QComboBox()
         for choice in setting.choices:
             combo.addItem(str(choice), choice)
