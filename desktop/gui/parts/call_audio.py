@@ -139,7 +139,7 @@ class CallAudio(QObject):
 
     @staticmethod
     def _listening_text(source: AudioSource) -> str:
-        from desktop.gui.parts.capture import SETTINGS_HINT
+        from desktop.gui.parts.devices import SETTINGS_HINT
 
         if tuple(source.speakers) == ("agent",):
             return (
