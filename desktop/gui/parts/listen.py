@@ -87,7 +87,7 @@ class ListenPart(Part):
 
     def _add_call_ended(self) -> None:
         """The "Call ended" button, under the audio controls (shown with them)."""
-        self.call_ended_button = QPushButton("Call &ended")
+        self.call_ended_button = QPushButton("Ca&ll ended")
         self.call_ended_button.setAccessibleName("Call ended")
         self.call_ended_button.setToolTip(
             "Stop listening, draft the wrap-up note from the conversation, then clear the "
