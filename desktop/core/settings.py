@@ -455,9 +455,9 @@ SCHEMA: tuple[Setting, ...] = (
         default="",
         label="Call playback",
         description=(
-            'The input that hears the call\'s playback (the customer): a "Monitor of …" input, '
-            "Stereo Mix or a virtual cable. Empty: the first one found; none: the microphone "
-            "only. IT can set it."
+            "The input that hears the call's playback (the customer): Stereo Mix or a virtual "
+            "cable on Windows, a remapped monitor source on Linux. Empty: the first input named "
+            "like one (monitor, loopback, Stereo Mix); none: the microphone only. IT can set it."
         ),
     ),
     Setting(

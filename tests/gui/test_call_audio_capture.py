@@ -58,6 +58,8 @@ def test_devices_are_chosen_by_name_with_the_playback_monitor_for_the_customer()
     assert capture.choose([monitor, mic]) == (mic, monitor)
     assert capture.choose([monitor, mic], loopback="none") == (mic, None)
     assert capture.choose([mic]) == (mic, None)  # no monitor: the microphone only
+    remapped = FakeDevice("Call-loopback")  # Linux: what devices.LINUX_LOOPBACK creates
+    assert capture.choose([remapped, mic]) == (mic, remapped)
     with pytest.raises(AudioError, match='"Jabra" set for Deskmate is not connected'):
         capture.choose([mic, monitor], mic="Jabra")
     with pytest.raises(AudioError, match="No microphone"):
@@ -108,6 +110,16 @@ def test_what_a_device_delivers_reaches_the_listening_stream(qapp: Any) -> None:
     frames = list(cap.source().frames())
     agent = np.concatenate([f.samples for f in frames if f.speaker == "agent"])
     assert abs(len(agent) - 16_000) < 800 and np.abs(agent).max() > 0.2
+
+
+def test_the_microphone_alone_says_the_customer_is_not_heard_and_what_to_do() -> None:
+    from desktop.gui.parts.call_audio import CallAudio
+
+    alone = Mixer(DeviceFormat(16_000, 1, "int16")).source()
+    text = CallAudio._listening_text(alone)
+    assert "microphone only" in text and "module-remap-source" in text and "Stereo Mix" in text
+    both = Mixer(DeviceFormat(16_000, 1, "int16"), DeviceFormat(16_000, 1, "int16")).source()
+    assert "microphone only" not in CallAudio._listening_text(both)
 
 
 def _capture_playing(pcm: np.ndarray) -> capture.Capture:

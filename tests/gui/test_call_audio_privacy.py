@@ -24,9 +24,7 @@ TURNS = [
 ]
 
 
-def test_the_transcript_is_stored_only_redacted(
-    qtbot: Any, make_window: Any, context: Any
-) -> None:
+def test_the_transcript_is_stored_only_redacted(qtbot: Any, make_window: Any, context: Any) -> None:
     settings = context.settings
     settings.set("generation.enabled", False)  # an extractive wrap-up: no model to wait for
     settings.set("privacy.audit_question", "redacted")

@@ -139,13 +139,13 @@ class CallAudio(QObject):
 
     @staticmethod
     def _listening_text(source: AudioSource) -> str:
-        from desktop.gui.parts.devices import SETTINGS_HINT
+        from desktop.gui.parts.devices import LINUX_LOOPBACK, SETTINGS_HINT
 
         if tuple(source.speakers) == ("agent",):
             return (
                 "Listening to your microphone only: this PC offers no input for the call's "
-                f"playback, so the customer is not heard. Pick one in {SETTINGS_HINT} "
-                '(a "Monitor of …" input, Stereo Mix or a virtual cable).'
+                "playback, so the customer is not heard. Ask IT for one (Windows: Stereo Mix or "
+                f"a virtual cable; Linux: `{LINUX_LOOPBACK}`), then pick it in {SETTINGS_HINT}."
             )
         return "Listening… the customer's words appear in the conversation."
 

@@ -1,6 +1,8 @@
 """The call's audio from this PC's devices, through Qt Multimedia: the agent's microphone and,
-where the system offers it as an input, the call's playback (the customer). On Linux that is
-PulseAudio's or PipeWire's "Monitor of …" input; on Windows a "Stereo Mix" or a virtual cable.
+where the system offers it as an input, the call's playback (the customer). Qt lists only real
+inputs: on Windows a "Stereo Mix" or a virtual cable; on Linux Qt's PulseAudio backend hides the
+"Monitor of …" sources, so IT adds a remapped one (:data:`~.devices.LINUX_LOOPBACK`), which Qt
+lists like a microphone. Names with "monitor of", "loopback", "stereo mix"… count as playback.
 
 Each device is a ``QAudioSource`` whose bytes go, on the UI thread, to
 :class:`desktop.core.speech.capture.Mixer` (cheap: a format change), which writes the two

@@ -17,6 +17,11 @@ LOOPBACK_KEY = "listen.audio_devices.loopback"
 NO_LOOPBACK = "none"  # the loopback setting's value for "the microphone only"
 LOOPBACK_WORDS = ("monitor of", "stereo mix", "loopback", "what u hear", "cable output")
 SETTINGS_HINT = "Settings › For you › Microphone / Call playback"
+# Qt's PulseAudio backend skips monitor sources; a remapped monitor is an ordinary input to it.
+LINUX_LOOPBACK = (
+    "pactl load-module module-remap-source master=$(pactl get-default-sink).monitor "
+    "source_name=call_loopback source_properties=device.description=Call-loopback"
+)
 
 
 class Device(Protocol):
