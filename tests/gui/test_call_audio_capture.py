@@ -14,7 +14,7 @@ import pytest
 import speechkit
 from guikit import DAMAGED, LONG, start
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
-from PySide6.QtMultimedia import QMediaDevices
+from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSource, QMediaDevices
 
 from desktop.core.errors import AudioError
 from desktop.core.paths import Paths
@@ -90,6 +90,37 @@ def test_the_settings_pick_devices_from_a_list(qtbot: Any, deskmate_home: Path) 
     dialog.save()
     saved = json.loads(paths.settings_file.read_text(encoding="utf-8"))
     assert saved == {"listen.audio": True, capture.LOOPBACK_KEY: "none"}
+
+
+def test_a_device_that_cannot_be_read_or_opened_is_a_message(qapp: Any) -> None:
+    nothing = QAudioDevice()  # what QMediaDevices gives when there is no device: no formats
+    with pytest.raises(AudioError, match="cannot read") as err:
+        capture.device_format(nothing)
+    assert "Settings" in err.value.fix
+    cap = capture.Capture(Mixer(DeviceFormat(16_000, 1, "int16")), {"agent": nothing})
+    form = QAudioFormat()
+    form.setSampleRate(16_000)
+    form.setChannelCount(1)
+    form.setSampleFormat(QAudioFormat.SampleFormat.Int16)
+    with pytest.raises(AudioError, match="could not be opened"):
+        cap.start("agent", nothing, form)
+    assert cap.stopped  # the stream the listener would read is closed too
+
+
+def test_a_device_failing_mid_call_ends_the_capture_with_a_message(qapp: Any) -> None:
+    device = FakeDevice("Headset")
+    cap = capture.Capture(Mixer(DeviceFormat(16_000, 1, "int16")), {"agent": device})
+    failing = QAudioSource(QAudioDevice(), QAudioFormat())
+    failing.start()  # no device: the source is in its error state, as after an unplug
+    cap.sources["agent"] = failing
+    errors: list[Any] = []
+    cap.failed.connect(errors.append)
+    cap._on_state("agent", failing.state())
+    (error,) = errors
+    assert '"Headset" stopped delivering sound' in error.message and "kept" in error.message
+    assert cap.stopped and cap.mixer.stream.read(10) == b""  # the listener's stream has ended
+    cap._on_state("agent", failing.state())
+    assert len(errors) == 1  # said once
 
 
 def _buffer(data: bytes) -> QBuffer:
