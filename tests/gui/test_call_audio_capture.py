@@ -19,8 +19,9 @@ from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSource, QMedi
 from desktop.core.errors import AudioError
 from desktop.core.paths import Paths
 from desktop.core.settings import Settings
+from desktop.core.speech.audio import FileSource
 from desktop.core.speech.capture import DeviceFormat, Mixer
-from desktop.gui.parts import capture, devices
+from desktop.gui.parts import call_audio, capture, devices
 from desktop.gui.settings_dialog import SettingsDialog
 
 # What Qt Multimedia says where there is no sound server and no video acceleration (offscreen).
@@ -171,7 +172,7 @@ def _capture_playing(pcm: np.ndarray) -> capture.Capture:
 @pytest.mark.slow
 @pytest.mark.skipif(not speechkit.have_tools(), reason="needs espeak-ng and sox")
 def test_the_microphone_feeds_the_panel_and_a_device_unplugged_mid_call_keeps_the_text(
-    qtbot: Any, make_window: Any, context: Any
+    qtbot: Any, make_window: Any, context: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
     window = make_window(context)
     start(qtbot, window)
@@ -207,6 +208,13 @@ def test_the_microphone_feeds_the_panel_and_a_device_unplugged_mid_call_keeps_th
     text = window.listen.conversation.toPlainText()
     assert text.startswith("Agent: ") and "cracked screen" in text  # the call so far is kept
     assert not window.listen.audio_button.isChecked() and part.audio.capture is None
+    # A recording or a softphone's stream instead (the button's menu); a damaged one says so.
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF" + bytes(100))
+    monkeypatch.setattr(call_audio, "pick_source", lambda _parent: FileSource(broken))
+    part.audio.from_file.trigger()
+    assert "broken.wav" in window.listen.audio_status.text()
+    assert part.audio.audio_source == use_capture  # the devices again next time
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ articles, sensitive case) runs on it exactly as on pasted text.
 The work is :class:`desktop.core.speech.live.Listener` (its own low-priority thread); this only
 turns its callbacks into signals on the UI thread. Where the audio comes from is
 ``audio_source``: by default the microphone and the call's playback (:mod:`.capture`, Qt
-Multimedia, devices from the settings); :func:`pick_source` is a recording or a softphone's
-stream (a WAV file, or a named pipe of raw 16 kHz stereo PCM). A device that fails mid-call stops
+Multimedia, devices from the settings); :func:`pick_source` (the button's menu) is a recording or a
+softphone's stream (a WAV file, or a named pipe of raw 16 kHz stereo PCM). A device that fails mid-call stops
 listening with a message; the conversation so far stays in the panel.
 """
 
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.core import render
@@ -83,6 +84,21 @@ class CallAudio(QObject):
         self.event.connect(self._on_event)
         self.ended.connect(self._on_ended)
         self.pane.audio_button.toggled.connect(self._on_toggled)
+        # A recording, or a softphone that exposes its audio as a stream: the button's menu.
+        self.from_file = QAction("Listen to a recording or a softphone's stream…", self)
+        self.from_file.triggered.connect(self.start_from_file)
+        self.pane.audio_button.addAction(self.from_file)
+        self.pane.audio_button.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def start_from_file(self) -> None:
+        """Listen to a file or named pipe the agent picks instead of the devices, this once."""
+        if self.listener is not None:
+            return
+        devices, self.audio_source = self.audio_source, lambda: pick_source(self.pane)
+        try:
+            self.start()
+        finally:
+            self.audio_source = devices
 
     def apply_policy(self) -> None:
         allowed = bool(self.part.shell.context.settings.get(SETTING))
