@@ -5,9 +5,9 @@ articles, sensitive case) runs on it exactly as on pasted text.
 The work is :class:`desktop.core.speech.live.Listener` (its own low-priority thread); this only
 turns its callbacks into signals on the UI thread. Where the audio comes from is
 ``audio_source``: by default the microphone and the call's playback (:mod:`.capture`, Qt
-Multimedia, devices from the settings); :func:`pick_source` (the button's menu) is a recording or a
-softphone's stream (a WAV file, or a named pipe of raw 16 kHz stereo PCM). A device that fails mid-call stops
-listening with a message; the conversation so far stays in the panel.
+Multimedia, devices from the settings); :func:`pick_source` (the button's menu) is a recording
+or a softphone's stream (a WAV file, or a named pipe of raw 16 kHz stereo PCM). A device that
+fails mid-call stops listening with a message; the conversation so far stays in the panel.
 """
 
 from __future__ import annotations
