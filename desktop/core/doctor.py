@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,28 @@ def check_embedding(context: AppContext) -> Check:
     except EmbeddingModelMissing as exc:
         return Check("embedding model", "error", exc.message, exc.fix)
     return Check("embedding model", "ok", f"all-MiniLM-L6-v2 (onnxruntime) at {folder}")
+
+
+def check_speech(context: AppContext) -> Check:
+    """With listen.audio on: the speech model is there and loads (and microphone capture can)."""
+    if not context.settings.get("listen.audio"):
+        return Check("speech model", "ok", "Listening to call audio is off (listen.audio).")
+    import importlib.util
+
+    from desktop.core.speech.whisper import Speech, model_dir
+
+    folder = model_dir()  # ModelError (a UserError) when the package is missing
+    started = time.monotonic()
+    Speech(folder, threads=1).model()  # ModelError when it does not load
+    loaded = f"Whisper tiny.en at {folder} (loaded in {time.monotonic() - started:.1f} s)"
+    if importlib.util.find_spec("PySide6.QtMultimedia") is None:
+        return Check(
+            "speech model",
+            "warning",
+            f"{loaded}, but Qt Multimedia is missing: the window cannot capture the microphone.",
+            "Reinstall Deskmate (the PySide6-Addons package provides Qt Multimedia).",
+        )
+    return Check("speech model", "ok", loaded)
 
 
 def check_index(context: AppContext) -> Check:
@@ -195,6 +218,7 @@ def check_last_crash(context: AppContext) -> Check:
 CHECKS: tuple[tuple[str, Callable[[AppContext], Check]], ...] = (
     ("model", check_model),
     ("embedding model", check_embedding),
+    ("speech model", check_speech),
     ("knowledge", check_index),
     ("settings and policy", check_policy),
     ("sensitive topics", check_sensitive),

@@ -440,6 +440,27 @@ SCHEMA: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        key="listen.audio_devices.microphone",
+        type=str,
+        default="",
+        label="Microphone",
+        description=(
+            "The input that hears you when listening to call audio, by its name in the system's "
+            "sound settings. Empty: the system's default microphone. IT can set it."
+        ),
+    ),
+    Setting(
+        key="listen.audio_devices.loopback",
+        type=str,
+        default="",
+        label="Call playback",
+        description=(
+            "The input that hears the call's playback (the customer): Stereo Mix or a virtual "
+            "cable on Windows, a remapped monitor source on Linux. Empty: the first input named "
+            "like one (monitor, loopback, Stereo Mix); none: the microphone only. IT can set it."
+        ),
+    ),
+    Setting(
         key="ui.search_delay_ms",
         type=int,
         default=250,
@@ -550,6 +571,8 @@ GROUPS: tuple[Group, ...] = (
             "ui.copy_with_sources",
             "listen.follow_clipboard",
             "listen.audio",
+            "listen.audio_devices.microphone",
+            "listen.audio_devices.loopback",
             "search.limit",
             "ui.search_delay_ms",
         ),

@@ -7,6 +7,7 @@ wired by hand per setting: a new entry in ``SCHEMA`` appears here by itself.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -28,13 +29,18 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import SettingError
 from desktop.core.settings import Effective, Setting, Settings, SettingValue, grouped
+from desktop.gui.parts.devices import device_picker
 
 LOCKED_TEXT = "Set by your IT department"
+# Settings naming an audio input: a list of this PC's devices (desktop/gui/parts/capture.py).
+DEVICE_KEYS = ("listen.audio_devices.microphone", "listen.audio_devices.loopback")
 
 
-def _editor(setting: Setting, value: SettingValue) -> QWidget:
+def _editor(setting: Setting, value: SettingValue, devices: Sequence[str] = ()) -> QWidget:
     widget: QWidget
-    if setting.choices:
+    if setting.key in DEVICE_KEYS:
+        widget = device_picker(setting.key, str(value), devices)
+    elif setting.choices:
         combo = QComboBox()
         for choice in setting.choices:
             combo.addItem(str(choice), choice)
@@ -131,7 +137,7 @@ class SettingsDialog(QDialog):
         return page
 
     def _row(self, row: Effective) -> tuple[QLabel, QWidget]:
-        editor = _editor(row.setting, row.value)
+        editor = _editor(row.setting, row.value, self._devices(row.setting.key))
         self.editors[row.setting.key] = editor
         field: QWidget = editor
         if row.locked:
@@ -149,6 +155,15 @@ class SettingsDialog(QDialog):
         label.setToolTip(row.setting.description)
         label.setBuddy(editor)
         return label, field
+
+    def _devices(self, key: str) -> list[str]:
+        """This PC's audio inputs for a device setting, listed only where listening to call
+        audio is on (listing them loads Qt Multimedia and asks the sound server)."""
+        if key not in DEVICE_KEYS or not self.settings.get("listen.audio"):
+            return []
+        from desktop.gui.parts.capture import input_names
+
+        return input_names()
 
     def show_page(self, key: str) -> None:
         """Show the page that holds the setting *key*."""

@@ -46,6 +46,9 @@ class ListenPart(Part):
         self._pending: str | None = None
         self._opening = ""  # the first line of the conversation the agent's choices belong to
         self._add_route_banner()
+        self._add_call_ended()
+        self._clear_after_wrapup = False
+        self._wrapup_when_stopped = False
         self._debounce = QTimer(self, singleShot=True)
         self._debounce.setInterval(600)
         self._debounce.timeout.connect(self.search)
@@ -58,6 +61,8 @@ class ListenPart(Part):
         shell.pack_filter_changed.connect(self.search)  # suggestions keep to the filter too
         shell.settings_changed.connect(self._apply_clipboard_policy)
         self.audio = CallAudio(self, self.add_turn)
+        self.audio.ended.connect(self._on_audio_ended)  # after CallAudio's own handler
+        shell.answer_shown.connect(self._on_answer_shown)
         shell.settings_changed.connect(self.audio.apply_policy)
         self._apply_clipboard_policy()
         self.audio.apply_policy()
@@ -79,6 +84,47 @@ class ListenPart(Part):
         at = layout.indexOf(self.pane.need)
         layout.insertWidget(at, self.not_sensitive_button)
         layout.insertWidget(at, self.route_banner)
+
+    def _add_call_ended(self) -> None:
+        """The "Call ended" button, under the audio controls (shown with them)."""
+        self.call_ended_button = QPushButton("Ca&ll ended")
+        self.call_ended_button.setAccessibleName("Call ended")
+        self.call_ended_button.setToolTip(
+            "Stop listening, draft the wrap-up note from the conversation, then clear the "
+            "conversation for the next call"
+        )
+        self.call_ended_button.hide()
+        self.call_ended_button.clicked.connect(self.call_ended)
+        layout = self.pane.need.parentWidget().layout()
+        layout.insertWidget(layout.indexOf(self.pane.audio_status), self.call_ended_button)
+
+    def call_ended(self) -> None:
+        """Stop listening; once the last turn is in, the wrap-up note is drafted (as the Wrap-up
+        button does) and the call's text is cleared when the note is shown."""
+        if self.audio.listener is not None:
+            self._wrapup_when_stopped = True
+            self.audio.stop()  # the rest follows when listening has ended
+            return
+        self._wrap_up_call()
+
+    def _on_audio_ended(self, _error: object) -> None:
+        if self._wrapup_when_stopped:
+            self._wrapup_when_stopped = False
+            self._wrap_up_call()
+
+    def _wrap_up_call(self) -> None:
+        if not self.pane.conversation.toPlainText().strip():
+            self.shell.say("The call ended: there was no conversation to wrap up.", 5000)
+            return
+        self._clear_after_wrapup = True
+        self.wrapup()
+
+    def _on_answer_shown(self, answer: object) -> None:
+        """The call's wrap-up note is on screen: the call's text is no longer kept."""
+        if self._clear_after_wrapup and getattr(answer, "task", "") == "wrapup":
+            self._clear_after_wrapup = False
+            self.pane.conversation.clear()
+            self.shell.say("Call ended: the wrap-up note is in the draft pane.", 5000)
 
     def focus_order(self) -> list[QWidget]:
         return [self.pane.conversation]
