@@ -282,6 +282,7 @@ pip_install --no-deps --no-build-isolation -e "$ROOT"
 step "verify imports"
 verify_py='
 import llama_cpp, lancedb, onnxruntime, tokenizers, PySide6, faster_whisper, ctranslate2, av
+import PySide6.QtMultimedia
 from desktop.core.knowledge.embedder import Embedder
 assert Embedder().embed(["set-up check"]).shape == (1, 384)
 from desktop.core.speech.whisper import model_dir
