@@ -207,7 +207,7 @@ class Assistant:
         if (
             not hits
             or max(hit.rank_score for hit in hits) < floor
-            or not self._covers(question, hits, answer)
+            or not self._covers(question, sorted(hits, key=lambda h: -h.rank_score), answer)
         ):
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."

@@ -186,7 +186,7 @@ def extractive(
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
     score(question, found, embed)
-    chosen = choose(found, lead)
+    chosen = choose(found, lead or (f"{hits[0].pack}/{hits[0].source}" if hits else ""))
     if not chosen:
         return "", list(hits)
     cited = list(dict.fromkeys(p.passage for p in chosen))
