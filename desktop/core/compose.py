@@ -1,9 +1,9 @@
 """Extractive drafts composed for the question, from the retrieved passages' own sentences.
 
 Every sentence of every passage is scored against the question: the cosine similarity of their
-embeddings plus the share of the question's content words it contains. The draft starts with the
-best passage's answering sentences (the best sentence and those nearly as good, in the passage's
-order). A sentence inside a numbered or bulleted procedure brings the whole procedure, in order.
+embeddings (the sentence read under its passage's heading) plus the share of the question's
+content words it contains. The draft starts with the top-ranked article's answering sentences
+(the best sentence and those nearly as good, in the passage's order). A sentence inside a numbered or bulleted procedure brings the whole procedure, in order.
 A FAQ's question brings its answer. A sentence introducing code ("Log off a user:" and
 the command under it) brings the code, kept line for line. A sentence from another passage is
 added only when it is about as relevant as the best one (``OTHER_MARGIN``), so the draft does not
@@ -95,13 +95,25 @@ def with_code(found: list[Piece], unit: list[Piece]) -> list[Piece]:
     return out
 
 
-def score(question: str, found: list[Piece], embed: Embed | None) -> None:
-    """Set each piece's score: meaning similarity to the question plus shared question words."""
+def score(
+    question: str, found: list[Piece], embed: Embed | None, headings: Sequence[str] = ()
+) -> None:
+    """Set each piece's score: meaning similarity to the question plus shared question words.
+
+    A sentence is embedded under its passage's heading (*headings*, by passage index): "Not at
+    this time." answers "Can I pay for more?" only under the heading that asks it.
+    """
     asked = {verify.stem(w) for w in verify.content_words(question)}
     texts = [verify.strip_list_marker(p.text) for p in found]
     similarity = np.zeros(len(found), dtype=np.float32)
     if embed is not None and found:
-        vectors = embed([question, *texts])
+        shown = [
+            f"{headings[p.passage]}: {text}"
+            if p.passage < len(headings) and headings[p.passage]
+            else text
+            for p, text in zip(found, texts, strict=True)
+        ]
+        vectors = embed([question, *shown])
         similarity = vectors[1:] @ vectors[0]
     for piece, body, similar in zip(found, texts, similarity, strict=True):
         words = {verify.stem(w) for w in verify.content_words(body)}
@@ -185,7 +197,7 @@ def extractive(
         for index, hit in enumerate(hits)
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
-    score(question, found, embed)
+    score(question, found, embed, [hit.heading for hit in hits])
     chosen = choose(found, lead or (f"{hits[0].pack}/{hits[0].source}" if hits else ""))
     if not chosen:
         return "", list(hits)

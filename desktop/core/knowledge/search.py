@@ -165,9 +165,7 @@ def query_coverage(query: str, rows: Sequence[dict[str, Any]]) -> list[float]:
         return [0.0] * len(rows)
     present = [set(terms(f"{r['title']} {r['heading']} {r['text']}")) & asked for r in rows]
     count = len(rows)
-    weights = {
-        t: math.log((count + 1) / (sum(t in p for p in present) + 0.5)) for t in asked
-    }
+    weights = {t: math.log((count + 1) / (sum(t in p for p in present) + 0.5)) for t in asked}
     total = sum(weights.values()) or 1.0
     return [sum(weights[t] for t in p) / total for p in present]
 
