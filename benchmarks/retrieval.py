@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/retrieval.py
 
+Then the weight of the query's word coverage in the hybrid ranking (search.COVERAGE_WEIGHT): the
+right article first (recall@1) on the labelled Rackspace questions and on the answerable
+questions of the ``tune`` half of data/helpcentre_questions.jsonl (the weight was chosen there;
+the held-out ``test`` half is not read here).
+
 Builds (once) a pack of the whole ../shared/corpora/rackspace-how-to corpus, runs every labelled
 question in each ranking mode and writes Recall@1, Recall@5, MRR and nDCG@10 (document level) to
 benchmarks/results/retrieval.{json,md}. The relevance floor is off here (min_score 0) so that the
@@ -11,14 +16,21 @@ document can be counted.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from typing import Any
 
-from common import load_questions, rackspace_pack, write_result
+from common import ROOT, corpus_pack, load_questions, rackspace_pack, write_result
 
+from desktop.core.knowledge import search as search_module
 from desktop.core.knowledge.embedder import Embedder
 from desktop.core.knowledge.index import Pack
 from desktop.core.knowledge.search import MODES, SearchOptions, search
+
+COVERAGE_WEIGHTS = (0.0, 0.05, 0.1, 0.2)
+DATA = ROOT / "benchmarks" / "data"
+CORPORA = ("duckduckgo", "rackspace")
 
 
 def metrics(ranked: list[str], relevant: set[str]) -> dict[str, float]:
@@ -78,8 +90,58 @@ def main() -> None:
     ]
     for mode in ("keyword", "vector", "hybrid"):
         lines.append(f"| {mode} | " + " | ".join(f"{held_out[mode][n]:.3f}" for n in names) + " |")
+    coverage = coverage_weights(embedder, pack, questions)
+    lines += [
+        "",
+        "Weight of the query's word coverage in the hybrid ranking (recall@1: the right article "
+        "first; helpcentre: answerable questions of the tune half; shipped: "
+        f"{search_module.COVERAGE_WEIGHT}):",
+        "",
+        "| coverage weight | Rackspace recall@1 | Rackspace mrr | helpcentre tune recall@1 |",
+        "|---|---|---|---|",
+    ]
+    for weight, row in coverage.items():
+        lines.append(
+            f"| {weight} | {row['rackspace']['recall@1']:.3f} | {row['rackspace']['mrr']:.3f} "
+            f"| {row['helpcentre_tune']['recall@1']:.3f} |"
+        )
     data = {"questions": len(questions), "modes": results, "held_out_odd_ids": held_out}
+    data["coverage_weight"] = {str(k): v for k, v in coverage.items()}
     write_result("retrieval", {**data, "hybrid_beats_both_on": wins}, "\n".join(lines))
+
+
+def coverage_weights(
+    embedder: Embedder, pack: Pack, questions: list[dict[str, Any]]
+) -> dict[float, dict[str, dict[str, float]]]:
+    """Hybrid ranking quality per coverage weight: Rackspace, and the helpcentre tune half."""
+    tune = [
+        case
+        for case in (
+            json.loads(line)
+            for line in (DATA / "helpcentre_questions.jsonl").read_text().splitlines()
+            if line.strip()
+        )
+        if case["split"] == "tune" and case["expect"] == "answered"
+    ]
+    packs = {name: Pack(corpus_pack(name, embedder, progress=False), embedder) for name in CORPORA}
+    options = SearchOptions(limit=10, min_score=0.0, per_document=1, collapse_above=1.01)
+    shipped = search_module.COVERAGE_WEIGHT
+    found: dict[float, dict[str, dict[str, float]]] = {}
+    try:
+        for weight in COVERAGE_WEIGHTS:
+            search_module.COVERAGE_WEIGHT = weight
+            rows = {"rackspace": [], "helpcentre_tune": []}
+            for name, cases, chosen in (
+                ("rackspace", questions, lambda _c: pack),
+                ("helpcentre_tune", tune, lambda c: packs[c["corpus"]]),
+            ):
+                for case in cases:
+                    hits = search([chosen(case)], embedder, case["question"], options)
+                    rows[name].append(metrics([h.source for h in hits], set(case["relevant"])))
+            found[weight] = {name: _mean(r) for name, r in rows.items()}
+    finally:
+        search_module.COVERAGE_WEIGHT = shipped
+    return found
 
 
 if __name__ == "__main__":

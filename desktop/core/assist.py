@@ -204,10 +204,13 @@ class Assistant:
         hits = steer.ordered(self.search(question, packs=packs))
         answer.timings["retrieval_s"] = time.perf_counter() - started
         floor = float(self.context.settings.get("answer.min_score"))
+        # Answerability reads the best passages by relevance, not by the search's word-coverage
+        # order: that order favours passages holding the question's words, which would let a
+        # question about a name the knowledge only mentions in passing look answered.
         if (
             not hits
             or max(hit.rank_score for hit in hits) < floor
-            or not self._covers(question, hits, answer)
+            or not self._covers(question, sorted(hits, key=lambda h: -h.rank_score), answer)
         ):
             answer.status = "no_source"
             answer.draft = "No approved source covers this question."

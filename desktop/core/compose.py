@@ -1,13 +1,14 @@
 """Extractive drafts composed for the question, from the retrieved passages' own sentences.
 
 Every sentence of every passage is scored against the question: the cosine similarity of their
-embeddings plus the share of the question's content words it contains. The draft starts with the
-best passage's answering sentences (the best sentence and those nearly as good, in the passage's
-order). A sentence inside a numbered or bulleted procedure brings the whole procedure, in order.
-A FAQ's question brings its answer. A sentence introducing code ("Log off a user:" and
-the command under it) brings the code, kept line for line. A sentence from another passage is
-added only when it is about as relevant as the best one (``OTHER_MARGIN``), so the draft does not
-drift to other topics. Each sentence cites its own source, and only cited sources are returned,
+embeddings (the sentence read under its passage's heading) plus the share of the question's content
+words it contains. The draft starts with the answering sentences of the article that the search and
+the sentence scores rank best together (the best sentence and those nearly as good, in the
+passage's order). A sentence inside a numbered or bulleted procedure brings the whole procedure, in
+order. A FAQ's question brings its answer. A sentence introducing code ("Log off a user:" and the
+command under it) brings the code, kept line for line. A sentence from another passage is added
+only when it is about as relevant as the best one (``OTHER_MARGIN``), so the draft does not drift
+to other topics. Each sentence cites its own source, and only cited sources are returned,
 renumbered.
 
 The margins and weights were chosen on the ``tune`` half of
@@ -95,13 +96,25 @@ def with_code(found: list[Piece], unit: list[Piece]) -> list[Piece]:
     return out
 
 
-def score(question: str, found: list[Piece], embed: Embed | None) -> None:
-    """Set each piece's score: meaning similarity to the question plus shared question words."""
+def score(
+    question: str, found: list[Piece], embed: Embed | None, headings: Sequence[str] = ()
+) -> None:
+    """Set each piece's score: meaning similarity to the question plus shared question words.
+
+    A sentence is embedded under its passage's heading (*headings*, by passage index): "Not at
+    this time." answers "Can I pay for more?" only under the heading that asks it.
+    """
     asked = {verify.stem(w) for w in verify.content_words(question)}
     texts = [verify.strip_list_marker(p.text) for p in found]
     similarity = np.zeros(len(found), dtype=np.float32)
     if embed is not None and found:
-        vectors = embed([question, *texts])
+        shown = [
+            f"{headings[p.passage]}: {text}"
+            if p.passage < len(headings) and headings[p.passage]
+            else text
+            for p, text in zip(found, texts, strict=True)
+        ]
+        vectors = embed([question, *shown])
         similarity = vectors[1:] @ vectors[0]
     for piece, body, similar in zip(found, texts, similarity, strict=True):
         words = {verify.stem(w) for w in verify.content_words(body)}
@@ -140,9 +153,14 @@ def answer_to(found: list[Piece], question: Piece) -> list[Piece]:
     return answer
 
 
-def choose(found: list[Piece], lead: str = "") -> list[Piece]:
+def choose(
+    found: list[Piece], lead: str = "", relevance: dict[str, float] | None = None
+) -> list[Piece]:
     """The pieces of the draft, in draft order, starting with the *lead* article's (when it has
-    a candidate; otherwise the best-scoring article's).
+    a candidate). Without one, the article with the highest sum of its search relevance
+    (*relevance*, by article: the best rank score of its passages) and its best sentence's score
+    leads: the search read whole passages, a sentence score one sentence, and both vote (with
+    the sentence score alone, another article's sentence often led; chosen on tune).
 
     Pieces are taken best first; the first one that falls outside its margin ends the draft, so
     a weaker sentence of another article also closes the best article's list (choosing on the
@@ -151,6 +169,11 @@ def choose(found: list[Piece], lead: str = "") -> list[Piece]:
     ranked = sorted((p for p in found if p.candidate), key=lambda p: -p.score)
     if not ranked:
         return []
+    if not lead and relevance:
+        best_of: dict[str, float] = {}
+        for piece in ranked:
+            best_of.setdefault(piece.article, piece.score)
+        lead = max(best_of, key=lambda a: best_of[a] + relevance.get(a, 0.0))
     # The lead article's pieces are taken first: its best one sets the margins.
     ranked.sort(key=lambda p: p.article != lead)
     best = ranked[0]
@@ -185,8 +208,13 @@ def extractive(
         for index, hit in enumerate(hits)
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
-    score(question, found, embed)
-    chosen = choose(found, lead)
+    score(question, found, embed, [hit.heading for hit in hits])
+    # Without an embedding model the scores are shared words only: they alone choose the article.
+    relevance: dict[str, float] = {}
+    for hit in hits if embed is not None else ():
+        key = f"{hit.pack}/{hit.source}"
+        relevance[key] = max(relevance.get(key, hit.rank_score), hit.rank_score)
+    chosen = choose(found, lead, relevance)
     if not chosen:
         return "", list(hits)
     cited = list(dict.fromkeys(p.passage for p in chosen))

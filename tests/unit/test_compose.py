@@ -36,8 +36,8 @@ WRAPPED = (
 )
 
 
-def hit(source: str, text: str, score: float = 0.8) -> Hit:
-    return Hit("demo", source, source, "", 0, len(text), text, score, rank_score=score)
+def hit(source: str, text: str, score: float = 0.8, heading: str = "") -> Hit:
+    return Hit("demo", source, source, heading, 0, len(text), text, score, rank_score=score)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +146,36 @@ def test_a_step_that_introduces_a_command_brings_the_command(embed) -> None:  # 
     assert "    ~]# pkill -KILL -u james [1]" in lines  # verbatim, on its own line
     assert lines.index("2. Log off a user: [1]") < lines.index("    ~]# pkill -KILL -u james [1]")
     assert "lose unsaved work" not in draft
+
+
+@pytest.mark.slow
+def test_a_sentence_is_read_under_its_heading(embed) -> None:  # type: ignore[no-untyped-def]
+    question = "can i just pay to get more duck ai chats"
+    free = "Yes, Duck.ai is free to use within the daily limits."
+    more = "Not at this time, but we are considering it for the future."
+    hits = [hit("free", free, heading="Is Duck.ai free?")]
+    hits.append(hit("more", more, heading="Can I pay to get more Duck.ai chats?"))
+
+    draft, sources = extractive(question, hits, embed)
+
+    # "Not at this time" answers the question only under the heading that asks it.
+    assert draft.startswith(more), draft
+    assert sources[0].source == "more"
+
+
+@pytest.mark.slow
+def test_the_search_relevance_votes_for_the_lead_article(embed) -> None:  # type: ignore[no-untyped-def]
+    change = "To change your password, open Settings and choose Security, then Change password."
+    reset = "Reset your password from the sign-in page if you cannot sign in."
+    question = "How do I reset my password?"
+
+    draft, sources = extractive(
+        question, [hit("account", change, 0.9), hit("signin", reset, 0.5)], embed
+    )
+    # The article the search ranked far higher leads, though the other's sentence reads closer.
+    assert draft.startswith(change) and sources[0].source == "account", draft
+
+    draft, sources = extractive(
+        question, [hit("account", change, 0.5), hit("signin", reset, 0.9)], embed
+    )
+    assert draft.startswith(reset) and sources[0].source == "signin", draft

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from desktop.core.knowledge import search as search_module
 from desktop.core.knowledge.index import Pack, build_pack
-from desktop.core.knowledge.search import SearchOptions, search, where_clause
+from desktop.core.knowledge.search import SearchOptions, query_coverage, search, where_clause
 
 RETURNS = """---
 title: Returns
@@ -117,3 +118,51 @@ def test_hits_carry_category_and_offsets(pack: Pack, embedder, tmp_path: Path) -
     )[0]
     assert hit.category == "delivery"
     assert pack.document_text(hit.source)[hit.start : hit.end].strip() == hit.text
+
+
+VPN_ARTICLES = {
+    "locations.md": "---\ntitle: VPN server locations\n---\n# VPN server locations\n\nWe offer "
+    "VPN server locations worldwide, so you can choose a location close to you for the best "
+    "speed.\n",
+    "servers.md": "---\ntitle: Our servers\n---\n# Our servers\n\nOur servers run in Zurich, "
+    "Switzerland, in Frankfurt, Germany, and in London, United Kingdom.\n",
+    "speed.md": "---\ntitle: VPN speed\n---\n# VPN speed\n\nA VPN location far away from you "
+    "makes browsing slower. Pick a nearby location.\n",
+}
+
+
+@pytest.mark.slow
+def test_the_passage_with_the_telling_word_ranks_first(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "kb"
+    source.mkdir()
+    for name, text in VPN_ARTICLES.items():
+        (source / name).write_text(text)
+    build_pack(source, tmp_path / "pack", embedder, pack_id="vpn")
+    vpn = Pack(tmp_path / "pack", embedder)
+    question = "Is there a VPN server in Switzerland?"
+
+    hits = search([vpn], embedder, question)
+
+    # Only servers.md names Switzerland: it ranks first although the general article reads
+    # closer to the question...
+    assert [h.source for h in hits][:2] == ["servers.md", "locations.md"]
+    # ...and the relevance a hit reports (what the floors apply to) is not inflated by it.
+    assert hits[0].rank_score < hits[1].rank_score
+    monkeypatch.setattr(search_module, "COVERAGE_WEIGHT", 0.0)
+    assert search([vpn], embedder, question)[0].source == "locations.md"
+
+
+def test_query_coverage_weighs_words_rare_among_the_candidates() -> None:
+    rows = [
+        {"title": "VPN locations", "heading": "", "text": "Pick a VPN location near you."},
+        {"title": "Servers", "heading": "", "text": "Our VPN servers run in Switzerland."},
+        {"title": "VPN speed", "heading": "", "text": "A distant VPN location is slower."},
+    ]
+
+    shares = query_coverage("VPN location in Switzerland?", rows)
+
+    # "switzerland" occurs in one candidate, "location" in two, "vpn" in all three.
+    assert shares[1] > shares[0] == shares[2] > 0
+    assert query_coverage("the and of", rows) == [0.0, 0.0, 0.0]
