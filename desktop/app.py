@@ -97,6 +97,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from desktop.gui.main_window import MainWindow
     from desktop.gui.parts.settings import apply_font_scale
 
+    trace.mark("window_imported")
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -104,6 +105,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
+    trace.mark("window_built")
     _trace(window)
     window.show()
     for problem in context.settings.problems:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core import trace
 from desktop.core.errors import KnowledgeError, ModelError
 from desktop.core.imports import import_lancedb
 from desktop.core.paths import Paths
@@ -161,8 +162,10 @@ class AppContext:
         model.start()
         try:
             import_lancedb()
+            trace.mark("lancedb_imported")
             if not self.ensure_demo_pack_needed():  # else the caller builds it first
                 self.packs()
+                trace.mark("packs_opened")
         except Exception:  # the caller meets it again and reports it
             log.debug("preloading the knowledge packs failed", exc_info=True)
         model.join()
@@ -172,6 +175,7 @@ class AppContext:
             embedder = self.embedder
             embedder.weights_hash()  # what opening a pack checks first
             embedder.embed(["warm up"])
+            trace.mark("embedder_ready")
         except Exception:  # the caller meets it again and reports it
             log.debug("preloading the embedding model failed", exc_info=True)
 
