@@ -80,7 +80,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     """
     from desktop.core import logs, trace
     from desktop.core.context import AppContext
-    from desktop.core.imports import prefetch_libraries
+    from desktop.core.imports import prefetch_libraries, quick_pyside_module_check
 
     context = AppContext.from_env()
     logs.setup(context.paths, context.settings)
@@ -93,6 +93,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    quick_pyside_module_check()  # before the window's modules, LanceDB and onnxruntime import
     from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
     from desktop.gui.parts.settings import apply_font_scale

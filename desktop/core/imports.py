@@ -251,6 +251,43 @@ def _marking_overrides() -> Iterator[None]:
         module._overrides = checking
 
 
+def quick_pyside_module_check() -> bool:
+    """Make PySide6's check of every module imported after it cheap; True if it was replaced.
+
+    Once PySide6 is imported, each module imported afterwards is asked whether its source
+    names PySide6 (for ``from __feature__ import ...``, which Deskmate does not use): through
+    ``inspect.getsource``, which looks for the file, reads it, splits it into lines and keeps
+    every line in ``linecache`` for good. For the ~400 modules the window imports after Qt
+    (LanceDB, pyarrow, onnxruntime, Deskmate's own) that was about 0.3 s of CPU before the first
+    search result. :func:`_names_pyside` gives the same answer from one read of the file.
+    Nothing happens before PySide6 is imported or if its internals are not the expected ones.
+    """
+    feature = sys.modules.get("shibokensupport.feature")
+    checking = getattr(feature, "_mod_uses_pyside", None)
+    if feature is None or not callable(checking) or getattr(checking, "quick", False):
+        return False
+
+    def names_pyside(module: ModuleType) -> bool:
+        return _names_pyside(module, checking)
+
+    names_pyside.quick = True  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = names_pyside  # type: ignore[attr-defined]
+    return True
+
+
+def _names_pyside(module: ModuleType, checking: Any) -> bool:
+    """True if *module*'s source file names PySide6; *checking* (PySide6's own check) answers
+    for a module that is not a plain ``.py`` file."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not file.endswith(".py"):
+        return bool(checking(module))
+    try:
+        with open(file, "rb") as source:
+            return b"PySide6" in source.read()
+    except OSError:  # what inspect.getsource raises for a missing file: PySide6 says False
+        return False
+
+
 def prefetch_libraries(packages: tuple[str, ...] = NATIVE_PACKAGES) -> list[Path]:
     """Ask the kernel to start reading the native libraries of *packages* into the file cache,
     and return them; nothing is imported, and this returns at once (``posix_fadvise``).

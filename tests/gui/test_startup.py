@@ -264,6 +264,40 @@ def test_lazy_reexports_imports_each_name_when_asked_and_falls_back_otherwise(
     assert seen["two"] == "Two"
 
 
+PYSIDE_CHECK = """
+    import json, linecache, sys
+    sys.path.insert(0, {folder!r})
+    import PySide6.QtCore
+    from desktop.core.imports import quick_pyside_module_check
+    replaced = quick_pyside_module_check() if {quick} else False
+    import uses_qt, plain_module
+    feature = sys.modules["shibokensupport.feature"]
+    names = ("uses_qt", "plain_module")
+    print(json.dumps({{
+        "replaced": replaced,
+        "again": quick_pyside_module_check() if {quick} else False,
+        "marks": [feature.pyside_feature_dict.get(name) for name in names],
+        "cached": sorted(f for f in linecache.cache if f.startswith({folder!r})),
+    }}))
+"""
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_pysides_module_check_gives_the_same_answers_without_keeping_the_source(
+    tmp_path: Path, quick: bool
+) -> None:
+    (tmp_path / "uses_qt.py").write_text("# built on PySide6\nX = 1\n", encoding="utf-8")
+    (tmp_path / "plain_module.py").write_text("Y = 2\n", encoding="utf-8")
+    seen = run_python(PYSIDE_CHECK.format(folder=str(tmp_path), quick=quick))
+    # PySide6's own answers: 0 for a module naming PySide6, -1 ("ignore") for the others.
+    assert seen["marks"] == [0, -1]
+    if quick:
+        assert seen["replaced"] is True and seen["again"] is False  # once
+        assert seen["cached"] == []  # no source read through inspect, none kept
+    else:  # the control: PySide6's check reads every module through inspect and keeps it
+        assert len(seen["cached"]) == 2
+
+
 # --- the preload --------------------------------------------------------------------------------
 
 
