@@ -591,3 +591,44 @@ def test_a_draft_asked_for_loads_the_model_at_once(
     assert loads == []  # idle for 10 minutes: not loaded yet
     window.shell.draft_requested.emit("reply")
     qtbot.waitUntil(lambda: len(loads) == 1, timeout=10_000)
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_search_results_do_not_wait_for_a_worker_holding_the_context(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any, monkeypatch: Any
+) -> None:
+    """The sensitive-topic check readied at start holds the context's lock while it builds:
+    the status bar's look at the packs after a search must not make the results wait."""
+    from desktop.gui.parts import status
+
+    monkeypatch.setattr(status, "MODEL_IDLE_MS", 600_000, raising=False)
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    record_model_loads(context, window)
+    with qtbot.waitSignal(window.ready, timeout=120_000):
+        window.start()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with context._lock:
+            holding.set()
+            release.wait(15)  # a UI thread waiting for the lock waits this long
+            release.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while_held: list[bool] = []
+    window.results_shown.connect(lambda _: while_held.append(not release.is_set()))
+    try:
+        assert holding.wait(10)
+        with qtbot.waitSignal(window.results_shown, timeout=60_000) as shown:
+            window.search.box.setText(QUESTION)
+        assert shown.args[0] and shown.args[0][0].source == DAMAGED
+        assert while_held == [True]  # shown while the lock was still held
+    finally:
+        release.set()
+        holder.join()
+    label = window.parts["status"].packs_label.text()
+    assert label == "Knowledge: Demo v1"  # still shown as it was: nothing was found damaged
