@@ -112,6 +112,20 @@ def test_batches_and_order_do_not_change_a_vector(embedder: Embedder) -> None:
     assert np.allclose(together[:5], alone, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_the_token_counter_is_read_only_when_tokens_are_counted(tmp_path: Path) -> None:
+    """Searching needs the truncating tokenizer only; the counting one (for building packs)
+    is read on the first count, and counts without truncating."""
+    fresh = Embedder(model_dir=_model_copy(tmp_path))
+    fresh.embed(["warm up"])
+    loaded = fresh._model
+    assert loaded is not None and loaded.counter is None
+    long_text = "word " * 400
+    assert fresh.count_tokens(long_text) == 400
+    assert loaded.counter is not None
+    assert fresh.embed([long_text]).shape == (1, 384)  # embedding still truncates
+
+
 def _model_copy(tmp_path: Path) -> Path:
     """The packaged model folder, linked file by file so that one file can be replaced."""
     source = default_model_dir()

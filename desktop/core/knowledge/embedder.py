@@ -95,10 +95,13 @@ def graph_weights(names: list[str]) -> list[str]:
 class _Loaded:
     session: Any  # onnxruntime.InferenceSession
     tokenizer: Any  # tokenizers.Tokenizer: truncates to max_tokens, does not pad
-    counter: Any  # tokenizers.Tokenizer: neither truncates nor pads
     max_tokens: int
     dimension: int
     weights: tuple[Any, ...]  # the memory-mapped arrays the session reads: kept alive with it
+    folder: Path
+    # tokenizers.Tokenizer that neither truncates nor pads, read on the first count_tokens
+    # (building a pack): searching does not need it, and reading it takes 20 ms at start.
+    counter: Any = None
 
 
 class Embedder:
@@ -187,11 +190,8 @@ class Embedder:
         tokenizer = _tokenizer(folder)
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.no_padding()  # embed() pads each batch itself
-        counter = _tokenizer(folder)
-        counter.no_truncation()
-        counter.no_padding()
         dimension = int(config["hidden_size"])
-        return _Loaded(session, tokenizer, counter, max_tokens, dimension, (weights, values))
+        return _Loaded(session, tokenizer, max_tokens, dimension, (weights, values), folder)
 
     @property
     def dimension(self) -> int:
@@ -202,7 +202,15 @@ class Embedder:
         return self._load().max_tokens
 
     def count_tokens(self, text: str) -> int:
-        return len(self._load().counter.encode(text, add_special_tokens=False).ids)
+        model = self._load()
+        if model.counter is None:
+            with self._lock:
+                if model.counter is None:
+                    counter = _tokenizer(model.folder)
+                    counter.no_truncation()
+                    counter.no_padding()
+                    model.counter = counter
+        return len(model.counter.encode(text, add_special_tokens=False).ids)
 
     def embed(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         """One L2-normalised row per text (texts over max_tokens are truncated, as in training).
