@@ -632,3 +632,62 @@ def test_search_results_do_not_wait_for_a_worker_holding_the_context(
         holder.join()
     label = window.parts["status"].packs_label.text()
     assert label == "Knowledge: Demo v1"  # still shown as it was: nothing was found damaged
+
+
+def record_sensitive_readying(context: AppContext, window: Any) -> list[str]:
+    """Record when the sensitive-topic check is asked for: before or after the first results."""
+    asked: list[str] = []
+    shown: list[Any] = []
+    window.results_shown.connect(shown.append)
+    build = context.sensitive_detector
+
+    def detector() -> Any:
+        asked.append("shown" if shown else "not shown")
+        return build()
+
+    context.sensitive_detector = detector  # type: ignore[method-assign]
+    return asked
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_the_sensitive_check_is_readied_after_the_first_search_result(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any, monkeypatch: Any
+) -> None:
+    from desktop.gui.parts import draft, status
+
+    monkeypatch.setattr(status, "MODEL_IDLE_MS", 600_000, raising=False)
+    monkeypatch.setattr(draft, "SENSITIVE_IDLE_MS", 600_000, raising=False)
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    record_model_loads(context, window)
+    asked = record_sensitive_readying(context, window)
+    window.search.box.setText(QUESTION)  # typed before the packs are open
+    with qtbot.waitSignal(window.results_shown, timeout=120_000):
+        window.start()
+    qtbot.waitUntil(lambda: asked == ["shown"], timeout=30_000)  # after the results, once
+    qtbot.waitUntil(lambda: context._sensitive is not None, timeout=30_000)
+    qtbot.keyClicks(window.search.box, " again")
+    qtbot.wait(300)
+    assert asked == ["shown"]  # not again for later searches
+
+
+@pytest.mark.slow
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_without_a_search_the_sensitive_check_is_readied_once_the_window_is_idle(
+    qtbot: Any, make_window: Any, demo_pack: Path, embedder: Any, monkeypatch: Any
+) -> None:
+    from desktop.gui.parts import draft, status
+
+    monkeypatch.setattr(status, "MODEL_IDLE_MS", 600_000, raising=False)
+    monkeypatch.setattr(draft, "SENSITIVE_IDLE_MS", 300, raising=False)
+    paths = Paths.from_env()
+    context = AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    window = make_window(context)
+    record_model_loads(context, window)
+    asked = record_sensitive_readying(context, window)
+    with qtbot.waitSignal(window.ready, timeout=120_000):
+        window.start()
+    assert asked == []
+    qtbot.waitUntil(lambda: asked == ["not shown"], timeout=10_000)
