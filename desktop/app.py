@@ -82,11 +82,11 @@ def run_gui(argv: list[str] | None = None) -> int:
     from desktop.core.context import AppContext
     from desktop.core.imports import prefetch_libraries, quick_pyside_module_check
 
-    context = AppContext.from_env()
-    logs.setup(context.paths, context.settings)
     # The window's start re-enables collection once start-up's objects are loaded and frozen
     # (see Shell.start): a full collection during start-up holds the interpreter lock.
     gc.disable()
+    context = AppContext.from_env()
+    logs.setup(context.paths, context.settings)
     # A cold disk reads the large native libraries while Qt loads.
     threading.Thread(target=prefetch_libraries, name="deskmate-prefetch", daemon=True).start()
 
