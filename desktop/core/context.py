@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 DEMO_PACK_ID = "demo"
 EMBEDDER_HASHES = "embedder-sha256.json"  # in the cache folder: see Embedder.weights_hash
+EMBEDDER_OPTIMIZED = "embedder-onnx"  # in the cache folder: see desktop.core.knowledge.optimized
 log = logging.getLogger(__name__)
 
 
@@ -185,7 +186,10 @@ class AppContext:
             if self._embedder is None:
                 from desktop.core.knowledge.embedder import Embedder
 
-                self._embedder = Embedder(hash_cache=self.paths.cache / EMBEDDER_HASHES)
+                self._embedder = Embedder(
+                    hash_cache=self.paths.cache / EMBEDDER_HASHES,
+                    optimized_cache=self.paths.cache / EMBEDDER_OPTIMIZED,
+                )
             return self._embedder
 
     @property

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import UserError
+from desktop.core.knowledge import optimized
+from desktop.core.knowledge.optimized import PROVIDERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,11 +115,13 @@ class Embedder:
         model_id: str = DEFAULT_MODEL_ID,
         graph_file: Path = GRAPH_FILE,
         hash_cache: Path | None = None,
+        optimized_cache: Path | None = None,
     ) -> None:
         self.model_dir = model_dir or default_model_dir()
         self.model_id = model_id
         self.graph_file = graph_file
         self.hash_cache = hash_cache  # see weights_hash
+        self.optimized_cache = optimized_cache  # see _session
         self._model: _Loaded | None = None
         self._weights_hash: str | None = None
         self._lock = threading.Lock()
@@ -175,15 +179,7 @@ class Embedder:
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             st_config = json.loads((folder / "sentence_bert_config.json").read_text("utf-8"))
-            weights = safetensors_arrays(folder / "model.safetensors")
-            names = graph_weights(list(weights))
-            options = ort.SessionOptions()
-            # Idle worker threads sleep instead of spinning: a search is one short run, and the
-            # cores are wanted by the language model and the window (measured faster, too).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            values = [ort.OrtValue.ortvalue_from_numpy(weights[name]) for name in names]
-            options.add_external_initializers(names, values)
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            session, kept = self._session(ort, ort_errors, folder, graph)
         except (OSError, ValueError, KeyError, TypeError, struct.error, *ort_errors) as exc:
             raise _damaged(folder, exc) from exc
         max_tokens = int(st_config["max_seq_length"])
@@ -191,7 +187,34 @@ class Embedder:
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.no_padding()  # embed() pads each batch itself
         dimension = int(config["hidden_size"])
-        return _Loaded(session, tokenizer, max_tokens, dimension, (weights, values), folder)
+        return _Loaded(session, tokenizer, max_tokens, dimension, kept, folder)
+
+    def _session(
+        self, ort: Any, ort_errors: tuple[type[Exception], ...], folder: Path, graph: bytes
+    ) -> tuple[Any, tuple[Any, ...]]:
+        """The onnxruntime session, and what it reads that must stay alive with it.
+
+        With :attr:`optimized_cache` (a folder), the graph as onnxruntime optimises it (fused
+        attention, layer norms and GELUs, with their weights) is saved there the first time
+        and opened as it is afterwards: 0.06 s of CPU instead of 0.13 s at every start, and
+        60 MB less memory. It is keyed by the pinned graph, the weights' SHA-256 and the
+        onnxruntime version, so other weights or another onnxruntime make a new one; and it
+        is used only while its files are the ones saved (size, time, inode), else made again.
+        """
+        cache = None
+        if self.optimized_cache is not None:
+            cache = optimized.folder(self.optimized_cache, GRAPH_SHA256, self.weights_hash(), ort)
+            found = optimized.open_saved(ort, ort_errors, cache, _options(ort))
+            if found is not None:
+                return found, ()
+        weights = safetensors_arrays(folder / "model.safetensors")
+        names = graph_weights(list(weights))
+        values = [ort.OrtValue.ortvalue_from_numpy(weights[name]) for name in names]
+        options = _options(ort)
+        options.add_external_initializers(names, values)
+        if cache is None:
+            return ort.InferenceSession(graph, options, providers=PROVIDERS), (weights, values)
+        return optimized.save(ort, ort_errors, cache, graph, options), (weights, values)
 
     @property
     def dimension(self) -> int:
@@ -289,6 +312,14 @@ def _write_hashes(file: Path, hashes: dict[str, str]) -> None:
         atomic_write_text(file, json.dumps(hashes, indent=1))
     except OSError:
         pass
+
+
+def _options(ort: Any) -> Any:
+    options = ort.SessionOptions()
+    # Idle worker threads sleep instead of spinning: a search is one short run, and the
+    # cores are wanted by the language model and the window (measured faster, too).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
 
 
 def _tokenizer(folder: Path) -> Any:
