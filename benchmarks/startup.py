@@ -15,7 +15,12 @@ first on ``PYTHONPATH``.
 3. Both **warm** (the OS file cache holds everything: one unmeasured run first) and **cold**
    (``sync; echo 3 > /proc/sys/vm/drop_caches`` before each run; needs root, else reported as
    not measured).
-4. **RSS** of the window over the 100k-chunk pack (``.work/scale-100000``, built from the
+4. **Bytecode**: each tree's compiled modules are kept (``PYTHONPYCACHEPREFIX``, one folder per
+   tree under ``benchmarks/.work-startup/pycache``, written by the unmeasured first run), as
+   an installed Deskmate has them; ``PYTHONDONTWRITEBYTECODE`` in the caller's environment
+   would otherwise make every run compile Deskmate's and the prefix-less libraries' modules
+   again (about 0.1 s of CPU). ``--no-bytecode-cache`` measures that way instead.
+5. **RSS** of the window over the 100k-chunk pack (``.work/scale-100000``, built from the
    Rackspace pack by latency.py ``scaled_pack``) with the default model loaded, after a search
    and a draft: VmRSS at that moment and VmHWM (the peak).
 
@@ -45,6 +50,7 @@ QUERY = "How do I return a damaged item?"  # the demo pack
 RSS_QUERY = "How do I reset a user password on Windows Server?"  # the Rackspace-based pack
 SAVED = ROOT / "benchmarks" / ".work-startup" / "startup-part.json"  # gitignored
 SAVED_RSS = SAVED.with_name("rss-part.json")
+PYCACHE = SAVED.with_name("pycache")  # one folder per tree: see env_for
 TARGET_FIRST_RESULT_S = 1.0
 TARGET_RSS_GB = 1.0
 TIMEOUT_S = 600
@@ -136,9 +142,16 @@ WINDOW = textwrap.dedent("""
 """)
 
 
+BYTECODE = {"cache": True}  # --no-bytecode-cache sets it False
+
+
 def env_for(tree: Path, home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if BYTECODE["cache"]:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE / str(tree).strip("/").replace("/", "+"))
     return {
-        **os.environ,
+        **env,
         "PYTHONPATH": str(tree),
         "QT_QPA_PLATFORM": "offscreen",
         "DESKMATE_HOME": str(home),
@@ -231,7 +244,10 @@ def measure(trees: dict[str, Path], runs: int, cold: bool) -> dict[str, dict[str
     homes = {name: Path(tempfile.mkdtemp(prefix=f"deskmate-startup-{name}-")) for name in trees}
     for name, tree in trees.items():
         window_once(tree, homes[name])  # builds the demo pack in this home
-    result: dict[str, dict[str, Any]] = {name: {"tree": str(tree)} for name, tree in trees.items()}
+    result: dict[str, dict[str, Any]] = {
+        name: {"tree": str(tree), "bytecode_cache": BYTECODE["cache"]}
+        for name, tree in trees.items()
+    }
     for mode in ["warm", "cold"] if cold else ["warm"]:
         for kind, run in (("window", window_once), ("cli", cli_once)):
             print(f"--- {kind} {mode}", flush=True)
@@ -310,7 +326,12 @@ def table(before: dict[str, Any], after: dict[str, Any], rss: dict[str, Any]) ->
         "Start-up: fresh process per run, timed from just before the process starts; "
         f"median of {runs} runs (each run in brackets).",
         "",
-        f"Before: `{before['tree']}`; after: `{after['tree']}`.",
+        f"Before: `{before['tree']}`; after: `{after['tree']}`. Bytecode: "
+        + (
+            "kept between runs, as installed."
+            if after.get("bytecode_cache")
+            else "compiled in every run (PYTHONDONTWRITEBYTECODE)."
+        ),
         "",
         "| measure | before | after | after / before |",
         "|---|---|---|---|",
@@ -354,6 +375,12 @@ def main() -> None:
     parser.add_argument("--no-cold", action="store_true", help="Skip the cold-disk runs.")
     parser.add_argument("--no-rss", action="store_true", help="Skip the memory measurement.")
     parser.add_argument("--rss-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="Run the trees as the caller's environment says (PYTHONDONTWRITEBYTECODE: every "
+        "module compiled again in every run).",
+    )
     parser.add_argument("--rss-runs", type=int, default=3)
     parser.add_argument(
         "--reuse",
@@ -363,6 +390,7 @@ def main() -> None:
         help="Reuse these parts of the last run (saved under benchmarks/.work-startup).",
     )
     args = parser.parse_args()
+    BYTECODE["cache"] = not args.no_bytecode_cache
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     if "startup" in args.reuse and SAVED.is_file():
         measured = json.loads(SAVED.read_text())

@@ -80,23 +80,25 @@ def run_gui(argv: list[str] | None = None) -> int:
     """
     from desktop.core import logs, trace
     from desktop.core.context import AppContext
-    from desktop.core.imports import prefetch_libraries
+    from desktop.core.imports import prefetch_libraries, quick_pyside_module_check
 
-    context = AppContext.from_env()
-    logs.setup(context.paths, context.settings)
     # The window's start re-enables collection once start-up's objects are loaded and frozen
     # (see Shell.start): a full collection during start-up holds the interpreter lock.
     gc.disable()
+    context = AppContext.from_env()
+    logs.setup(context.paths, context.settings)
     # A cold disk reads the large native libraries while Qt loads.
     threading.Thread(target=prefetch_libraries, name="deskmate-prefetch", daemon=True).start()
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    quick_pyside_module_check()  # before the window's modules, LanceDB and onnxruntime import
     from desktop.gui import crash
     from desktop.gui.main_window import MainWindow
     from desktop.gui.parts.settings import apply_font_scale
 
+    trace.mark("window_imported")
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -104,6 +106,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     bugs = crash.install(app, context.paths, bool(context.settings.get(logs.SETTING)))
     apply_font_scale(float(context.settings.get("ui.font_scale")))
     window = MainWindow(context)
+    trace.mark("window_built")
     _trace(window)
     window.show()
     for problem in context.settings.problems:

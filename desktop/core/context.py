@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.core import trace
 from desktop.core.errors import KnowledgeError, ModelError
 from desktop.core.imports import import_lancedb
 from desktop.core.paths import Paths
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 DEMO_PACK_ID = "demo"
 EMBEDDER_HASHES = "embedder-sha256.json"  # in the cache folder: see Embedder.weights_hash
+EMBEDDER_OPTIMIZED = "embedder-onnx"  # in the cache folder: see desktop.core.knowledge.optimized
 log = logging.getLogger(__name__)
 
 
@@ -161,8 +163,10 @@ class AppContext:
         model.start()
         try:
             import_lancedb()
+            trace.mark("lancedb_imported")
             if not self.ensure_demo_pack_needed():  # else the caller builds it first
                 self.packs()
+                trace.mark("packs_opened")
         except Exception:  # the caller meets it again and reports it
             log.debug("preloading the knowledge packs failed", exc_info=True)
         model.join()
@@ -172,6 +176,7 @@ class AppContext:
             embedder = self.embedder
             embedder.weights_hash()  # what opening a pack checks first
             embedder.embed(["warm up"])
+            trace.mark("embedder_ready")
         except Exception:  # the caller meets it again and reports it
             log.debug("preloading the embedding model failed", exc_info=True)
 
@@ -181,7 +186,10 @@ class AppContext:
             if self._embedder is None:
                 from desktop.core.knowledge.embedder import Embedder
 
-                self._embedder = Embedder(hash_cache=self.paths.cache / EMBEDDER_HASHES)
+                self._embedder = Embedder(
+                    hash_cache=self.paths.cache / EMBEDDER_HASHES,
+                    optimized_cache=self.paths.cache / EMBEDDER_OPTIMIZED,
+                )
             return self._embedder
 
     @property

@@ -1,9 +1,11 @@
 """Start-up trace: when each start-up moment happened, counted from process start.
 
 Set ``DESKMATE_TRACE_STARTUP=FILE`` and each moment (the window shown, the knowledge ready, the
-first search result, the model ready) appends one line ``EVENT SECONDS`` to FILE, SECONDS being
-the time since the process started. Nothing else is written: no query, no text, no path. Unset,
-:func:`mark` is one environment lookup. ``benchmarks/startup.py`` reads these lines.
+first search result, the model ready, and the steps between) appends one line
+``EVENT SECONDS CPU`` to FILE, SECONDS being the time since the process started and CPU the CPU
+seconds the process (all its threads) had used by then. Nothing else is written: no query, no
+text, no path. Unset, :func:`mark` is one environment lookup. ``benchmarks/startup.py`` reads
+these lines.
 
 Process start is ``DESKMATE_TRACE_T0`` (a ``time.time()`` the launcher took just before starting
 the process) when set, else the kernel's start time of this process (Linux, 10 ms resolution),
@@ -58,17 +60,17 @@ def mark(event: str, once: bool = True) -> None:
     elapsed = time.time() - process_start()
     try:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(f"{event} {elapsed:.4f}\n")
+            out.write(f"{event} {elapsed:.4f} {time.process_time():.4f}\n")
     except OSError:
         pass
 
 
-def read(path: str | os.PathLike[str]) -> dict[str, float]:
-    """The first time of each event in a trace file."""
+def read(path: str | os.PathLike[str], column: int = 1) -> dict[str, float]:
+    """The first time of each event in a trace file (*column* 2: the CPU seconds by then)."""
     events: dict[str, float] = {}
     with open(path, encoding="utf-8") as trace:
         for line in trace:
-            name, _, seconds = line.strip().partition(" ")
-            if name and seconds:
-                events.setdefault(name, float(seconds))
+            fields = line.split()
+            if len(fields) > column:
+                events.setdefault(fields[0], float(fields[column]))
     return events

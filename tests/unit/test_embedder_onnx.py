@@ -7,6 +7,7 @@ every pack built before the switch was embedded by it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import runpy
@@ -110,6 +111,82 @@ def test_batches_and_order_do_not_change_a_vector(embedder: Embedder) -> None:
     together = embedder.embed(texts, batch_size=7)
     alone = np.vstack([embedder.embed([t]) for t in texts[:5]])
     assert np.allclose(together[:5], alone, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_token_counter_is_read_only_when_tokens_are_counted(tmp_path: Path) -> None:
+    """Searching needs the truncating tokenizer only; the counting one (for building packs)
+    is read on the first count, and counts without truncating."""
+    fresh = Embedder(model_dir=_model_copy(tmp_path))
+    fresh.embed(["warm up"])
+    loaded = fresh._model
+    assert loaded is not None and loaded.counter is None
+    long_text = "word " * 400
+    assert fresh.count_tokens(long_text) == 400
+    assert loaded.counter is not None
+    assert fresh.embed([long_text]).shape == (1, 384)  # embedding still truncates
+
+
+TEXTS = ["How do I return a damaged item?", "word " * 300, "Reset a password on Windows Server"]
+
+
+def _perturbed_copy(tmp_path: Path) -> Path:
+    """A copy of the model whose weights differ (every weight of the first tensor scaled)."""
+    import json
+    import struct
+
+    model = _model_copy(tmp_path)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    header.pop("__metadata__", None)
+    name = next(n for n in sorted(header) if header[n]["dtype"] == "F32")
+    begin, end = (8 + size + o for o in header[name]["data_offsets"])
+    values = np.frombuffer(bytes(data[begin:end]), dtype=np.float32) * 1.5
+    data[begin:end] = values.tobytes()
+    weights.unlink()  # a link to the packaged file: replaced by the changed copy
+    weights.write_bytes(bytes(data))
+    return model
+
+
+@pytest.mark.slow
+def test_the_optimised_network_is_saved_once_and_gives_the_same_vectors(tmp_path: Path) -> None:
+    cache = tmp_path / "onnx"
+    plain = Embedder().embed(TEXTS)
+    first = Embedder(optimized_cache=cache)
+    assert np.allclose(first.embed(TEXTS), plain, atol=1e-6)
+    (saved,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert {p.name for p in saved.iterdir()} == {"model.onnx", "model.data", "stamp.json"}
+    again = Embedder(optimized_cache=cache)
+    assert np.allclose(again.embed(TEXTS), plain, atol=1e-6)
+    assert again._model is not None and again._model.weights == ()  # the saved one, as it is
+
+
+@pytest.mark.slow
+def test_a_saved_network_is_not_used_for_other_weights(tmp_path: Path) -> None:
+    cache = tmp_path / "onnx"
+    Embedder(optimized_cache=cache).embed(TEXTS)  # saved for the packaged weights
+    other = _perturbed_copy(tmp_path)
+    expected = Embedder(model_dir=other).embed(TEXTS)  # no cache: built from these weights
+    assert not np.allclose(expected, Embedder().embed(TEXTS), atol=1e-3)
+    found = Embedder(model_dir=other, optimized_cache=cache).embed(TEXTS)
+    assert np.allclose(found, expected, atol=1e-6)
+    assert len(list(cache.iterdir())) == 2  # one per weights
+
+
+@pytest.mark.slow
+def test_a_changed_saved_network_is_made_again(tmp_path: Path) -> None:
+    cache = tmp_path / "onnx"
+    plain = Embedder().embed(TEXTS)
+    Embedder(optimized_cache=cache).embed(TEXTS)
+    (saved,) = list(cache.iterdir())
+    data = saved / "model.data"
+    data.write_bytes(b"\0" * data.stat().st_size)  # same size, new content and time
+    rebuilt = Embedder(optimized_cache=cache)
+    assert np.allclose(rebuilt.embed(TEXTS), plain, atol=1e-6)
+    assert rebuilt._model is not None and rebuilt._model.weights != ()  # not the changed one
+    assert json.loads((saved / "stamp.json").read_text(encoding="utf-8"))  # saved anew
 
 
 def _model_copy(tmp_path: Path) -> Path:

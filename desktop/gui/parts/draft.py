@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from desktop.core import edit, feedback, listen, render
@@ -29,6 +29,8 @@ LOADING = (
     "knowledge is ready; there is nothing you need to do.</p>"
 )
 Request = tuple[str, str, str, Steer]  # text, task, tone, the agent's choices
+# Without a search, the sensitive-topic check is readied this long after the packs opened.
+SENSITIVE_IDLE_MS = 1500
 
 
 class DraftPart(Part):
@@ -66,6 +68,9 @@ class DraftPart(Part):
         self.editing = False  # the editor is shown in place of the draft
         self.edit_base: str | None = None  # the copy text the editor started from, once opened
         self._edit_sources = False  # whether that copy text has the source titles
+        self._sensitive_pending = False  # the packs opened; the sensitive check not readied
+        self._sensitive_idle = QTimer(self, singleShot=True)
+        self._sensitive_idle.timeout.connect(self._ready_sensitive)
         self._connect()
         self._apply_settings()
         self.pane.view.setHtml(WELCOME)
@@ -88,12 +93,22 @@ class DraftPart(Part):
         shell.model_loaded.connect(self._on_model_loaded)
         shell.model_failed.connect(lambda _: d.view.append(EXTRACTIVE))
         shell.settings_changed.connect(self._apply_settings)
-        # Ready the sensitive-topic check now, so the first draft does not wait for it.
-        shell.packs_opened.connect(
-            lambda _: shell.ops.run(
-                shell.context.sensitive_detector, lambda _: None, shell.show_problem
-            )
-        )
+        # Ready the sensitive-topic check (0.1 s of CPU) once the packs are open and then the
+        # first search has shown its results or the window is idle: so that the first draft
+        # does not wait for it, nor the first search's results.
+        shell.packs_opened.connect(lambda _: self._sensitive_may_ready())
+        shell.searched.connect(lambda: QTimer.singleShot(0, self._ready_sensitive))
+
+    def _sensitive_may_ready(self) -> None:
+        self._sensitive_pending = True
+        self._sensitive_idle.start(SENSITIVE_IDLE_MS)
+
+    def _ready_sensitive(self) -> None:
+        if self._sensitive_pending:  # once per opening of the packs
+            self._sensitive_pending = False
+            self._sensitive_idle.stop()
+            context = self.shell.context
+            self.shell.ops.run(context.sensitive_detector, lambda _: None, self.shell.show_problem)
 
     def _apply_settings(self) -> None:
         with_sources = bool(self.shell.context.settings.get("ui.copy_with_sources"))

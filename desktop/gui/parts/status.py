@@ -52,8 +52,9 @@ class StatusPart(Part):
         shell.starting.connect(lambda: self.packs_label.setText("Knowledge: preparing…"))
         shell.packs_opened.connect(self._on_packs_opened)
         shell.packs_failed.connect(self._on_packs_failed)
-        shell.searched.connect(self.show_packs)
+        shell.searched.connect(self._on_searched)
         shell.theme_changed.connect(self.show_packs)
+        self._damaged_shown: set[str] = set()  # the packs found damaged when last shown
         self.model_requested = False  # load_model ran (it runs once)
         self._model_due = False  # the packs are settled: the model may load
         self._idle = QTimer(self)
@@ -80,10 +81,20 @@ class StatusPart(Part):
         if self._model_due and not self.model_requested:
             self.load_model()
 
+    def _on_searched(self) -> None:
+        """A search may have found a pack damaged: show it then (at once, before the results).
+        Otherwise nothing changed, and the context (whose lock a worker may hold, readying
+        the sensitive-topic check, say) is not asked: the results do not wait for it."""
+        damaged = {pack.id for pack in self.shell.packs.values() if pack.damage is not None}
+        if damaged != self._damaged_shown:
+            self.show_packs()
+
     def show_packs(self) -> None:
         """The packs in service, and any left out named, with what to do in the tooltip."""
         if not self.shell.knowledge_ready:
             return
+        packs = self.shell.packs.values()
+        self._damaged_shown = {pack.id for pack in packs if pack.damage is not None}
         problems = self.shell.context.pack_problems()
         text, tip = render.packs_summary(list(self.shell.packs.values()), problems)
         self.packs_label.setText(text)
