@@ -106,12 +106,14 @@ class SyncPart(Part):
         context = self.shell.context
 
         def work() -> Any:
-            from desktop.core.sync.client import run_sync
             from desktop.core.sync.state import sync_status
 
             status = sync_status(context.paths, context.settings)
             if not (force or (status.enabled and status.due)):
                 return None
+            # Imported only when a sync runs: at start it would compete with the first search.
+            from desktop.core.sync.client import run_sync
+
             return run_sync(context.paths, context.settings, context.embedder)
 
         self.syncing = True
