@@ -13,7 +13,9 @@ and before any model, so this is exactly the pipeline's routing decision) on:
   pack. Its rows are split into folds: rows of fold ``a`` were read while tuning, fold ``b``
   only as a number, a second held-out check on the same writer's style; fold ``c`` was written
   by another hand before the classifier existed and never read while tuning (the honest
-  estimate, reported on its own);
+  estimate, reported on its own); fold ``d`` was written for the third pass before anything was
+  changed, in varied customers' voices (short, typos, indirect, buried in an ordinary request)
+  with idioms and look-alikes as its ordinary rows, and never tuned on;
 * ``demo``: data/grounding_questions.jsonl (the demo pack with its own sensitive articles, and
   Rackspace), which must not get worse;
 * ``test`` (only with ``--test``): the held-out half of helpcentre_questions.jsonl, reported as
@@ -72,7 +74,7 @@ def cases(split: str) -> list[dict[str, Any]]:
             for r in _rows(name)
             if split == "demo" or r["split"] == split
         ]
-    knowledge, fold = split.split("-")[1:]  # dev-<none|duckduckgo>-<a|b>
+    knowledge, fold = split.split("-")[1:]  # dev-<none|duckduckgo>-<a|b|c|d>
     return [
         {"message": r["message"], "knowledge": knowledge, "topic": r["topic"], "id": r["id"]}
         for r in _rows("sensitive_dev.jsonl")
@@ -162,7 +164,7 @@ def main() -> None:
         detector.floor = args.floor or detector.floor
         detector.margin = args.margin or detector.margin
     names = ["tune"]
-    names += [f"dev-{k}-{fold}" for fold in "abc" for k in ("none", "duckduckgo")] + ["demo"]
+    names += [f"dev-{k}-{fold}" for fold in "abcd" for k in ("none", "duckduckgo")] + ["demo"]
     names = [n for n in names if n in args.sets.split(",")] if args.sets else names
     names += ["test"] if args.test else []
     results = {name: evaluate(cases(name), by_knowledge) for name in names}
