@@ -29,9 +29,16 @@ scripts/train-sensitive.py): a logistic regression on the sentence vector comput
 product). It learned each topic's wording from all its examples at once, where the nearest single
 example overfits the examples (5-fold cross-validation over the training texts, no pack: 0.79 of
 held-out cases routed and 0.03 of ordinary texts against 0.70 and 0.06). On its own it also routed
-look-alike fragments ("What can you do?" as vulnerable), so a unit it routes must pass the same
-contrast: MARGIN closer to its topic's nearest example than to ordinary text. Its routes are added
-to the nearest-example ones (dropping those lost 1 of 16 tuning cases).
+look-alike fragments ("What can you do?" as vulnerable), so a unit it routes must pass a
+contrast: CLASSIFIER_MARGIN closer to its topic's nearest example than to ordinary text. Its
+routes are added to the nearest-example ones (dropping those lost 1 of 16 tuning cases).
+
+Three checks keep ordinary lines out (third pass, measured by benchmarks/sensitive_routing.py and
+benchmarks/listen_routing.py): a unit shorter than MIN_MEANING_WORDS routes only by a phrase or
+pattern ("My account's fine then?" was like a self-harm example); a phrase said in a sentence the
+classifier reads as ordinary with probability TRIGGER_VETO or more routes nothing ("my lawyer
+friend recommended you", "my brother passed me his old phone"), except for self-harm; and the
+ordinary list holds idioms and look-alikes of every topic ("killing time", "I moved house").
 
 In a conversation with speaker labels only the customer's turns are read: the agent's "are you
 safe right now?" routes nothing. Floor, margin, threshold and the number of neighbours were
@@ -113,6 +120,7 @@ class Topic:
     patterns: tuple[re.Pattern[str], ...] = ()
     handling: str = ""
     builtin: bool = False
+    added_triggers: tuple[str, ...] = ()  # a built-in topic's phrases from articles or policy
 
     @property
     def label(self) -> str:
@@ -256,6 +264,7 @@ def _override(before: Topic, later: Topic) -> Topic:
         patterns=before.patterns,
         handling=before.handling,
         builtin=before.builtin,
+        added_triggers=before.added_triggers + later.triggers,
         title=later.title if later.source else before.title,
     )
 
@@ -451,10 +460,11 @@ class SensitiveDetector:
     def _vetoed(self, topic: Topic, text: str, said: str) -> bool:
         """Whether the classifier reads the sentence that says *said* as ordinary (probability
         at least ``trigger_veto``): "my lawyer friend recommended you", "my brother passed me
-        his old phone". Never for self-harm, whose phrases are not vetoed by a likeness."""
+        his old phone"). Only built-in phrases and patterns, never self-harm's: a phrase the
+        company's articles or policy add is its own decision."""
         if self.trigger_veto is None or self.classifier is None or self.embedder is None:
             return False
-        if topic.name == "self_harm":
+        if not topic.builtin or topic.name == "self_harm" or said in topic.added_triggers:
             return False
         units = [unit for unit in meaning_units(text) if said in _normalise(unit)] or [text]
         vector = self.embedder.embed([min(units, key=len)])
