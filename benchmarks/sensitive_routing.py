@@ -227,6 +227,7 @@ def confirm(model: str, by_knowledge: dict[str, Any]) -> None:
         "kept_at_0": {"correct": sum(p > 0 for p in pos), "ordinary": sum(n > 0 for n in neg)},
     }
     lines = ["# Sensitive routing: a local model's yes/no as the confirming stage", ""]
+    lines += ["| measure | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in data.items()]
     write_result("sensitive_routing.confirm", data, "\n".join(lines))
 
