@@ -13,7 +13,9 @@ and before any model, so this is exactly the pipeline's routing decision) on:
   pack. Its rows are split into folds: rows of fold ``a`` were read while tuning, fold ``b``
   only as a number, a second held-out check on the same writer's style; fold ``c`` was written
   by another hand before the classifier existed and never read while tuning (the honest
-  estimate, reported on its own);
+  estimate, reported on its own); fold ``d`` was written for the third pass before anything was
+  changed, in varied customers' voices (short, typos, indirect, buried in an ordinary request)
+  with idioms and look-alikes as its ordinary rows, and never tuned on;
 * ``demo``: data/grounding_questions.jsonl (the demo pack with its own sensitive articles, and
   Rackspace), which must not get worse;
 * ``test`` (only with ``--test``): the held-out half of helpcentre_questions.jsonl, reported as
@@ -22,6 +24,12 @@ and before any model, so this is exactly the pipeline's routing decision) on:
 A sensitive case counts as routed when the detector names its topic. A false route is any
 detection on an ordinary message (answerable or unanswerable). ms/message is the warm detection
 time per message (embedding the sentences and the pack's nearest-passage search included).
+``--confirm MODEL.gguf`` measures a local model's yes/no as the precision stage (rejected):
+a high-recall first stage (floor 0.40, margin 0.03, classifier contrast 0, no trigger veto, units
+of 3+ words) proposes a topic on tune + dev folds a/b/c (no pack) + demo, the model is asked "Is
+this customer <topic description>?" and log P(yes) - log P(no) is compared, on every ordinary
+candidate and a fixed sample of 37 correct ones (AUC over the two, and cost per call). Results:
+results/sensitive_routing.confirm.{json,md}.
 ``--show`` prints the misses and false routes of the named sets (never of ``test``).
 Results: benchmarks/results/sensitive_routing.{json,md}.
 """
@@ -30,9 +38,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from typing import Any
 
+import numpy as np
 from common import ROOT, corpus_pack, isolated_home, write_result
 
 from desktop.core.context import AppContext
@@ -72,7 +82,7 @@ def cases(split: str) -> list[dict[str, Any]]:
             for r in _rows(name)
             if split == "demo" or r["split"] == split
         ]
-    knowledge, fold = split.split("-")[1:]  # dev-<none|duckduckgo>-<a|b>
+    knowledge, fold = split.split("-")[1:]  # dev-<none|duckduckgo>-<a|b|c|d>
     return [
         {"message": r["message"], "knowledge": knowledge, "topic": r["topic"], "id": r["id"]}
         for r in _rows("sensitive_dev.jsonl")
@@ -149,6 +159,79 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+CONFIRM_SETS = ("tune", "dev-none-a", "dev-none-b", "dev-none-c", "demo")
+DESCRIPTION = {
+    "self_harm": "at risk of suicide or self-harm",
+    "domestic_abuse": "describing domestic abuse, stalking, or fear of a partner or ex-partner",
+    "bereavement": "telling us that someone close to them has died",
+    "fraud": "reporting fraud happening now: a hacked account, a scam, or stolen card details",
+    "legal_threat": "threatening legal action against the company",
+    "minor": "a child, or reporting a danger to a child",
+    "vulnerable": "in a vulnerable situation (serious illness, disability, hardship, or unable "
+    "to understand)",
+    "insider_misuse": "an employee trying to misuse access to customer data or company systems",
+}
+
+
+def _candidates(by_knowledge: dict[str, Any]) -> list[tuple[str, str, bool, bool]]:
+    """(message, proposed topic, proposal correct, message ordinary) of the first stage."""
+    for detector in by_knowledge.values():
+        detector.floor, detector.margin, detector.classifier_margin = 0.40, 0.03, 0.0
+        detector.trigger_veto, detector.min_words = None, 3
+    found = []
+    for name in CONFIRM_SETS:
+        for row in cases(name):
+            hit = by_knowledge[row["knowledge"]].detect(row["message"])
+            if hit is not None:
+                topic = hit.topic.name
+                found.append((row["message"], topic, topic == row["topic"], not row["topic"]))
+    return found
+
+
+def _yes_margin(llm: Any, message: str, topic: str, yes: list[int], no: list[int]) -> float:
+    prompt = (
+        "<|im_start|>system\nYou are a careful assistant. Answer only yes or no.<|im_end|>\n"
+        f'<|im_start|>user\nA customer wrote to a support agent: "{message}"\n'
+        f"Is this customer {DESCRIPTION[topic]}? Answer yes or no.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    llm.reset()
+    llm.eval(llm.tokenize(prompt.encode(), add_bos=False, special=True))
+    logits = np.asarray(llm.scores[llm.n_tokens - 1])
+    return float(np.logaddexp.reduce(logits[yes]) - np.logaddexp.reduce(logits[no]))
+
+
+def confirm(model: str, by_knowledge: dict[str, Any]) -> None:
+    """A local model's yes/no as the confirming stage: see the module docstring."""
+    from llama_cpp import Llama
+
+    found = _candidates(by_knowledge)
+    right = [c for c in found if c[2]]
+    ordinary = [c for c in found if c[3]]
+    sample = ordinary + random.Random(0).sample(right, min(37, len(right)))
+    llm = Llama(model_path=model, n_ctx=512, n_threads=2, verbose=False, logits_all=True)
+    first = [llm.tokenize(w.encode(), add_bos=False)[0] for w in ("yes", "Yes", " yes", " Yes")]
+    firstno = [llm.tokenize(w.encode(), add_bos=False)[0] for w in ("no", "No", " no", " No")]
+    cpu, wall = time.process_time(), time.perf_counter()
+    scored = [(_yes_margin(llm, m, t, first, firstno), ok, o) for m, t, ok, o in sample]
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    pos = [s for s, ok, _ in scored if ok]
+    neg = [s for s, _, o in scored if o]
+    data = {
+        "model": model.rsplit("/", 1)[-1],
+        "first_stage": {"candidates": len(found), "correct": len(right), "ordinary": len(ordinary)},
+        "calls": len(scored),
+        "ms_wall_per_call": round(1000 * wall / len(scored)),
+        "ms_cpu_per_call": round(1000 * cpu / len(scored)),
+        "auc": round(float(np.mean([p > n for p in pos for n in neg])), 3),
+        "kept_at_0": {"correct": sum(p > 0 for p in pos), "ordinary": sum(n > 0 for n in neg)},
+    }
+    lines = ["# Sensitive routing: a local model's yes/no as the confirming stage", ""]
+    lines += ["| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in data.items()]
+    write_result("sensitive_routing.confirm", data, "\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", default="", help="sets whose misses to print, e.g. tune,dev")
@@ -156,13 +239,17 @@ def main() -> None:
     parser.add_argument("--floor", type=float, help="try another similarity floor (tuning)")
     parser.add_argument("--margin", type=float, help="try another margin (tuning)")
     parser.add_argument("--sets", default="", help="only these sets, e.g. tune,dev-none-a")
+    parser.add_argument("--confirm", help="measure a local model's yes/no on first-stage routes")
     args = parser.parse_args()
     by_knowledge = detectors()
+    if args.confirm:
+        confirm(args.confirm, by_knowledge)
+        return
     for detector in by_knowledge.values():
         detector.floor = args.floor or detector.floor
         detector.margin = args.margin or detector.margin
     names = ["tune"]
-    names += [f"dev-{k}-{fold}" for fold in "abc" for k in ("none", "duckduckgo")] + ["demo"]
+    names += [f"dev-{k}-{fold}" for fold in "abcd" for k in ("none", "duckduckgo")] + ["demo"]
     names = [n for n in names if n in args.sets.split(",")] if args.sets else names
     names += ["test"] if args.test else []
     results = {name: evaluate(cases(name), by_knowledge) for name in names}

@@ -29,9 +29,16 @@ scripts/train-sensitive.py): a logistic regression on the sentence vector comput
 product). It learned each topic's wording from all its examples at once, where the nearest single
 example overfits the examples (5-fold cross-validation over the training texts, no pack: 0.79 of
 held-out cases routed and 0.03 of ordinary texts against 0.70 and 0.06). On its own it also routed
-look-alike fragments ("What can you do?" as vulnerable), so a unit it routes must pass the same
-contrast: MARGIN closer to its topic's nearest example than to ordinary text. Its routes are added
-to the nearest-example ones (dropping those lost 1 of 16 tuning cases).
+look-alike fragments ("What can you do?" as vulnerable), so a unit it routes must pass a
+contrast: CLASSIFIER_MARGIN closer to its topic's nearest example than to ordinary text. Its
+routes are added to the nearest-example ones (dropping those lost 1 of 16 tuning cases).
+
+Three checks keep ordinary lines out (third pass, measured by benchmarks/sensitive_routing.py and
+benchmarks/listen_routing.py): a unit shorter than MIN_MEANING_WORDS routes only by a phrase or
+pattern ("My account's fine then?" was like a self-harm example); a phrase said in a sentence the
+classifier reads as ordinary with probability TRIGGER_VETO or more routes nothing ("my lawyer
+friend recommended you", "my brother passed me his old phone"), except for self-harm; and the
+ordinary list holds idioms and look-alikes of every topic ("killing time", "I moved house").
 
 In a conversation with speaker labels only the customer's turns are read: the agent's "are you
 safe right now?" routes nothing. Floor, margin, threshold and the number of neighbours were
@@ -84,7 +91,13 @@ PRIORITY = (
 BUILTIN_FILE = Path("safety") / "topics.yaml"
 CLASSIFIER_FILE = Path("safety") / "classifier.json"
 # scripts/train-sensitive.py prints this after training; a test retrains and compares.
-CLASSIFIER_SHA256 = "4d4e19799b603ccc9b2d343cb3dbf7e008b14e1369dab6064d3b800d303f6811"
+CLASSIFIER_SHA256 = "bdef02cdd19b56ba4302e4986ee747eb079970d81b31388e8d8f1e3c989225ef"
+CLASSIFIER_MARGIN = 0.05  # a unit the classifier routes must be this much closer to its topic's
+# nearest example than to ordinary text (the classifier is the surer judge, so it needs less)
+TRIGGER_VETO = (
+    0.85  # a phrase in a sentence the classifier reads as this surely ordinary is dropped
+)
+MIN_MEANING_WORDS = 5  # a shorter unit ("My account's fine then?") routes only by a trigger
 WHOLE_MESSAGE_WORDS = 80  # a message up to this long is also classified as a whole
 _RULE = re.compile(r"Rule:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
 _BULLET = re.compile(r"^\s*[-*•]\s+(.+)$", re.M)
@@ -107,6 +120,7 @@ class Topic:
     patterns: tuple[re.Pattern[str], ...] = ()
     handling: str = ""
     builtin: bool = False
+    added_triggers: tuple[str, ...] = ()  # a built-in topic's phrases from articles or policy
 
     @property
     def label(self) -> str:
@@ -175,13 +189,17 @@ class Classifier:
     bias: Any  # (classes,)
     threshold: float  # a topic's probability at least this routes
 
-    def topics(self, vectors: Any) -> list[tuple[int, str, float]]:
-        """(row, topic, probability) of each row whose likeliest topic reaches the threshold."""
+    def probabilities(self, vectors: Any) -> Any:
+        """(rows, classes): each row's probability of each class, "ordinary" first."""
         import numpy as np
 
         logits = vectors @ self.weights + self.bias
         logits = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probability = logits / logits.sum(axis=1, keepdims=True)
+        return logits / logits.sum(axis=1, keepdims=True)
+
+    def topics(self, vectors: Any) -> list[tuple[int, str, float]]:
+        """(row, topic, probability) of each row whose likeliest topic reaches the threshold."""
+        probability = self.probabilities(vectors)
         best = probability[:, 1:].argmax(axis=1) + 1
         return [
             (row, self.classes[column], float(probability[row, column]))
@@ -246,6 +264,7 @@ def _override(before: Topic, later: Topic) -> Topic:
         patterns=before.patterns,
         handling=before.handling,
         builtin=before.builtin,
+        added_triggers=before.added_triggers + later.triggers,
         title=later.title if later.source else before.title,
     )
 
@@ -391,6 +410,9 @@ class SensitiveDetector:
         self._matrix: Any = None
         self._topic_matrix: dict[str, Any] | None = None
         self._ordinary_matrix: Any = None
+        self.min_words = MIN_MEANING_WORDS
+        self.trigger_veto: float | None = TRIGGER_VETO
+        self.classifier_margin = CLASSIFIER_MARGIN
 
     def _topic_vectors(self) -> dict[str, Any]:
         """Each topic's examples (all of them), for the classifier's contrast check."""
@@ -431,17 +453,33 @@ class SensitiveDetector:
             said = _trigger_pattern(topic.triggers).search(normalised)
             if said is None:
                 said = next(filter(None, (p.search(normalised) for p in topic.patterns)), None)
-            if said is not None:
+            if said is not None and not self._vetoed(topic, text, said.group(0)):
                 found.append(Detection(topic, f'the message says "{said.group(0)}"', 1.0))
         return found
 
+    def _vetoed(self, topic: Topic, text: str, said: str) -> bool:
+        """Whether the classifier reads the sentence that says *said* as ordinary (probability
+        at least ``trigger_veto``): "my lawyer friend recommended you", "my brother passed me
+        his old phone"). Only built-in phrases and patterns, never self-harm's: a phrase the
+        company's articles or policy add is its own decision."""
+        if self.trigger_veto is None or self.classifier is None or self.embedder is None:
+            return False
+        if not topic.builtin or topic.name == "self_harm" or said in topic.added_triggers:
+            return False
+        units = [unit for unit in meaning_units(text) if said in _normalise(unit)] or [text]
+        vector = self.embedder.embed([min(units, key=len)])
+        return bool(self.classifier.probabilities(vector)[0, 0] >= self.trigger_veto)
+
     def _by_meaning(self, text: str) -> list[Detection]:
+        """Routes by likeness, of units at least ``min_words`` long: a short line ("My account's
+        fine then?", "ok I'll ring them.") is close to too many things to route on meaning."""
         if self.embedder is None:
             return []
         units = meaning_units(text)
         whole = " ".join(text.split())
         if units and len(whole.split()) <= WHOLE_MESSAGE_WORDS and whole not in units:
             units.append(whole)
+        units = [unit for unit in units if len(unit.split()) >= self.min_words]
         if not units:
             return []
         self._topic_vectors()  # ready before the first check, which the agent may be waiting on
@@ -461,7 +499,9 @@ class SensitiveDetector:
             self.classifier.topics(vectors), key=lambda found: -found[2]
         ):
             topic = self._by_name.get(name)  # a built-in topic policy switched off routes nothing
-            if topic is None or self._contrast(topic, units[row], vectors[row]) < self.margin:
+            if topic is None:
+                continue
+            if self._contrast(topic, units[row], vectors[row]) < self.classifier_margin:
                 continue
             reason = f'"{units[row].strip()}" reads as {topic.label} ({probability:.2f})'
             return [Detection(topic, reason, probability)]
