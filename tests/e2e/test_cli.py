@@ -215,6 +215,7 @@ def test_doctor_json_reports_every_dependency(deskmate: Any) -> None:
     assert list(checks) == [
         "model",
         "embedding model",
+        "speech model",
         "knowledge",
         "settings and policy",
         "sensitive topics",
@@ -264,6 +265,7 @@ def test_doctor_reports_a_damaged_pack_under_knowledge(
     assert list(checks) == [
         "model",
         "embedding model",
+        "speech model",
         "knowledge",
         "settings and policy",
         "sensitive topics",
