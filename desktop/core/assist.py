@@ -181,9 +181,14 @@ class Assistant:
         started = time.perf_counter()
         detector = self.context.sensitive_detector()
         # A wrap-up reads a conversation: routed as the listen panel routes it (customer turns).
-        detection = (
-            listen.route(detector, question) if task == "wrapup" else detector.detect(question)
-        )
+        # A rewrite reads the agent's own draft, never the customer's words: not routed (the
+        # case was checked when the draft was asked for, and only customer words route).
+        if task == "rewrite":
+            detection = None
+        elif task == "wrapup":
+            detection = listen.route(detector, question)
+        else:
+            detection = detector.detect(question)
         answer.timings["sensitive_check_s"] = time.perf_counter() - started
         if detection is not None and detection.topic.name in self.not_sensitive:
             answer.not_sensitive = detection.topic.name

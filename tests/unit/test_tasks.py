@@ -99,6 +99,21 @@ def test_sensitive_conversation_is_routed_whatever_the_task(context) -> None:
 
 
 @pytest.mark.slow
+def test_a_rewrite_of_the_agents_draft_is_not_routed(context) -> None:
+    """The agent's own words never route (issue 14): a draft quoting the complaints article's
+    "legal action, solicitors or the ombudsman" is rewritten, though as a customer's message
+    the same text is a legal threat."""
+    context.settings.set("generation.enabled", False)
+    draft = (
+        "If you're not happy with our answer, you can take your complaint to the ombudsman. "
+        "We take complaints that mention legal action or solicitors seriously."
+    )
+    assert _answer(context, draft).status == "route_to_human"
+    answer = _answer(context, draft, task="rewrite", tone="formal")
+    assert answer.status == "answered" and answer.draft == draft
+
+
+@pytest.mark.slow
 def test_unknown_task_or_tone_is_a_user_error(context) -> None:
     with pytest.raises(UserError, match="Unknown task"):
         list(Assistant(context).ask("hello", task="poem"))
