@@ -310,7 +310,23 @@ def score(call: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def run(speed: float, limit: int) -> dict[str, Any]:
+def _time_vocabulary(window: Any) -> dict[str, Any]:
+    """The packs' words for Whisper, computed as the listening thread does (first time)."""
+    from tokenizers import Tokenizer
+
+    from desktop.core.speech import vocabulary
+    from desktop.core.speech.whisper import model_dir
+
+    packs = list(window.shell.packs.values())
+    vocabulary._cache.clear()
+    started = time.perf_counter()
+    line = vocabulary.hotwords(packs)
+    took = time.perf_counter() - started
+    tokens = Tokenizer.from_file(str(model_dir() / "tokenizer.json")).encode(" " + line).ids
+    return {"seconds": round(took, 3), "chars": len(line), "tokens": len(tokens), "line": line}
+
+
+def run(speed: float, limit: int, modes: tuple[bool, ...] = (True,)) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
     from desktop.gui.main_window import MainWindow
@@ -321,6 +337,7 @@ def run(speed: float, limit: int) -> dict[str, Any]:
     ctxs = contexts({c["corpus"] for c in calls})
     rows: list[dict[str, Any]] = []
     phases: dict[str, Any] = {}
+    vocabulary_s: dict[str, Any] = {}
     ticks = Ticks()
     for corpus, context in ctxs.items():
         window = MainWindow(context)
@@ -332,21 +349,32 @@ def run(speed: float, limit: int) -> dict[str, Any]:
             raise SystemExit(f"the window over the {corpus} pack did not get ready")
         window.parts["listen"].audio.apply_policy()
         mine = [c for c in calls if c["corpus"] == corpus]
+        audio = window.parts["listen"].audio
+        vocabulary_s[corpus] = _time_vocabulary(window)
         play(window, mine[0], 50.0)  # warm-up: loads the speech model and the searches
 
-        def calls_of(mine: list[dict[str, Any]] = mine, window: Any = window) -> None:
+        def calls_of(
+            mine: list[dict[str, Any]] = mine, window: Any = window, audio: Any = audio
+        ) -> None:
             for call in mine:
-                rows.append(score(call, play(window, call, speed)))
-                print(rows[-1], flush=True)
+                for mode in modes:  # each call with and without, one after the other
+                    audio.vocabulary = mode
+                    rows.append({**score(call, play(window, call, speed)), "vocabulary": mode})
+                    print(rows[-1], flush=True)
 
         phases[corpus] = ticks.phase(f"listening ({corpus})", calls_of)
         window.close()
         app.processEvents()
-    return {"calls": rows, "phases": phases, "audio_s": sum(c["seconds"] for c in calls)}
+    return {
+        "calls": rows,
+        "phases": phases,
+        "audio_s": sum(c["seconds"] for c in calls),
+        "vocabulary": vocabulary_s,
+    }
 
 
-def summary(result: dict[str, Any], speed: float) -> dict[str, Any]:
-    rows = result["calls"]
+def summary(result: dict[str, Any], speed: float, vocabulary: bool = True) -> dict[str, Any]:
+    rows = [r for r in result["calls"] if r.get("vocabulary", True) == vocabulary]
 
     def wer(key: str) -> float:
         return sum(r[f"{key}_errors"] for r in rows) / max(1, sum(r[f"{key}_words"] for r in rows))
@@ -367,6 +395,7 @@ def summary(result: dict[str, Any], speed: float) -> dict[str, Any]:
     gaps = [p["max_gap_ms"] for p in result["phases"].values()]
     return {
         "speed": speed,
+        "vocabulary": vocabulary,
         "calls": len(rows),
         "wer_customer": round(wer("customer"), 3),
         "wer_agent": round(wer("agent"), 3),
@@ -388,10 +417,11 @@ def table(s: dict[str, Any]) -> str:
         v = s[key]
         return f"| end of turn → {key[:-2]} | {v['median']} | {v['p90']} | {v['max']} | {target} |"
 
+    words = "with" if s["vocabulary"] else "without"
     return "\n".join(
         [
             f"# Live listening ({s['calls']} generated calls, played at {s['speed']}x real time, "
-            "window offscreen)",
+            f"window offscreen; {words} the packs' words for Whisper)",
             "",
             "| measure | value |",
             "| --- | --- |",
@@ -415,12 +445,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--calls", type=int, default=len(CALLS))
+    parser.add_argument(
+        "--compare-vocabulary",
+        action="store_true",
+        help="play every call twice, without and with the packs' words for Whisper",
+    )
     args = parser.parse_args()
     if not speechkit.have_tools():
         raise SystemExit("needs espeak-ng and sox: apt-get install -y espeak-ng sox")
-    result = run(args.speed, args.calls)
+    modes = (False, True) if args.compare_vocabulary else (True,)
+    result = run(args.speed, args.calls, modes)
     s = summary(result, args.speed)
-    write_result("live_listen", {"summary": s, **result}, table(s))
+    out: dict[str, Any] = {"summary": s}
+    text = table(s)
+    if args.compare_vocabulary:
+        out["without_vocabulary"] = without = summary(result, args.speed, vocabulary=False)
+        text += "\n\n" + comparison(without, s, result["vocabulary"])
+    write_result("live_listen", {**out, **result}, text)
+
+
+def comparison(without: dict[str, Any], with_: dict[str, Any], vocab: dict[str, Any]) -> str:
+    """The same calls without and with the packs' words, side by side."""
+
+    def row(name: str, get: Any) -> str:
+        return f"| {name} | {get(without)} | {get(with_)} |"
+
+    lines = [
+        "## The packs' words for Whisper (hotwords): the same calls, one run",
+        "",
+        "| measure | without | with |",
+        "| --- | --- | --- |",
+        row("word error rate, customer turns", lambda s: f"{s['wer_customer']:.1%}"),
+        row("word error rate, agent turns", lambda s: f"{s['wer_agent']:.1%}"),
+        row("expected article in top 3", lambda s: f"{s['top3']:.0%} ({s['top3_n']})"),
+        row("sensitive calls routed", lambda s: f"{s['routed']} / {s['routed_n']}"),
+        row("false routes", lambda s: s["false_routes"]),
+        row("end of turn → final, median (s)", lambda s: s["final_s"]["median"]),
+        row("end of turn → final, p90 (s)", lambda s: s["final_s"]["p90"]),
+        row("end of turn → suggestions, median (s)", lambda s: s["suggest_s"]["median"]),
+        "",
+        "| pack set | words computed in (s) | characters | tokens |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {k} | {v['seconds']} | {v['chars']} | {v['tokens']} |" for k, v in vocab.items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
