@@ -1,6 +1,7 @@
 """Live listening: generated calls played in real time into the real window (offscreen).
 
     .venv/bin/python benchmarks/live_listen.py [--speed 1.0] [--calls N]
+        [--compare-vocabulary] [--draft-each-turn]
 
 Each call of CALLS is spoken by espeak-ng (several voices and speeds; agent on the left channel,
 customer on the right), resampled by sox, and played at the speed of a live call (``Paced``)
@@ -14,6 +15,10 @@ whether the expected article is in the top 3 suggestions shown, and the time fro
 customer's speech (the moment its last loud 0.1 s frame was played) to the final text, to the
 suggestions shown and to the route banner. UI stalls: the longest gap between ticks of a 10 ms
 QTimer on the UI thread while the calls play (benchmarks/ui_responsiveness.py ``Ticks``).
+``--compare-vocabulary`` plays every call twice in the same run, one after the other, without
+and with the packs' words given to Whisper (desktop/core/speech/vocabulary.py), and reports both.
+``--draft-each-turn`` turns on ``listen.draft_each_turn`` and also times end of turn -> draft
+shown (extractive drafts), and counts drafts for routed calls (must be 0).
 Targets: <= 2 s to suggestions, no stall > 50 ms. Results:
 benchmarks/results/live_listen.{json,md}.
 """
@@ -47,6 +52,7 @@ from desktop.core.paths import Paths  # noqa: E402
 from desktop.core.settings import Settings  # noqa: E402
 
 TARGET_SUGGEST_S = 2.0
+DRAFTS = {"each_turn": False}  # --draft-each-turn: a draft per customer turn, timed
 TARGET_GAP_MS = 50.0
 HELLO = ("agent", "Thanks for calling, you're speaking with Sam. How can I help?")
 CHECK = ("agent", "Let me check that for you.")
@@ -204,6 +210,7 @@ def make_calls(folder: Path, limit: int) -> list[dict[str, Any]]:
                 "topic": topic,
                 "voice": f"{voice[0]}@{voice[1]}",
                 "path": path,
+                "pcm": pcm,
                 "turns": where,
                 "seconds": len(pcm) / speechkit.RATE,
             }
@@ -226,6 +233,7 @@ def contexts(corpora: set[str]) -> dict[str, AppContext]:
     for context in found.values():
         context.settings.set("generation.enabled", False)
         context.settings.set("listen.audio", True)
+        context.settings.set("listen.draft_each_turn", DRAFTS["each_turn"])
     return found
 
 
@@ -248,7 +256,13 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
 
     part = window.parts["listen"]
     window.listen.conversation.clear()
-    seen: dict[str, Any] = {"finals": [], "suggestions": [], "routes": [], "ended": None}
+    seen: dict[str, Any] = {
+        "finals": [],
+        "suggestions": [],
+        "routes": [],
+        "drafts": [],
+        "ended": None,
+    }
     hooks = [
         (part.audio.final, lambda f: seen["finals"].append((time.monotonic(), f))),
         (
@@ -257,6 +271,7 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
         ),
         (part.route_shown, lambda d: seen["routes"].append((time.monotonic(), d))),
         (part.audio.ended, lambda e: seen.__setitem__("ended", ("done", e))),
+        (window.draft_finished, lambda a: seen["drafts"].append((time.monotonic(), a))),
     ]
     for signal, slot in hooks:
         signal.connect(slot)
@@ -266,6 +281,8 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
     last = [t for t, f in seen["finals"] if f.speaker == "customer"][-1:]
     # The check of the customer's last turn finishes (or 60 s pass).
     spin(lambda: bool(last) and any(t >= last[0] for t, _ in seen["suggestions"]), 60)
+    if DRAFTS["each_turn"] and call["relevant"]:  # and its draft is shown (or 60 s pass)
+        spin(lambda: bool(last) and any(t >= last[0] for t, _ in seen["drafts"]), 60)
     for signal, slot in hooks:
         signal.disconnect(slot)
     return seen
@@ -307,6 +324,11 @@ def score(call: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
         row["banner_s"] = routed[0][0] - final.heard_at if routed else None
     elif routed:
         row["false_route"] = routed[0][1].topic.name
+    drafts = [t for t, _ in seen["drafts"] if t >= shown_at]
+    if DRAFTS["each_turn"] and call["relevant"]:
+        row["draft_s"] = drafts[0] - final.heard_at if drafts else None
+    if DRAFTS["each_turn"] and call["topic"]:
+        row["routed_drafted"] = bool(drafts)  # must never happen
     return row
 
 
@@ -365,11 +387,48 @@ def run(speed: float, limit: int, modes: tuple[bool, ...] = (True,)) -> dict[str
         phases[corpus] = ticks.phase(f"listening ({corpus})", calls_of)
         window.close()
         app.processEvents()
-    return {
+    out = {
         "calls": rows,
         "phases": phases,
         "audio_s": sum(c["seconds"] for c in calls),
         "vocabulary": vocabulary_s,
+    }
+    if len(modes) == 2:
+        out["turn_cost"] = turn_cost(calls, vocabulary_s)
+    return out
+
+
+def turn_cost(calls: list[dict[str, Any]], vocab: dict[str, Any]) -> dict[str, Any]:
+    """CPU seconds to transcribe each customer turn without and with the packs' words: the same
+    audio, back to back, after the windows closed (the load of other processes does not count in
+    CPU time, as it does in wall time)."""
+    from desktop.core.speech.whisper import Speech
+
+    speech = Speech.default()
+    speech.model()
+    cost: dict[bool, list[float]] = {False: [], True: []}
+    for call in calls:
+        samples = call["pcm"][:, 1].astype("float32") / 32768.0
+        for turn in call["turns"]:
+            if turn["speaker"] != "customer":
+                continue
+            start, end = int((turn["start"] - 0.3) * 16000), int((turn["end"] + 0.3) * 16000)
+            took: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(2):  # each twice, interleaved; the lower counts (less interference)
+                for mode in (False, True):
+                    speech.hotwords = vocab[call["corpus"]]["line"] if mode else ""
+                    began = time.process_time()
+                    speech.text(samples[start:end])
+                    took[mode].append(time.process_time() - began)
+            for mode, times in took.items():
+                cost[mode].append(min(times))
+    without, with_ = statistics.median(cost[False]), statistics.median(cost[True])
+    return {
+        "turns": len(cost[False]),
+        "cpu_s_without": round(without, 3),
+        "cpu_s_with": round(with_, 3),
+        "added_cpu_s": round(with_ - without, 3),
+        "ratio": round(sum(cost[True]) / sum(cost[False]), 3),
     }
 
 
@@ -407,6 +466,8 @@ def summary(result: dict[str, Any], speed: float, vocabulary: bool = True) -> di
         "final_s": stat("final_s"),
         "suggest_s": stat("suggest_s"),
         "banner_s": stat("banner_s"),
+        "draft_s": stat("draft_s"),
+        "routed_drafted": sum(bool(r.get("routed_drafted")) for r in rows),
         "max_gap_ms": max(gaps),
         "errors": [r["error"] for r in rows if r["error"]],
     }
@@ -437,6 +498,15 @@ def table(s: dict[str, Any]) -> str:
             lat("final_s", "—"),
             lat("suggest_s", "≤ 2"),
             lat("banner_s", "—"),
+            *(
+                [
+                    lat("draft_s", "—"),
+                    "",
+                    f"Drafts for sensitive (routed) calls: {s['routed_drafted']} (must be 0).",
+                ]
+                if s["draft_s"]["n"]
+                else []
+            ),
         ]
     )
 
@@ -450,7 +520,13 @@ def main() -> None:
         action="store_true",
         help="play every call twice, without and with the packs' words for Whisper",
     )
+    parser.add_argument(
+        "--draft-each-turn",
+        action="store_true",
+        help="turn on listen.draft_each_turn and time end of turn -> draft shown (extractive)",
+    )
     args = parser.parse_args()
+    DRAFTS["each_turn"] = args.draft_each_turn
     if not speechkit.have_tools():
         raise SystemExit("needs espeak-ng and sox: apt-get install -y espeak-ng sox")
     modes = (False, True) if args.compare_vocabulary else (True,)
@@ -460,11 +536,13 @@ def main() -> None:
     text = table(s)
     if args.compare_vocabulary:
         out["without_vocabulary"] = without = summary(result, args.speed, vocabulary=False)
-        text += "\n\n" + comparison(without, s, result["vocabulary"])
+        text += "\n\n" + comparison(without, s, result["vocabulary"], result["turn_cost"])
     write_result("live_listen", {**out, **result}, text)
 
 
-def comparison(without: dict[str, Any], with_: dict[str, Any], vocab: dict[str, Any]) -> str:
+def comparison(
+    without: dict[str, Any], with_: dict[str, Any], vocab: dict[str, Any], cost: dict[str, Any]
+) -> str:
     """The same calls without and with the packs' words, side by side."""
 
     def row(name: str, get: Any) -> str:
@@ -483,6 +561,8 @@ def comparison(without: dict[str, Any], with_: dict[str, Any], vocab: dict[str, 
         row("end of turn → final, median (s)", lambda s: s["final_s"]["median"]),
         row("end of turn → final, p90 (s)", lambda s: s["final_s"]["p90"]),
         row("end of turn → suggestions, median (s)", lambda s: s["suggest_s"]["median"]),
+        f"| CPU s to transcribe a customer turn, median ({cost['turns']} turns) | "
+        f"{cost['cpu_s_without']} | {cost['cpu_s_with']} (x{cost['ratio']} in total) |",
         "",
         "| pack set | words computed in (s) | characters | tokens |",
         "| --- | --- | --- | --- |",
