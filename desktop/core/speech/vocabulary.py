@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from desktop.core.knowledge.index import Pack
 
-MAX_CHARS = 600  # about 150 tokens of context
+MAX_CHARS = 300  # about 75 tokens of context
 MIN_LETTERS = 3
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9'+-]*[A-Za-z0-9+]|[A-Za-z]")
 COMMON = frozenset(
