@@ -1,6 +1,7 @@
 """Live listening: generated calls played in real time into the real window (offscreen).
 
     .venv/bin/python benchmarks/live_listen.py [--speed 1.0] [--calls N]
+        [--compare-vocabulary] [--draft-each-turn]
 
 Each call of CALLS is spoken by espeak-ng (several voices and speeds; agent on the left channel,
 customer on the right), resampled by sox, and played at the speed of a live call (``Paced``)
@@ -14,6 +15,10 @@ whether the expected article is in the top 3 suggestions shown, and the time fro
 customer's speech (the moment its last loud 0.1 s frame was played) to the final text, to the
 suggestions shown and to the route banner. UI stalls: the longest gap between ticks of a 10 ms
 QTimer on the UI thread while the calls play (benchmarks/ui_responsiveness.py ``Ticks``).
+``--compare-vocabulary`` plays every call twice in the same run, one after the other, without
+and with the packs' words given to Whisper (desktop/core/speech/vocabulary.py), and reports both.
+``--draft-each-turn`` turns on ``listen.draft_each_turn`` and also times end of turn -> draft
+shown (extractive drafts), and counts drafts for routed calls (must be 0).
 Targets: <= 2 s to suggestions, no stall > 50 ms. Results:
 benchmarks/results/live_listen.{json,md}.
 """
@@ -47,6 +52,7 @@ from desktop.core.paths import Paths  # noqa: E402
 from desktop.core.settings import Settings  # noqa: E402
 
 TARGET_SUGGEST_S = 2.0
+DRAFTS = {"each_turn": False}  # --draft-each-turn: a draft per customer turn, timed
 TARGET_GAP_MS = 50.0
 HELLO = ("agent", "Thanks for calling, you're speaking with Sam. How can I help?")
 CHECK = ("agent", "Let me check that for you.")
@@ -204,6 +210,7 @@ def make_calls(folder: Path, limit: int) -> list[dict[str, Any]]:
                 "topic": topic,
                 "voice": f"{voice[0]}@{voice[1]}",
                 "path": path,
+                "pcm": pcm,
                 "turns": where,
                 "seconds": len(pcm) / speechkit.RATE,
             }
@@ -226,6 +233,7 @@ def contexts(corpora: set[str]) -> dict[str, AppContext]:
     for context in found.values():
         context.settings.set("generation.enabled", False)
         context.settings.set("listen.audio", True)
+        context.settings.set("listen.draft_each_turn", DRAFTS["each_turn"])
     return found
 
 
@@ -248,7 +256,13 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
 
     part = window.parts["listen"]
     window.listen.conversation.clear()
-    seen: dict[str, Any] = {"finals": [], "suggestions": [], "routes": [], "ended": None}
+    seen: dict[str, Any] = {
+        "finals": [],
+        "suggestions": [],
+        "routes": [],
+        "drafts": [],
+        "ended": None,
+    }
     hooks = [
         (part.audio.final, lambda f: seen["finals"].append((time.monotonic(), f))),
         (
@@ -257,6 +271,7 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
         ),
         (part.route_shown, lambda d: seen["routes"].append((time.monotonic(), d))),
         (part.audio.ended, lambda e: seen.__setitem__("ended", ("done", e))),
+        (window.draft_finished, lambda a: seen["drafts"].append((time.monotonic(), a))),
     ]
     for signal, slot in hooks:
         signal.connect(slot)
@@ -266,6 +281,8 @@ def play(window: Any, call: dict[str, Any], speed: float) -> dict[str, Any]:
     last = [t for t, f in seen["finals"] if f.speaker == "customer"][-1:]
     # The check of the customer's last turn finishes (or 60 s pass).
     spin(lambda: bool(last) and any(t >= last[0] for t, _ in seen["suggestions"]), 60)
+    if DRAFTS["each_turn"] and call["relevant"]:  # and its draft is shown (or 60 s pass)
+        spin(lambda: bool(last) and any(t >= last[0] for t, _ in seen["drafts"]), 60)
     for signal, slot in hooks:
         signal.disconnect(slot)
     return seen
@@ -307,10 +324,31 @@ def score(call: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
         row["banner_s"] = routed[0][0] - final.heard_at if routed else None
     elif routed:
         row["false_route"] = routed[0][1].topic.name
+    drafts = [t for t, _ in seen["drafts"] if t >= shown_at]
+    if DRAFTS["each_turn"] and call["relevant"]:
+        row["draft_s"] = drafts[0] - final.heard_at if drafts else None
+    if DRAFTS["each_turn"] and call["topic"]:
+        row["routed_drafted"] = bool(drafts)  # must never happen
     return row
 
 
-def run(speed: float, limit: int) -> dict[str, Any]:
+def _time_vocabulary(window: Any) -> dict[str, Any]:
+    """The packs' words for Whisper, computed as the listening thread does (first time)."""
+    from tokenizers import Tokenizer
+
+    from desktop.core.speech import vocabulary
+    from desktop.core.speech.whisper import model_dir
+
+    packs = list(window.shell.packs.values())
+    vocabulary._cache.clear()
+    started = time.perf_counter()
+    line = vocabulary.hotwords(packs)
+    took = time.perf_counter() - started
+    tokens = Tokenizer.from_file(str(model_dir() / "tokenizer.json")).encode(" " + line).ids
+    return {"seconds": round(took, 3), "chars": len(line), "tokens": len(tokens), "line": line}
+
+
+def run(speed: float, limit: int, modes: tuple[bool, ...] = (True,)) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
     from desktop.gui.main_window import MainWindow
@@ -321,6 +359,7 @@ def run(speed: float, limit: int) -> dict[str, Any]:
     ctxs = contexts({c["corpus"] for c in calls})
     rows: list[dict[str, Any]] = []
     phases: dict[str, Any] = {}
+    vocabulary_s: dict[str, Any] = {}
     ticks = Ticks()
     for corpus, context in ctxs.items():
         window = MainWindow(context)
@@ -332,21 +371,69 @@ def run(speed: float, limit: int) -> dict[str, Any]:
             raise SystemExit(f"the window over the {corpus} pack did not get ready")
         window.parts["listen"].audio.apply_policy()
         mine = [c for c in calls if c["corpus"] == corpus]
+        audio = window.parts["listen"].audio
+        vocabulary_s[corpus] = _time_vocabulary(window)
         play(window, mine[0], 50.0)  # warm-up: loads the speech model and the searches
 
-        def calls_of(mine: list[dict[str, Any]] = mine, window: Any = window) -> None:
+        def calls_of(
+            mine: list[dict[str, Any]] = mine, window: Any = window, audio: Any = audio
+        ) -> None:
             for call in mine:
-                rows.append(score(call, play(window, call, speed)))
-                print(rows[-1], flush=True)
+                for mode in modes:  # each call with and without, one after the other
+                    audio.vocabulary = mode
+                    rows.append({**score(call, play(window, call, speed)), "vocabulary": mode})
+                    print(rows[-1], flush=True)
 
         phases[corpus] = ticks.phase(f"listening ({corpus})", calls_of)
         window.close()
         app.processEvents()
-    return {"calls": rows, "phases": phases, "audio_s": sum(c["seconds"] for c in calls)}
+    out = {
+        "calls": rows,
+        "phases": phases,
+        "audio_s": sum(c["seconds"] for c in calls),
+        "vocabulary": vocabulary_s,
+    }
+    if len(modes) == 2:
+        out["turn_cost"] = turn_cost(calls, vocabulary_s)
+    return out
 
 
-def summary(result: dict[str, Any], speed: float) -> dict[str, Any]:
-    rows = result["calls"]
+def turn_cost(calls: list[dict[str, Any]], vocab: dict[str, Any]) -> dict[str, Any]:
+    """CPU seconds to transcribe each customer turn without and with the packs' words: the same
+    audio, back to back, after the windows closed (the load of other processes does not count in
+    CPU time, as it does in wall time)."""
+    from desktop.core.speech.whisper import Speech
+
+    speech = Speech.default()
+    speech.model()
+    cost: dict[bool, list[float]] = {False: [], True: []}
+    for call in calls:
+        samples = call["pcm"][:, 1].astype("float32") / 32768.0
+        for turn in call["turns"]:
+            if turn["speaker"] != "customer":
+                continue
+            start, end = int((turn["start"] - 0.3) * 16000), int((turn["end"] + 0.3) * 16000)
+            took: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(2):  # each twice, interleaved; the lower counts (less interference)
+                for mode in (False, True):
+                    speech.hotwords = vocab[call["corpus"]]["line"] if mode else ""
+                    began = time.process_time()
+                    speech.text(samples[start:end])
+                    took[mode].append(time.process_time() - began)
+            for mode, times in took.items():
+                cost[mode].append(min(times))
+    without, with_ = statistics.median(cost[False]), statistics.median(cost[True])
+    return {
+        "turns": len(cost[False]),
+        "cpu_s_without": round(without, 3),
+        "cpu_s_with": round(with_, 3),
+        "added_cpu_s": round(with_ - without, 3),
+        "ratio": round(sum(cost[True]) / sum(cost[False]), 3),
+    }
+
+
+def summary(result: dict[str, Any], speed: float, vocabulary: bool = True) -> dict[str, Any]:
+    rows = [r for r in result["calls"] if r.get("vocabulary", True) == vocabulary]
 
     def wer(key: str) -> float:
         return sum(r[f"{key}_errors"] for r in rows) / max(1, sum(r[f"{key}_words"] for r in rows))
@@ -367,6 +454,7 @@ def summary(result: dict[str, Any], speed: float) -> dict[str, Any]:
     gaps = [p["max_gap_ms"] for p in result["phases"].values()]
     return {
         "speed": speed,
+        "vocabulary": vocabulary,
         "calls": len(rows),
         "wer_customer": round(wer("customer"), 3),
         "wer_agent": round(wer("agent"), 3),
@@ -378,6 +466,8 @@ def summary(result: dict[str, Any], speed: float) -> dict[str, Any]:
         "final_s": stat("final_s"),
         "suggest_s": stat("suggest_s"),
         "banner_s": stat("banner_s"),
+        "draft_s": stat("draft_s"),
+        "routed_drafted": sum(bool(r.get("routed_drafted")) for r in rows),
         "max_gap_ms": max(gaps),
         "errors": [r["error"] for r in rows if r["error"]],
     }
@@ -388,10 +478,11 @@ def table(s: dict[str, Any]) -> str:
         v = s[key]
         return f"| end of turn → {key[:-2]} | {v['median']} | {v['p90']} | {v['max']} | {target} |"
 
+    words = "with" if s["vocabulary"] else "without"
     return "\n".join(
         [
             f"# Live listening ({s['calls']} generated calls, played at {s['speed']}x real time, "
-            "window offscreen)",
+            f"window offscreen; {words} the packs' words for Whisper)",
             "",
             "| measure | value |",
             "| --- | --- |",
@@ -407,6 +498,15 @@ def table(s: dict[str, Any]) -> str:
             lat("final_s", "—"),
             lat("suggest_s", "≤ 2"),
             lat("banner_s", "—"),
+            *(
+                [
+                    lat("draft_s", "—"),
+                    "",
+                    f"Drafts for sensitive (routed) calls: {s['routed_drafted']} (must be 0).",
+                ]
+                if s["draft_s"]["n"]
+                else []
+            ),
         ]
     )
 
@@ -415,12 +515,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--calls", type=int, default=len(CALLS))
+    parser.add_argument(
+        "--compare-vocabulary",
+        action="store_true",
+        help="play every call twice, without and with the packs' words for Whisper",
+    )
+    parser.add_argument(
+        "--draft-each-turn",
+        action="store_true",
+        help="turn on listen.draft_each_turn and time end of turn -> draft shown (extractive)",
+    )
     args = parser.parse_args()
+    DRAFTS["each_turn"] = args.draft_each_turn
     if not speechkit.have_tools():
         raise SystemExit("needs espeak-ng and sox: apt-get install -y espeak-ng sox")
-    result = run(args.speed, args.calls)
+    modes = (False, True) if args.compare_vocabulary else (True,)
+    result = run(args.speed, args.calls, modes)
     s = summary(result, args.speed)
-    write_result("live_listen", {"summary": s, **result}, table(s))
+    out: dict[str, Any] = {"summary": s}
+    text = table(s)
+    if args.compare_vocabulary:
+        out["without_vocabulary"] = without = summary(result, args.speed, vocabulary=False)
+        text += "\n\n" + comparison(without, s, result["vocabulary"], result["turn_cost"])
+    write_result("live_listen", {**out, **result}, text)
+
+
+def comparison(
+    without: dict[str, Any], with_: dict[str, Any], vocab: dict[str, Any], cost: dict[str, Any]
+) -> str:
+    """The same calls without and with the packs' words, side by side."""
+
+    def row(name: str, get: Any) -> str:
+        return f"| {name} | {get(without)} | {get(with_)} |"
+
+    lines = [
+        "## The packs' words for Whisper (hotwords): the same calls, one run",
+        "",
+        "| measure | without | with |",
+        "| --- | --- | --- |",
+        row("word error rate, customer turns", lambda s: f"{s['wer_customer']:.1%}"),
+        row("word error rate, agent turns", lambda s: f"{s['wer_agent']:.1%}"),
+        row("expected article in top 3", lambda s: f"{s['top3']:.0%} ({s['top3_n']})"),
+        row("sensitive calls routed", lambda s: f"{s['routed']} / {s['routed_n']}"),
+        row("false routes", lambda s: s["false_routes"]),
+        row("end of turn → final, median (s)", lambda s: s["final_s"]["median"]),
+        row("end of turn → final, p90 (s)", lambda s: s["final_s"]["p90"]),
+        row("end of turn → suggestions, median (s)", lambda s: s["suggest_s"]["median"]),
+        f"| CPU s to transcribe a customer turn, median ({cost['turns']} turns) | "
+        f"{cost['cpu_s_without']} | {cost['cpu_s_with']} (x{cost['ratio']} in total) |",
+        "",
+        "| pack set | words computed in (s) | characters | tokens |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {k} | {v['seconds']} | {v['chars']} | {v['tokens']} |" for k, v in vocab.items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -440,6 +440,18 @@ SCHEMA: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        key="listen.draft_each_turn",
+        type=bool,
+        default=False,
+        label="Draft a reply for each customer turn",
+        description=(
+            "When the customer finishes a turn (heard on the call or typed in the listen panel) "
+            "and an article is suggested, draft a checked reply from the top suggestion. Never "
+            "while you are drafting or editing, and never for a case routed to a person. "
+            "Off by default; IT can lock it."
+        ),
+    ),
+    Setting(
         key="listen.audio_devices.microphone",
         type=str,
         default="",
@@ -571,6 +583,7 @@ GROUPS: tuple[Group, ...] = (
             "ui.copy_with_sources",
             "listen.follow_clipboard",
             "listen.audio",
+            "listen.draft_each_turn",
             "listen.audio_devices.microphone",
             "listen.audio_devices.loopback",
             "search.limit",

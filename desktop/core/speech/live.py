@@ -184,7 +184,8 @@ def _final(speech: Transcribes, turn: Turn, heard_at: float) -> Iterator[Event]:
 class Listener:
     """:func:`listen` on a thread of its own, below the window's priority: *on_event* gets each
     event, then *on_end* gets None when the call ended, or the exception that ended it (an
-    :class:`~desktop.core.errors.UserError` for bad audio). Both are called on that thread."""
+    :class:`~desktop.core.errors.UserError` for bad audio). Both are called on that thread.
+    *vocabulary*, when given, is called there first: the words Whisper is told to expect."""
 
     def __init__(
         self,
@@ -193,8 +194,10 @@ class Listener:
         on_event: Callable[[Event], None],
         on_end: Callable[[BaseException | None], None],
         low_priority: bool = True,
+        vocabulary: Callable[[], str] | None = None,
     ) -> None:
         self.source = source
+        self.vocabulary = vocabulary  # words to listen for, read on the listening thread
         self.speech = speech
         self.on_event = on_event
         self.on_end = on_end
@@ -223,6 +226,8 @@ class Listener:
         try:
             if self.low_priority:
                 priority.lower_current_thread()
+            if self.vocabulary is not None:
+                self.speech.hotwords = self.vocabulary()
             self.speech.model()  # load here: its threads take this thread's priority
             for event in listen(self.source, self.speech, self.stopping):
                 if isinstance(event, Final):

@@ -69,6 +69,7 @@ class Speech:
     folder: Path
     threads: int = 2
     prompt: str = ""  # words to expect (product names), given to Whisper as context
+    hotwords: str = ""  # the packs' vocabulary (see .vocabulary), given to Whisper as context
 
     @classmethod
     def default(cls, threads: int = 2, prompt: str = "") -> Speech:
@@ -123,6 +124,7 @@ class Speech:
             without_timestamps=True,
             vad_filter=False,
             initial_prompt=self.prompt or None,
+            hotwords=self.hotwords or None,
         )
         kept = [
             s.text

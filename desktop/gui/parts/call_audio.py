@@ -79,6 +79,7 @@ class CallAudio(QObject):
         self.add_turn = add_turn
         self.audio_source: Callable[[], AudioSource | None] = self.devices
         self.listener: Listener | None = None
+        self.vocabulary = True  # Whisper listens for the packs' words (benchmarks turn it off)
         self.capture: Capture | None = None
         self.problem: str = ""  # why listening stopped, when a device failed
         self.event.connect(self._on_event)
@@ -149,9 +150,19 @@ class CallAudio(QObject):
         if source is None or speech is None:
             self._set_button(False)
             return
-        self.listener = Listener(source, speech, self.event.emit, self.ended.emit).start()
+        self.listener = Listener(
+            source, speech, self.event.emit, self.ended.emit, vocabulary=self._vocabulary()
+        ).start()
         self._set_button(True)
         self._show(self._listening_text(source))
+
+    def _vocabulary(self) -> Callable[[], str] | None:
+        """The packs' words to listen for, computed on the listening thread (once per set of
+        packs: see desktop.core.speech.vocabulary)."""
+        from desktop.core.speech import vocabulary
+
+        packs = list(self.part.shell.packs.values())
+        return (lambda: vocabulary.hotwords(packs)) if self.vocabulary and packs else None
 
     @staticmethod
     def _listening_text(source: AudioSource) -> str:

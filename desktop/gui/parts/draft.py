@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
@@ -31,6 +32,15 @@ LOADING = (
 Request = tuple[str, str, str, Steer]  # text, task, tone, the agent's choices
 # Without a search, the sensitive-topic check is readied this long after the packs opened.
 SENSITIVE_IDLE_MS = 1500
+
+
+@dataclass(frozen=True)
+class TurnDraft:
+    """A reply the call asks for (a finished customer turn), not the agent: sent through
+    ``shell.draft_from``; it never replaces what the agent is drafting or editing."""
+
+    hit: Hit  # the top suggestion: the draft leads with its article
+    question: str  # the customer's need in that turn
 
 
 class DraftPart(Part):
@@ -138,14 +148,36 @@ class DraftPart(Part):
         steer = Steer.from_choices(shell.pack_filter, shell.selected)
         self._request((text, task, str(self.pane.tone.currentData()), steer))
 
-    def draft_from(self, hit: Hit) -> None:
+    def draft_from(self, hit: Hit | TurnDraft) -> None:
         """Draft a reply to the question (typed, else the customer's need, else the article's
         title) that leads with *hit*'s article, within the pack filter unless it is outside."""
+        if isinstance(hit, TurnDraft):
+            self.draft_turn(hit)
+            return
         self.pane.task.setCurrentIndex(self.pane.task.findData("reply"))
         shell = self.shell
         text, _ = task_input("reply", shell.query, shell.conversation, self.answer)
         steer = Steer.from_choices(shell.pack_filter, hit, chosen=True)
         self._request((text if text.strip() else hit.title, "reply", "shorter", steer))
+
+    def draft_turn(self, turn: TurnDraft) -> None:
+        """A reply for the customer's latest turn, as the Draft button drafts it, led by the top
+        suggestion; skipped (and said so) while the agent drafts or edits."""
+        busy = self.agent_busy()
+        if busy:
+            self.shell.say(f"New customer turn not drafted: {busy}", 8000)
+            return
+        self.pane.task.setCurrentIndex(self.pane.task.findData("reply"))
+        steer = Steer.from_choices(self.shell.pack_filter, turn.hit)
+        self._request((turn.question, "reply", str(self.pane.tone.currentData()), steer))
+
+    def agent_busy(self) -> str:
+        """Why a draft the agent did not ask for must not start now, or ""."""
+        if self._busy or self._waiting is not None:
+            return "a draft is still being written."
+        if self.editing or self.edit_base is not None:
+            return "you are editing the draft (your edit is kept)."
+        return ""
 
     def _request(self, request: Request) -> None:
         """Run *request* now, or once the knowledge is ready (saying so meanwhile)."""

@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from desktop.core import listen, render
+from desktop.core.conversation import AGENT, turns
 from desktop.core.errors import UserError
 from desktop.core.knowledge.index import Hit
 from desktop.core.speech.live import Final
@@ -17,9 +18,11 @@ from desktop.core.steer import Steer
 from desktop.gui.panes import ListenPane
 from desktop.gui.parts.base import Part, Shell, Shortcut
 from desktop.gui.parts.call_audio import CallAudio
+from desktop.gui.parts.draft import TurnDraft
 
 NO_NEED = "Suggestions appear as the conversation changes."
 ROUTE_STYLE = "background-color:#fde2c8; color:#000000; padding:4px;"
+DRAFT_EACH_TURN = "listen.draft_each_turn"
 
 
 class ListenPart(Part):
@@ -45,6 +48,7 @@ class ListenPart(Part):
         self._running = False
         self._pending: str | None = None
         self._opening = ""  # the first line of the conversation the agent's choices belong to
+        self._drafted = ""  # the customer's need a reply was last drafted (or skipped) for
         self._add_route_banner()
         self._add_call_ended()
         self._clear_after_wrapup = False
@@ -199,6 +203,21 @@ class ListenPart(Part):
             if not found.hits:
                 self.pane.suggestions.show_message("No approved article matches yet.")
         self.suggestions_shown.emit(found.hits)
+        self._draft_turn(text, found)
+
+    def _draft_turn(self, text: str, found: listen.Suggestion) -> None:
+        """When the setting allows, a reply for the customer's latest turn, led by the top
+        suggestion: once per need, never for a routed case (the draft pane skips it while the
+        agent drafts or edits, and says so)."""
+        if not self.shell.context.settings.get(DRAFT_EACH_TURN):
+            return
+        said = turns(text)
+        if not said or said[-1].speaker == AGENT or found.need.empty or not found.hits:
+            return
+        if self.detection is not None or found.need.query == self._drafted:
+            return
+        self._drafted = found.need.query
+        self.shell.draft_from.emit(TurnDraft(found.hits[0], found.need.query))
 
     def _show_route(self, detection: object) -> None:
         """Raise (or lower) the route-to-person banner: at once, before any draft."""
