@@ -252,9 +252,14 @@ for _ in range(16):
 @pytest.mark.slow
 @pytest.mark.skipif(not _strace_works(), reason="strace is not installed or cannot trace here")
 def test_the_embedder_runtime_sends_no_telemetry(tmp_path: Path) -> None:
+    assert _inet_calls_of(EMBEDDER_IN_USE, tmp_path) == []
+
+
+def _inet_calls_of(code: str, tmp_path: Path) -> list[str]:
+    """The network calls of *code* run under strace in a fresh interpreter, unguarded."""
     trace = tmp_path / "trace.txt"
     result = subprocess.run(
-        [*STRACE, "-o", str(trace), sys.executable, "-c", EMBEDDER_IN_USE],
+        [*STRACE, "-o", str(trace), sys.executable, "-c", code],
         cwd=tmp_path,
         env=_unguarded_env(),
         capture_output=True,
@@ -262,7 +267,7 @@ def test_the_embedder_runtime_sends_no_telemetry(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert _inet_calls(trace) == []
+    return _inet_calls(trace)
 
 
 # Live listening runs Whisper on CTranslate2 and Silero VAD on onnxruntime: the same telemetry
@@ -287,14 +292,4 @@ while time.monotonic() - began < 16:
 @pytest.mark.slow
 @pytest.mark.skipif(not _strace_works(), reason="strace is not installed or cannot trace here")
 def test_the_speech_runtime_connects_nowhere(tmp_path: Path) -> None:
-    trace = tmp_path / "trace.txt"
-    result = subprocess.run(
-        [*STRACE, "-o", str(trace), sys.executable, "-c", SPEECH_IN_USE],
-        cwd=tmp_path,
-        env=_unguarded_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert _inet_calls(trace) == []
+    assert _inet_calls_of(SPEECH_IN_USE, tmp_path) == []
