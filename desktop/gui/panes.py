@@ -126,7 +126,9 @@ class RichRowDelegate(QStyledItemDelegate):
     def _width(self) -> int:
         # The width a row is painted at (its rect spans the viewport), so that measuring and
         # painting share one document.
-        return max(120, self._view.viewport().width())
+        # Less the spacing around each row (the cards have some): else a row is wider than
+        # the viewport and the list scrolls sideways.
+        return max(120, self._view.viewport().width() - 2 * self._view.spacing())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
         rich = index.data(RICH_ROLE)
