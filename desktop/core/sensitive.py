@@ -78,6 +78,7 @@ MAX_SENTENCES = 40  # the latest part of a long conversation is what matters
 WINDOW_SENTENCES = 12  # pairs of neighbouring sentences are also scored, among the latest ones
 CACHE_SIZE = 512  # sentences whose nearest pack passage is remembered
 # When a message matches several topics, the most urgent one decides where it goes.
+URGENT = "self_harm"  # the case that must never be missed or given another topic's rule
 PRIORITY = (
     "self_harm",
     "domestic_abuse",
@@ -482,12 +483,24 @@ class SensitiveDetector:
         units = [unit for unit in units if len(unit.split()) >= self.min_words]
         if not units:
             return []
+        # Self-harm is also looked for in each clause of a long sentence: "I have lost my job
+        # and I don't see the point in going on" says two things, and the likeness of the whole
+        # goes to the first (job loss: a vulnerable customer). Only self-harm: in other topics'
+        # clauses ("... and I gave him the code") the part misleads more than the whole.
+        clauses = [c for c in clause_units(text) if c not in units]
+        clauses = [c for c in clauses if len(c.split()) >= self.min_words]
         self._topic_vectors()  # ready before the first check, which the agent may be waiting on
-        vectors = self.embedder.embed(units)
+        vectors = self.embedder.embed(units + clauses)
+        whole_units, parts = vectors[: len(units)], vectors[len(units) :]
+        found = self._by_classifier(units, whole_units) + self._by_example(units, whole_units)
+        if clauses:
+            in_parts = self._by_classifier(clauses, parts) + self._by_example(clauses, parts)
+            found += [d for d in in_parts if d.topic.name == URGENT]
         best: dict[str, Detection] = {}
-        for found in self._by_classifier(units, vectors) + self._by_example(units, vectors):
-            if found.topic.name not in best or found.score > best[found.topic.name].score:
-                best[found.topic.name] = found
+        for detection in found:
+            name = detection.topic.name
+            if name not in best or detection.score > best[name].score:
+                best[name] = detection
         return list(best.values())
 
     def _by_classifier(self, units: list[str], vectors: Any) -> list[Detection]:
@@ -575,6 +588,16 @@ def meaning_units(text: str) -> list[str]:
     recent = sentences[-WINDOW_SENTENCES:]
     units += [f"{a} {b}" for a, b in pairwise(recent)]
     return list(dict.fromkeys(units))
+
+
+_CLAUSE = re.compile(r",?\s+(?:and|but|so)\s+(?=i\b|i')|;\s+", re.IGNORECASE)
+
+
+def clause_units(text: str) -> list[str]:
+    """The clauses of *text*'s sentences that start with the speaker ("..., and I ...",
+    "... but I ...", "...; ..."), when a sentence has more than one."""
+    sentences = [s.strip() for s in verify.split_sentences(text) if s.strip()][-MAX_SENTENCES:]
+    return [c.strip() for s in sentences for c in _CLAUSE.split(s) if c.strip() != s]
 
 
 def handling_hit(topic: Topic) -> Hit | None:

@@ -84,3 +84,32 @@ def test_an_ordinary_call_in_the_listen_panel_routes_nothing(context) -> None:  
     assert len(steps) == 3
     routes = [listen.route(context.sensitive_detector(), step) for step in steps]
     assert routes == [None, None, None], [r.reason for r in routes if r]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "message",
+    [
+        # As Whisper heard it on a generated call ("seem" for "see"): the whole sentence reads
+        # as job loss (a vulnerable customer); its second clause is the crisis.
+        "I have lost my job and I don't seem the point in going on anymore",
+        "My landlord wants me out by Friday, so I think I'll just end it all then",
+    ],
+)
+def test_self_harm_in_a_clause_of_a_longer_sentence_is_self_harm(
+    no_pack: SensitiveDetector, message: str
+) -> None:
+    found = no_pack.detect(message)
+    assert found is not None and found.topic.name == "self_harm", found
+
+
+@pytest.mark.slow
+def test_other_topics_are_not_read_from_clauses(no_pack: SensitiveDetector) -> None:
+    """A fraud told in two clauses stays fraud: read alone, "I gave him remote access" is
+    closer to abuse, which would outrank fraud."""
+    message = (
+        "A guy called pretending to be from your support and I gave him remote access. "
+        "Now my bank account is empty."
+    )
+    found = no_pack.detect(message)
+    assert found is not None and found.topic.name == "fraud", found
