@@ -476,7 +476,8 @@ class SensitiveDetector:
         fine then?", "ok I'll ring them.") is close to too many things to route on meaning."""
         if self.embedder is None:
             return []
-        units = meaning_units(text)
+        sentences = _recent_sentences(text)  # split once for both kinds of unit
+        units = meaning_units(text, sentences)
         whole = " ".join(text.split())
         if units and len(whole.split()) <= WHOLE_MESSAGE_WORDS and whole not in units:
             units.append(whole)
@@ -487,7 +488,7 @@ class SensitiveDetector:
         # and I don't see the point in going on" says two things, and the likeness of the whole
         # goes to the first (job loss: a vulnerable customer). Only self-harm: in other topics'
         # clauses ("... and I gave him the code") the part misleads more than the whole.
-        clauses = [c for c in clause_units(text) if c not in units]
+        clauses = [c for c in clause_units(sentences) if c not in units]
         clauses = [c for c in clauses if len(c.split()) >= self.min_words]
         self._topic_vectors()  # ready before the first check, which the agent may be waiting on
         vectors = self.embedder.embed(units + clauses)
@@ -579,11 +580,16 @@ def customer_text(text: str) -> str:
     return "\n".join(turn.text for turn in turns if turn.speaker != conversation.AGENT)
 
 
-def meaning_units(text: str) -> list[str]:
+def _recent_sentences(text: str) -> list[str]:
+    return [s.strip() for s in verify.split_sentences(text) if s.strip()][-MAX_SENTENCES:]
+
+
+def meaning_units(text: str, sentences: list[str] | None = None) -> list[str]:
     """The parts of *text* compared with the examples: each sentence of at least three words,
     and each pair of neighbouring sentences (a case is often said across two: "I won't need any
-    of it after Friday. I've made my peace with it."). The latest sentences matter most."""
-    sentences = [s.strip() for s in verify.split_sentences(text) if s.strip()][-MAX_SENTENCES:]
+    of it after Friday. I've made my peace with it."). The latest sentences matter most.
+    *sentences*, if given, are *text*'s recent sentences already split."""
+    sentences = _recent_sentences(text) if sentences is None else sentences
     units = [s for s in sentences if len(s.split()) >= 3]
     recent = sentences[-WINDOW_SENTENCES:]
     units += [f"{a} {b}" for a, b in pairwise(recent)]
@@ -593,10 +599,9 @@ def meaning_units(text: str) -> list[str]:
 _CLAUSE = re.compile(r",?\s+(?:and|but|so)\s+(?=i\b|i')|;\s+", re.IGNORECASE)
 
 
-def clause_units(text: str) -> list[str]:
-    """The clauses of *text*'s sentences that start with the speaker ("..., and I ...",
-    "... but I ...", "...; ..."), when a sentence has more than one."""
-    sentences = [s.strip() for s in verify.split_sentences(text) if s.strip()][-MAX_SENTENCES:]
+def clause_units(sentences: list[str]) -> list[str]:
+    """The clauses of *sentences* that start with the speaker ("..., and I ...", "... but
+    I ...", "...; ..."), when a sentence has more than one."""
     return [c.strip() for s in sentences for c in _CLAUSE.split(s) if c.strip() != s]
 
 
