@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -392,14 +393,21 @@ def listen_command(
 
     if (conversation is None) == (audio is None):
         raise UserError("Give the conversation as --text FILE or as --audio FILE (one of them).")
-    text = conversation.read() if audio is None else _transcript(audio).conversation()
+    context = _context(packs)
+    if audio is None:
+        text = conversation.read()
+    else:
+        # As in the window: Whisper is told the packs' words (product and topic names).
+        from desktop.core.speech import vocabulary
+
+        _ensure_demo(context)
+        text = _transcript(audio, hotwords=vocabulary.hotwords(context.packs())).conversation()
     steps = listen.customer_prefixes(text)
     if not steps:
         raise UserError(
             "The conversation has no customer turns.",
             "Give a text file with lines such as 'Customer: my parcel has not arrived'.",
         )
-    context = _context(packs)
     context.preload()
     _ensure_demo(context)
     results = [
@@ -438,8 +446,9 @@ def transcribe_command(audio: tuple[Path, ...], as_json: bool) -> None:
         click.echo(f"[{turn['start']:7.1f}s] {turn['speaker'].capitalize()}: {turn['text']}")
 
 
-def _transcript(*audio: Path) -> Any:
-    """The call in *audio* transcribed (a CallTranscript), unless IT locked listening off."""
+def _transcript(*audio: Path, hotwords: str = "") -> Any:
+    """The call in *audio* transcribed (a CallTranscript), unless IT locked listening off;
+    *hotwords*: the words Whisper is told to expect (see desktop.core.speech.vocabulary)."""
     from desktop.core.errors import UserError
     from desktop.core.paths import Paths
     from desktop.core.settings import Settings
@@ -451,7 +460,13 @@ def _transcript(*audio: Path) -> Any:
     if settings.is_locked("listen.audio") and not settings.get("listen.audio"):
         raise UserError("Listening to call audio is turned off by your IT department.")
     transcript = CallTranscript()
-    for event in listen(FileSource(*audio), Speech.default(), partials=False):
+    speech = Speech.default()
+    speech.hotwords = hotwords
+    if hotwords:
+        logging.getLogger(__name__).info(
+            "Whisper listens for %d characters of the packs' words", len(hotwords)
+        )
+    for event in listen(FileSource(*audio), speech, partials=False):
         if isinstance(event, Final):
             transcript.add(event)
     return transcript

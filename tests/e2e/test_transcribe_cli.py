@@ -57,7 +57,7 @@ def test_it_can_lock_listening_off(deskmate: Any, policy: Any, tmp_path: Path) -
 @pytest.mark.slow
 @needs_tools
 def test_listen_audio_gives_need_articles_and_route_per_customer_turn(
-    deskmate: Any, demo_pack: Path, tmp_path: Path
+    deskmate: Any, demo_pack: Path, embedder: Any, deskmate_home: Path, tmp_path: Path
 ) -> None:
     pcm, _ = speechkit.call(
         [
@@ -76,6 +76,14 @@ def test_listen_audio_gives_need_articles_and_route_per_customer_turn(
     sources = [a["source"] for a in first["articles"]]
     assert "delivery-returns/return-damaged-or-faulty-item.md" in sources
     assert second["route"]["topic"] == "self_harm"
+    # As in the window, Whisper was told the pack's words (its titles and headings).
+    from desktop.core.knowledge.index import Pack
+    from desktop.core.speech import vocabulary
+
+    words = vocabulary.hotwords([Pack(demo_pack, embedder)])
+    log = (deskmate_home / "logs" / "deskmate.log").read_text(encoding="utf-8")
+    # (The log carries no text, only its length: see desktop.core.logs.)
+    assert words and f"Whisper listens for {len(words)} characters of the packs' words" in log
 
 
 def test_listen_wants_text_or_audio(deskmate: Any) -> None:
