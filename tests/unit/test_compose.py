@@ -179,3 +179,15 @@ def test_the_search_relevance_votes_for_the_lead_article(embed) -> None:  # type
         question, [hit("account", change, 0.5), hit("signin", reset, 0.9)], embed
     )
     assert draft.startswith(reset) and sources[0].source == "signin", draft
+
+
+def test_steps_written_with_two_spaces_are_quoted_whole() -> None:
+    steps = (
+        "1.  Log in to the MyRackspace Portal.\n"
+        "2.  In the top navigation bar, click Select a Product > Dedicated Hosting.\n"
+        "3.  Click Products > Cloud Office."
+    )
+    draft, _ = extractive("How do I open the Cloud Office panel?", [hit("office", steps)], None)
+
+    assert draft.splitlines()[0] == "1. Log in to the MyRackspace Portal. [1]", draft
+    assert "1. [1]" not in draft and "[1] Log in" not in draft

@@ -84,6 +84,19 @@ def test_list_markers_are_not_sentences() -> None:
     ]
 
 
+def test_a_step_number_with_two_spaces_after_it_is_not_a_sentence() -> None:
+    # Markdown from Hugo sites writes "1.  Log in"; pySBD ends a sentence after "1." there, and
+    # extractive drafts then cited the bare "1." as a sentence ("1. [1] Log in ... [1]").
+    steps = "1.  Log in to the MyRackspace Portal.\n2.  Click Products > Cloud Office. Then wait."
+
+    assert split_sentences(steps) == [
+        "1.  Log in to the MyRackspace Portal.",
+        "2.  Click Products > Cloud Office.",
+        "Then wait.",
+    ]
+    assert split_sentences("Version 2. Then restart.") == ["Version 2.", "Then restart."]
+
+
 def test_lines_without_end_punctuation_are_sentences_and_blank_lines_are_not() -> None:
     assert split_sentences("Hi Sam,\n\n\nThanks for waiting\n  \nKind regards") == [
         "Hi Sam,",
