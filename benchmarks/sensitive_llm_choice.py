@@ -68,7 +68,8 @@ def choices(model: str, messages: list[str]) -> tuple[list[np.ndarray], float]:
     started = time.perf_counter()
     for message in messages:
         llm.n_tokens = kept
-        llm._ctx.memory_seq_rm(-1, kept, -1)
+        forget = getattr(llm._ctx, "kv_cache_seq_rm", None) or llm._ctx.memory_seq_rm
+        forget(-1, kept, -1)  # the previous message
         llm.eval(tokens(f'"{message}"') + tokens("<|im_end|>\n<|im_start|>assistant\n", True))
         logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
         chosen = logits[letters].astype(np.float64)
