@@ -15,11 +15,22 @@ and before any model, so this is exactly the pipeline's routing decision) on:
   by another hand before the classifier existed and never read while tuning (the honest
   estimate, reported on its own); fold ``d`` was written for the third pass before anything was
   changed, in varied customers' voices (short, typos, indirect, buried in an ordinary request)
-  with idioms and look-alikes as its ordinary rows, and never tuned on;
+  with idioms and look-alikes as its ordinary rows, and never tuned on. Folds ``e`` and ``f``
+  (data/sensitive_fresh.jsonl) were written for the fourth pass by an author who never saw the
+  detector: ``e`` (chat) was studied and trained on, ``f`` (calls and emails) is held out;
+* ``hc2-tune``: the sensitive and ordinary rows of the tuning halves of
+  data/helpcentre2_{duckduckgo,rackspace}.jsonl (same author as folds e and f);
 * ``demo``: data/grounding_questions.jsonl (the demo pack with its own sensitive articles, and
   Rackspace), which must not get worse;
-* ``test`` (only with ``--test``): the held-out half of helpcentre_questions.jsonl, reported as
-  aggregates only, measured once with the final settings. Its rows are never printed.
+* held out (only with ``--test``): ``test`` and ``hc2-test``, the test halves of both
+  help-centre sets, and fold ``f``, reported as aggregates only, measured once with the final
+  settings. Their rows are never printed.
+
+``--variants [NAME ...]`` trains each classifier variant of VARIANTS in-process (with
+scripts/train-sensitive.py's functions) and measures it leave-one-fold-out over the dev folds
+(``--folds``, default abcde: trained without fold X, measured on X with no pack, pooled), and,
+trained on every fold, on tune, hc2-tune, demo and the listen conversations
+(results/sensitive_routing.variants.{json,md}). ``--out NAME`` names the results file.
 
 A sensitive case counts as routed when the detector names its topic. A false route is any
 detection on an ordinary message (answerable or unanswerable). ms/message is the warm detection
@@ -47,7 +58,7 @@ from common import ROOT, corpus_pack, isolated_home, write_result
 
 from desktop.core.context import AppContext
 from desktop.core.paths import Paths
-from desktop.core.sensitive import SensitiveDetector
+from desktop.core.sensitive import NEVER_VETOED, PRIORITY, SensitiveDetector
 from desktop.core.settings import Settings
 
 isolated_home()
@@ -274,7 +285,8 @@ def _memoise(embedder: Any) -> None:
 def _classifier(trainer: Any, embedder: Any, folds: tuple[str, ...], v: dict[str, Any]) -> Any:
     from desktop.core.sensitive import Classifier
 
-    texts, labels, classes = trainer.training_texts(folds, **v.get("data", {}))
+    folds = v.get("fixed_folds", folds)
+    texts, labels, classes = trainer.training_texts(folds, v.get("data", {}).get("tune", False))
     targets = np.array([classes.index(label) for label in labels])
     train = v.get("train", {})
     weights, bias = trainer.train(embedder.embed(texts), targets, len(classes), **train)
@@ -284,6 +296,10 @@ def _classifier(trainer: Any, embedder: Any, folds: tuple[str, ...], v: dict[str
 
 
 def _use(by_knowledge: dict[str, SensitiveDetector], classifier: Any, v: dict[str, Any]) -> None:
+    import desktop.core.sensitive as sensitive
+
+    sensitive.PRIORITY = v.get("priority", PRIORITY)
+    sensitive.NEVER_VETOED = v.get("never_vetoed", NEVER_VETOED)
     for detector in by_knowledge.values():
         detector.classifier = classifier
         detector.classifier_margin = v.get("classifier_margin", 0.05)
@@ -322,14 +338,14 @@ def measure_variant(
     lofo = [out[f"lofo-{fold}"] for fold in folds]
     out["lofo"] = {"routed": _pooled(lofo, "routed"), "false_route": _pooled(lofo, "false_route")}
     _use(by_knowledge, _classifier(trainer, embedder, tuple(folds), v), v)
-    for name in ("tune", "demo"):
+    for name in ("tune", "hc2-tune", "demo"):
         out[name] = evaluate(cases(name), by_knowledge)
     out["listen"] = _listen(by_knowledge["demo"])
     return out
 
 
 def variants_table(measured: dict[str, dict[str, Any]], folds: str) -> str:
-    sets = ["lofo", *(f"lofo-{f}" for f in folds), "tune", "demo", "listen"]
+    sets = ["lofo", *(f"lofo-{f}" for f in folds), "tune", "hc2-tune", "demo", "listen"]
     lines = [
         "# Sensitive routing: classifier variants",
         "",
@@ -348,19 +364,19 @@ def variants_table(measured: dict[str, dict[str, Any]], folds: str) -> str:
     return "\n".join(lines)
 
 
+_OTHERS = tuple(p for p in PRIORITY if p != "insider_misuse")
+INSIDER_FIRST = (*_OTHERS[:3], "insider_misuse", *_OTHERS[3:])  # before fraud
+ALL = {"data": {"folds": tuple("abcde"), "tune": True}}  # fold X left out by the harness
 VARIANTS: dict[str, dict[str, Any]] = {
-    "shipped settings": {},
-    "threshold 0.4": {"threshold": 0.4},
-    "threshold 0.6": {"threshold": 0.6},
-    "ordinary share 0.3": {"train": {"ordinary_share": 0.3}},
-    "ordinary share 0.7": {"train": {"ordinary_share": 0.7}},
-    "L2 1e-3": {"train": {"l2": 1e-3}},
-    "L2 1e-4": {"train": {"l2": 1e-4}},
-    "steps 2000": {"train": {"steps": 2000}},
-    "classifier contrast 0": {"classifier_margin": 0.0},
-    "classifier contrast 0.02": {"classifier_margin": 0.02},
-    "no trigger veto": {"trigger_veto": None},
-    "units of 4+ words": {"min_words": 4},
+    "trained on fold a only": {"fixed_folds": ("a",)},
+    "all folds + tune halves": ALL,
+    "all + vulnerable never vetoed": ALL | {"never_vetoed": ("self_harm", "vulnerable")},
+    "all + insider before fraud": ALL | {"priority": INSIDER_FIRST},
+    "all + ordinary share 0.3": ALL | {"train": {"ordinary_share": 0.3}},
+    "all + ordinary share 0.7": ALL | {"train": {"ordinary_share": 0.7}},
+    "all + steps 2000": ALL | {"train": {"steps": 2000}},
+    "all + threshold 0.4": ALL | {"threshold": 0.4},
+    "all + classifier contrast 0.02": ALL | {"classifier_margin": 0.02},
 }
 
 

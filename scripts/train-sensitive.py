@@ -47,6 +47,12 @@ DEV = DATA / "sensitive_dev.jsonl"
 FRESH = DATA / "sensitive_fresh.jsonl"
 ORDINARY = "ordinary"
 TRAIN_FOLDS = ("a",)  # folds of the dev files trained on; the others stay held out
+TRAIN_TUNE = False  # also the tuning halves of the help-centre question sets
+HELPCENTRE = (
+    "helpcentre_questions.jsonl",
+    "helpcentre2_duckduckgo.jsonl",
+    "helpcentre2_rackspace.jsonl",
+)
 L2 = 1e-5
 STEPS = 600
 STEP_SIZE = 4.0
@@ -55,10 +61,10 @@ DECIMALS = 5
 
 
 def training_texts(
-    folds: tuple[str, ...] = TRAIN_FOLDS,
+    folds: tuple[str, ...] = TRAIN_FOLDS, tune: bool = TRAIN_TUNE
 ) -> tuple[list[str], list[str], list[str]]:
-    """(texts, labels, classes): topics.yaml's examples and ordinary messages, then the dev
-    files' rows of *folds*."""
+    """(texts, labels, classes): topics.yaml's examples and ordinary messages, the dev files'
+    rows of *folds* and, if *tune*, the tuning halves of the help-centre question sets."""
     data = yaml.safe_load(TOPICS.read_text(encoding="utf-8"))
     classes = [ORDINARY, *data["topics"]]
     texts: list[str] = []
@@ -72,6 +78,12 @@ def training_texts(
         if row["fold"] in folds:
             texts.append(row["message"])
             labels.append(row["topic"] or ORDINARY)
+    for name in HELPCENTRE if tune else ():
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+        for row in (json.loads(line) for line in lines if line.strip()):
+            if row["split"] == "tune":
+                texts.append(row["question"])
+                labels.append(row["sensitive_topic"] or ORDINARY)
     return texts, labels, classes
 
 
