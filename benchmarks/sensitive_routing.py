@@ -367,16 +367,11 @@ def variants_table(measured: dict[str, dict[str, Any]], folds: str) -> str:
 _OTHERS = tuple(p for p in PRIORITY if p != "insider_misuse")
 INSIDER_FIRST = (*_OTHERS[:3], "insider_misuse", *_OTHERS[3:])  # before fraud
 ALL = {"data": {"folds": tuple("abcde"), "tune": True}}  # fold X left out by the harness
+FOLD_A = {"fixed_folds": ("a",)}  # today's training set (fold a is then not held out)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "trained on fold a only": {"fixed_folds": ("a",)},
+    "shipped: topics.yaml + fold a": FOLD_A,
     "all folds + tune halves": ALL,
-    "all + vulnerable never vetoed": ALL | {"never_vetoed": ("self_harm", "vulnerable")},
-    "all + insider before fraud": ALL | {"priority": INSIDER_FIRST},
-    "all + ordinary share 0.3": ALL | {"train": {"ordinary_share": 0.3}},
-    "all + ordinary share 0.7": ALL | {"train": {"ordinary_share": 0.7}},
-    "all + steps 2000": ALL | {"train": {"steps": 2000}},
-    "all + threshold 0.4": ALL | {"threshold": 0.4},
-    "all + classifier contrast 0.02": ALL | {"classifier_margin": 0.02},
+    "fold a, vulnerable never vetoed": FOLD_A | {"never_vetoed": ("self_harm", "vulnerable")},
 }
 
 

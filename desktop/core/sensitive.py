@@ -97,6 +97,15 @@ PRIORITY = (
     "insider_misuse",
     "legal_threat",
 )
+# Insider misuse found in a message about work outranks the topics whose phrases a workplace
+# case also says ("read my coworker's email without her knowing" is not domestic abuse; "an agent
+# reset my password... staff override" is not an outside fraud).
+INSIDER = "insider_misuse"
+OUTRANKED_AT_WORK = ("domestic_abuse", "fraud")
+_AT_WORK = re.compile(
+    r"\b(?:colleagues?|co-?workers?|my boss|my manager|my supervisor|an? admin|i'm an admin|"
+    r"staff|employees?|my team|at work|(?:an|the|one of your|one of my) agents?)\b"
+)
 BUILTIN_FILE = Path("safety") / "topics.yaml"
 CLASSIFIER_FILE = Path("safety") / "classifier.json"
 # scripts/train-sensitive.py prints this after training; a test retrains and compares.
@@ -106,7 +115,10 @@ CLASSIFIER_MARGIN = 0.05  # a unit the classifier routes must be this much close
 TRIGGER_VETO = (
     0.85  # a phrase in a sentence the classifier reads as this surely ordinary is dropped
 )
-NEVER_VETOED = ("self_harm",)  # topics whose phrases and patterns the classifier never drops
+# Topics whose phrases and patterns the classifier never drops: self-harm must never be missed.
+# (Adding vulnerable routed "im using a food bank..." but also "while I'm in hospital for a
+# minor operation": rejected, benchmarks/results/sensitive_routing.variants.md.)
+NEVER_VETOED = ("self_harm",)
 MIN_MEANING_WORDS = 5  # a shorter unit ("My account's fine then?") routes only by a trigger
 WHOLE_MESSAGE_WORDS = 80  # a message up to this long is also classified as a whole
 _RULE = re.compile(r"Rule:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
@@ -386,7 +398,9 @@ _RETRACTION = re.compile(
 
 
 def _retracted(topic: Topic, normalised: str, said: re.Match[str]) -> bool:
-    """Whether a built-in phrase is taken back at once (never self-harm's, nor a company's)."""
+    """Whether a built-in phrase is taken back at once (never self-harm's, nor a company's:
+    applied to the demo pack's "late mother" too, the same call then routed as self-harm by a
+    likeness, a worse false route than bereavement)."""
     if not topic.builtin or topic.name in NEVER_VETOED or said.group(0) in topic.added_triggers:
         return False
     return _RETRACTION.match(normalised, said.end()) is not None
@@ -466,25 +480,27 @@ class SensitiveDetector:
         found = self._by_trigger(text) or self._by_meaning(text)
         if not found:
             return None
-        rank = {name: i for i, name in enumerate(PRIORITY)}
-        return min(found, key=lambda d: (rank.get(d.topic.name, len(PRIORITY)), -d.score))
+        rank = {name: 2 * i for i, name in enumerate(PRIORITY)}
+        if _AT_WORK.search(_normalise(text)):  # a colleague's mail read "without her knowing"
+            rank[INSIDER] = min(rank[t] for t in OUTRANKED_AT_WORK) - 1
+        return min(found, key=lambda d: (rank.get(d.topic.name, 2 * len(PRIORITY)), -d.score))
 
     def _by_trigger(self, text: str) -> list[Detection]:
         normalised = _normalise(text)
         found = []
         for topic in self.topics:
-            matches = [_trigger_pattern(topic.triggers), *topic.patterns]
             said = next(
                 (
-                    m
-                    for pattern in matches
+                    m.group(0)
+                    for pattern in (_trigger_pattern(topic.triggers), *topic.patterns)
                     for m in pattern.finditer(normalised)
                     if not _retracted(topic, normalised, m)
+                    and not self._vetoed(topic, text, m.group(0))
                 ),
                 None,
-            )
-            if said is not None and not self._vetoed(topic, text, said.group(0)):
-                found.append(Detection(topic, f'the message says "{said.group(0)}"', 1.0))
+            )  # the first phrase or pattern that is neither taken back nor read as ordinary
+            if said is not None:
+                found.append(Detection(topic, f'the message says "{said}"', 1.0))
         return found
 
     def _vetoed(self, topic: Topic, text: str, said: str) -> bool:

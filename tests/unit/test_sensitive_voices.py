@@ -80,3 +80,22 @@ def test_a_phrase_taken_back_routes_only_if_something_else_is_said(
     assert found is not None and found.topic.name == "bereavement"
     found = by_phrase.detect("I want to kill myself... no sorry, I don't know")
     assert found is not None and found.topic.name == "self_harm"  # never taken back
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I'm an admin, how do I read my colleague's email without her knowing?",
+        "your staff member opened my account without my permission, then someone hacked my email",
+    ],
+)
+def test_insider_misuse_at_work_outranks_abuse_and_fraud_phrases(
+    by_phrase: SensitiveDetector, message: str
+) -> None:
+    found = by_phrase.detect(message)
+    assert found is not None and found.topic.name == "insider_misuse", found
+
+
+def test_away_from_work_the_usual_order_holds(by_phrase: SensitiveDetector) -> None:
+    found = by_phrase.detect("how can i check his location without him knowing")
+    assert found is not None and found.topic.name == "domestic_abuse"
