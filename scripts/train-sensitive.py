@@ -42,8 +42,17 @@ from desktop.core.knowledge.embedder import Embedder  # noqa: E402
 
 OUT = ROOT / "resources" / "safety" / "classifier.json"
 TOPICS = ROOT / "resources" / "safety" / "topics.yaml"
-DEV = ROOT / "benchmarks" / "data" / "sensitive_dev.jsonl"
+DATA = ROOT / "benchmarks" / "data"
+DEV = DATA / "sensitive_dev.jsonl"
+FRESH = DATA / "sensitive_fresh.jsonl"
 ORDINARY = "ordinary"
+TRAIN_FOLDS = ("a",)  # folds of the dev files trained on; the others stay held out
+TRAIN_TUNE = False  # also the tuning halves of the help-centre question sets
+HELPCENTRE = (
+    "helpcentre_questions.jsonl",
+    "helpcentre2_duckduckgo.jsonl",
+    "helpcentre2_rackspace.jsonl",
+)
 L2 = 1e-5
 STEPS = 600
 STEP_SIZE = 4.0
@@ -51,8 +60,11 @@ THRESHOLD = 0.5
 DECIMALS = 5
 
 
-def training_texts() -> tuple[list[str], list[str], list[str]]:
-    """(texts, labels, classes): topics.yaml's examples and ordinary messages, then dev fold a."""
+def training_texts(
+    folds: tuple[str, ...] = TRAIN_FOLDS, tune: bool = TRAIN_TUNE
+) -> tuple[list[str], list[str], list[str]]:
+    """(texts, labels, classes): topics.yaml's examples and ordinary messages, the dev files'
+    rows of *folds* and, if *tune*, the tuning halves of the help-centre question sets."""
     data = yaml.safe_load(TOPICS.read_text(encoding="utf-8"))
     classes = [ORDINARY, *data["topics"]]
     texts: list[str] = []
@@ -62,12 +74,27 @@ def training_texts() -> tuple[list[str], list[str], list[str]]:
         labels += [name] * len(spec.get("examples") or ())
     texts += [str(o) for o in data.get("ordinary") or ()]
     labels += [ORDINARY] * len(data.get("ordinary") or ())
-    for line in DEV.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else None
-        if row and row["fold"] == "a":
+    for row in dev_rows():
+        if row["fold"] in folds:
             texts.append(row["message"])
             labels.append(row["topic"] or ORDINARY)
+    for name in HELPCENTRE if tune else ():
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+        for row in (json.loads(line) for line in lines if line.strip()):
+            if row["split"] == "tune":
+                texts.append(row["question"])
+                labels.append(row["sensitive_topic"] or ORDINARY)
     return texts, labels, classes
+
+
+def dev_rows() -> list[dict[str, Any]]:
+    """The rows of the dev files (sensitive_dev.jsonl, and sensitive_fresh.jsonl if present)."""
+    rows = []
+    for path in (DEV, FRESH):
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            rows += [json.loads(line) for line in lines if line.strip()]
+    return rows
 
 
 def inputs_hash(texts: list[str], labels: list[str]) -> str:
@@ -77,24 +104,32 @@ def inputs_hash(texts: list[str], labels: list[str]) -> str:
     return digest.hexdigest()
 
 
-def train(vectors: Any, targets: Any, classes: int) -> tuple[Any, Any]:
-    """Softmax regression by full-batch gradient descent (float64, deterministic)."""
+def train(
+    vectors: Any,
+    targets: Any,
+    classes: int,
+    l2: float = L2,
+    steps: int = STEPS,
+    ordinary_share: float = 0.5,
+) -> tuple[Any, Any]:
+    """Softmax regression by full-batch gradient descent (float64, deterministic). Ordinary
+    texts carry *ordinary_share* of the weight, the topics share the rest equally."""
     x = vectors.astype(np.float64)
     onehot = np.zeros((len(x), classes))
     onehot[np.arange(len(x)), targets] = 1.0
     counts = onehot.sum(axis=0)
-    share = np.where(np.arange(classes) == 0, 0.5, 0.5 / (classes - 1))
+    share = np.where(np.arange(classes) == 0, ordinary_share, (1 - ordinary_share) / (classes - 1))
     sample_weight = (share / np.maximum(counts, 1))[targets][:, None]
     sample_weight /= sample_weight.sum()
     weights = np.zeros((x.shape[1], classes))
     bias = np.zeros(classes)
-    for _ in range(STEPS):
+    for _ in range(steps):
         logits = x @ weights + bias
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         gradient = (p - onehot) * sample_weight
-        weights -= STEP_SIZE * (x.T @ gradient + L2 * weights)
+        weights -= STEP_SIZE * (x.T @ gradient + l2 * weights)
         bias -= STEP_SIZE * gradient.sum(axis=0)
     return weights, bias
 

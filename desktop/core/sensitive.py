@@ -40,6 +40,14 @@ classifier reads as ordinary with probability TRIGGER_VETO or more routes nothin
 friend recommended you", "my brother passed me his old phone"), except for self-harm; and the
 ordinary list holds idioms and look-alikes of every topic ("killing time", "I moved house").
 
+Fourth pass (a second data author's folds e and f, benchmarks/data/sensitive_fresh.jsonl): the
+phrases and patterns cover the voices that author used and the first did not, as families rather
+than single lines: an agent's third-person paraphrase ("Customer says she has been thinking about
+killing herself"), pills saved up, a former partner who turns up, staff misusing what they saw,
+"my husband's death", a phishing link followed by details typed in, a caller who sounds young.
+A built-in phrase the speaker takes back at once ("my late mother's... no sorry, my mum's old
+phone") routes nothing, except self-harm's.
+
 In a conversation with speaker labels only the customer's turns are read: the agent's "are you
 safe right now?" routes nothing. Floor, margin, threshold and the number of neighbours were
 chosen on the tuning half of benchmarks/data/helpcentre_questions.jsonl, fold "a" of
@@ -89,15 +97,28 @@ PRIORITY = (
     "insider_misuse",
     "legal_threat",
 )
+# Insider misuse found in a message about work outranks the topics whose phrases a workplace
+# case also says ("read my coworker's email without her knowing" is not domestic abuse; "an agent
+# reset my password... staff override" is not an outside fraud).
+INSIDER = "insider_misuse"
+OUTRANKED_AT_WORK = ("domestic_abuse", "fraud")
+_AT_WORK = re.compile(
+    r"\b(?:colleagues?|co-?workers?|my boss|my manager|my supervisor|an? admin|i'm an admin|"
+    r"staff|employees?|my team|at work|(?:an|the|one of your|one of my) agents?)\b"
+)
 BUILTIN_FILE = Path("safety") / "topics.yaml"
 CLASSIFIER_FILE = Path("safety") / "classifier.json"
 # scripts/train-sensitive.py prints this after training; a test retrains and compares.
-CLASSIFIER_SHA256 = "bdef02cdd19b56ba4302e4986ee747eb079970d81b31388e8d8f1e3c989225ef"
+CLASSIFIER_SHA256 = "f3f5b4366615d78661e4c02835fc6e502b761431d8c60fdf4889a732242b374e"
 CLASSIFIER_MARGIN = 0.05  # a unit the classifier routes must be this much closer to its topic's
 # nearest example than to ordinary text (the classifier is the surer judge, so it needs less)
 TRIGGER_VETO = (
     0.85  # a phrase in a sentence the classifier reads as this surely ordinary is dropped
 )
+# Topics whose phrases and patterns the classifier never drops: self-harm must never be missed.
+# (Adding vulnerable routed "im using a food bank..." but also "while I'm in hospital for a
+# minor operation": rejected, benchmarks/results/sensitive_routing.variants.md.)
+NEVER_VETOED = ("self_harm",)
 MIN_MEANING_WORDS = 5  # a shorter unit ("My account's fine then?") routes only by a trigger
 WHOLE_MESSAGE_WORDS = 80  # a message up to this long is also classified as a whole
 _RULE = re.compile(r"Rule:\s*(.+?)(?:\n\s*\n|\Z)", re.S)
@@ -370,6 +391,21 @@ def _trigger_pattern(triggers: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, longest_first)) + r")(?!\w)")
 
 
+# A speaker taking back what they just said: "my late mother's... no sorry, my mum's old phone".
+_RETRACTION = re.compile(
+    r"(?:'s)?\W{0,4}\s*(?:no,? sorry|sorry,? no|no,? wait|no no|scratch that)\b"
+)
+
+
+def _retracted(topic: Topic, normalised: str, said: re.Match[str]) -> bool:
+    """Whether a built-in phrase is taken back at once (never self-harm's, nor a company's:
+    applied to the demo pack's "late mother" too, the same call then routed as self-harm by a
+    likeness, a worse false route than bereavement)."""
+    if not topic.builtin or topic.name in NEVER_VETOED or said.group(0) in topic.added_triggers:
+        return False
+    return _RETRACTION.match(normalised, said.end()) is not None
+
+
 def _normalise(text: str) -> str:
     return " ".join(text.lower().replace("’", "'").replace("‘", "'").split())
 
@@ -444,18 +480,27 @@ class SensitiveDetector:
         found = self._by_trigger(text) or self._by_meaning(text)
         if not found:
             return None
-        rank = {name: i for i, name in enumerate(PRIORITY)}
-        return min(found, key=lambda d: (rank.get(d.topic.name, len(PRIORITY)), -d.score))
+        rank = {name: 2 * i for i, name in enumerate(PRIORITY)}
+        if _AT_WORK.search(_normalise(text)):  # a colleague's mail read "without her knowing"
+            rank[INSIDER] = min(rank[t] for t in OUTRANKED_AT_WORK) - 1
+        return min(found, key=lambda d: (rank.get(d.topic.name, 2 * len(PRIORITY)), -d.score))
 
     def _by_trigger(self, text: str) -> list[Detection]:
         normalised = _normalise(text)
         found = []
         for topic in self.topics:
-            said = _trigger_pattern(topic.triggers).search(normalised)
-            if said is None:
-                said = next(filter(None, (p.search(normalised) for p in topic.patterns)), None)
-            if said is not None and not self._vetoed(topic, text, said.group(0)):
-                found.append(Detection(topic, f'the message says "{said.group(0)}"', 1.0))
+            said = next(
+                (
+                    m.group(0)
+                    for pattern in (_trigger_pattern(topic.triggers), *topic.patterns)
+                    for m in pattern.finditer(normalised)
+                    if not _retracted(topic, normalised, m)
+                    and not self._vetoed(topic, text, m.group(0))
+                ),
+                None,
+            )  # the first phrase or pattern that is neither taken back nor read as ordinary
+            if said is not None:
+                found.append(Detection(topic, f'the message says "{said}"', 1.0))
         return found
 
     def _vetoed(self, topic: Topic, text: str, said: str) -> bool:
@@ -465,7 +510,7 @@ class SensitiveDetector:
         company's articles or policy add is its own decision."""
         if self.trigger_veto is None or self.classifier is None or self.embedder is None:
             return False
-        if not topic.builtin or topic.name == "self_harm" or said in topic.added_triggers:
+        if not topic.builtin or topic.name in NEVER_VETOED or said in topic.added_triggers:
             return False
         units = [unit for unit in meaning_units(text) if said in _normalise(unit)] or [text]
         vector = self.embedder.embed([min(units, key=len)])
