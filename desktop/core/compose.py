@@ -41,6 +41,7 @@ MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its ou
 # What a question may ask for that picks its lead article when the search's first does not state
 # it. Numbers and dates are not among them: their patterns match any digit or duration.
 LEAD_KINDS = frozenset({"a price", "a recommendation"})
+ARTICLE_PASSAGES = 3  # passages of the lead article a draft reads (the search's and more)
 
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
 
@@ -213,6 +214,26 @@ def _adds(piece: Piece, asked: frozenset[str], covered: set[str]) -> bool:
     return bool((_stems(piece.text) & asked) - covered)
 
 
+def _article_words(hits: Sequence[Hit]) -> dict[str, set[str]]:
+    """Each article's (``pack/source``) stemmed words: its passages' titles, headings, texts."""
+    words: dict[str, set[str]] = {}
+    for hit in hits:
+        key = f"{hit.pack}/{hit.source}"
+        words[key] = words.get(key, set()) | _stems(f"{hit.title}. {hit.heading}. {hit.text}")
+    return words
+
+
+def _more_of(
+    lead: str, hits: Sequence[Hit], article: Callable[[Hit], list[Hit]] | None
+) -> list[Hit]:
+    """The lead article's passages *article* finds that *hits* do not already hold."""
+    first = next((hit for hit in hits if f"{hit.pack}/{hit.source}" == lead), None)
+    if first is None or article is None:
+        return []
+    held = {(hit.pack, hit.source, hit.start, hit.end) for hit in hits}
+    return [h for h in article(first) if (h.pack, h.source, h.start, h.end) not in held]
+
+
 def lead_article(question: str, hits: Sequence[Hit], words: dict[str, set[str]]) -> str:
     """The article (``pack/source``) a draft starts with: the search's first that uses one of the
     question's words (*words*: each article's stemmed words), as the search ranks whole passages
@@ -234,28 +255,34 @@ def lead_article(question: str, hits: Sequence[Hit], words: dict[str, set[str]])
 
 
 def extractive(
-    question: str, hits: Sequence[Hit], embed: Embed | None = None, lead: str = ""
+    question: str,
+    hits: Sequence[Hit],
+    embed: Embed | None = None,
+    lead: str = "",
+    article: Callable[[Hit], list[Hit]] | None = None,
 ) -> tuple[str, list[Hit]]:
     """A draft of the sources' own sentences answering *question*, and the sources it cites;
-    the *lead* article's (``pack/source``) sentences first."""
+    the *lead* article's (``pack/source``) sentences first.
+
+    *article*, given a passage, returns more passages of its article (best for the question
+    first): the lead article is then read in those passages too, not only in the ones the search
+    ranked among *hits*.
+    """
+    given = list(hits)
+    # Without an embedding model (hits a caller put together, not the search's ranking), the
+    # shared words alone choose the article.
+    if not lead and embed is not None:
+        lead = lead_article(question, hits, _article_words(hits))
+    hits = [*hits, *_more_of(lead, hits, article)]
     found = [
         piece
         for index, hit in enumerate(hits)
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
     score(question, found, embed, [hit.heading for hit in hits])
-    asked = frozenset(_stems(question))
-    words: dict[str, set[str]] = {}
-    for hit in hits:
-        key = f"{hit.pack}/{hit.source}"
-        words[key] = words.get(key, set()) | _stems(f"{hit.title}. {hit.heading}. {hit.text}")
-    # Without an embedding model (hits a caller put together, not the search's ranking), the
-    # shared words alone choose the article.
-    if not lead and embed is not None:
-        lead = lead_article(question, hits, words)
-    chosen = choose(found, lead, asked, words)
+    chosen = choose(found, lead, frozenset(_stems(question)), _article_words(hits))
     if not chosen:
-        return "", list(hits)
+        return "", given
     cited = list(dict.fromkeys(p.passage for p in chosen))
     lines = []
     for piece in chosen:

@@ -219,3 +219,26 @@ def test_a_price_or_a_recommendation_is_led_by_an_article_stating_one(
     _, sources = extractive(question, hits, embed)
 
     assert sources[0].source == leads
+
+
+@pytest.mark.slow
+def test_the_lead_article_is_read_beyond_the_passages_the_search_returned(embed) -> None:  # type: ignore[no-untyped-def]
+    question = "Is there a cap on how much I can use the AI chat?"
+    intro = "The AI chat lets you talk to popular chat models privately and for free."
+    limits = "There is a daily limit on usage, to keep the service free for everyone."
+    unrelated = "Chats are stored locally on your device and can be deleted with the Fire Button."
+    asked: list[Hit] = []
+
+    def article(first: Hit) -> list[Hit]:
+        asked.append(first)
+        return [first, hit("chat", limits, heading="Usage limits")]
+
+    hits = [hit("chat", intro), hit("recent", unrelated, 0.7)]
+    draft, sources = extractive(question, hits, embed, article=article)
+
+    # The search returned only the article's introduction; the passage stating the limit is read
+    # too (the passage already held is not added twice) and cited as a source of its own.
+    assert [h.source for h in asked] == ["chat"]
+    assert f"{limits} [2]" in draft and draft.count("The AI chat lets you") == 1, draft
+    assert [(s.source, s.heading) for s in sources] == [("chat", ""), ("chat", "Usage limits")]
+    assert "limit" not in extractive(question, hits, embed)[0]
