@@ -65,6 +65,7 @@ class Answer:
     # A model draft replaced for lack of support: {"draft", "supported", "sentences"}.
     replaced: dict[str, Any] = field(default_factory=dict)
     limit: str = ""  # what ended the model's writing early: "time_budget" | "repetition" | ""
+    cut: bool = False  # the model's writing ended before it did: a limit, the token cap, a stop
     not_sensitive: str = ""  # the sensitive topic the agent said this case is not
 
     def to_json(self) -> dict[str, Any]:
@@ -245,6 +246,8 @@ class Assistant:
                 engine, judged = None, 0
         if engine is not None:
             answer.sentences = verify.verify(answer.draft, _passages(answer.sources), meaning)
+            if answer.cut:
+                verify.flag_unfinished(answer.sentences)
             reason = self._too_little_support(answer)
             if reason:
                 answer.notice = _join(answer.notice, reason)
@@ -311,6 +314,8 @@ class Assistant:
                     answer.notice, "No language model is available, so the text is unchanged."
                 )
         answer.sentences = tasks.check_against(answer.draft, text)
+        if answer.cut and answer.mode == "model":
+            verify.flag_unfinished(answer.sentences)
         if answer.task == "rewrite":
             _flag_new_contacts(answer.sentences, text)
 
@@ -419,6 +424,10 @@ class Assistant:
         answer.stopped = bool(stop is not None and stop.is_set())
         answer.notice = _join(answer.notice, limit.message())
         stats = engine.last_stats
+        capped = stats is not None and stats.completion_tokens >= int(
+            settings.get("model.max_tokens")
+        )
+        answer.cut = bool(limit.reason) or answer.stopped or capped
         if stats is not None:
             answer.timings["first_token_s"] = stats.first_token_s
             answer.timings["tokens_per_s"] = stats.tokens_per_s

@@ -242,3 +242,15 @@ def test_the_lead_article_is_read_beyond_the_passages_the_search_returned(embed)
     assert f"{limits} [2]" in draft and draft.count("The AI chat lets you") == 1, draft
     assert [(s.source, s.heading) for s in sources] == [("chat", ""), ("chat", "Usage limits")]
     assert "limit" not in extractive(question, hits, embed)[0]
+
+
+def test_steps_written_with_two_spaces_are_quoted_whole() -> None:
+    steps = (
+        "1.  Log in to the MyRackspace Portal.\n"
+        "2.  In the top navigation bar, click Select a Product > Dedicated Hosting.\n"
+        "3.  Click Products > Cloud Office."
+    )
+    draft, _ = extractive("How do I open the Cloud Office panel?", [hit("office", steps)], None)
+
+    assert draft.splitlines()[0] == "1. Log in to the MyRackspace Portal. [1]", draft
+    assert "1. [1]" not in draft and "[1] Log in" not in draft

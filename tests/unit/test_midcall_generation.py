@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from desktop.core.assist import Assistant, Done, Error, Token
+from desktop.core.generation import verify
 
 pytestmark = pytest.mark.slow
 QUESTION = "How long do refunds take to reach my card?"
@@ -90,3 +91,20 @@ def test_a_rewrite_that_adds_a_link_is_flagged(
     assert answer.sentences[0].verdict == "supported"
     flagged = answer.sentences[1]
     assert flagged.verdict == "unsupported" and "https://refunds-now.io/claim" in flagged.reason
+
+
+def test_a_sentence_cut_by_the_token_cap_is_not_shown_as_supported(context: Any) -> None:
+    # Seen in the help-centre benchmark under load: "Yes, you can pick any of the AI models
+    # from DuckD [1]" was cut by the time budget, judged supported, and kept as the draft.
+    context.settings.set("generation.time_budget_s", 0)
+    context.settings.set("model.temperature", 0.0)
+    context.settings.set("model.max_tokens", 16)  # the least allowed
+    _, answer = _run(Assistant(context))
+    cut = (
+        answer.replaced["sentences"] if answer.replaced else [s.to_json() for s in answer.sentences]
+    )
+    assert cut and cut[-1]["text"].rstrip()[-1] not in ".!?", cut  # 16 tokens end mid-sentence
+    assert cut[-1]["verdict"] == "unsupported"
+    assert cut[-1]["reason"] == verify.UNFINISHED
+    assert answer.mode == "extractive"  # so the model's words are not what the agent gets
+    assert answer.draft and answer.draft.rstrip()[-1] in ".]"

@@ -84,6 +84,19 @@ def test_list_markers_are_not_sentences() -> None:
     ]
 
 
+def test_a_step_number_with_two_spaces_after_it_is_not_a_sentence() -> None:
+    # Markdown from Hugo sites writes "1.  Log in"; pySBD ends a sentence after "1." there, and
+    # extractive drafts then cited the bare "1." as a sentence ("1. [1] Log in ... [1]").
+    steps = "1.  Log in to the MyRackspace Portal.\n2.  Click Products > Cloud Office. Then wait."
+
+    assert split_sentences(steps) == [
+        "1.  Log in to the MyRackspace Portal.",
+        "2.  Click Products > Cloud Office.",
+        "Then wait.",
+    ]
+    assert split_sentences("Version 2. Then restart.") == ["Version 2.", "Then restart."]
+
+
 def test_lines_without_end_punctuation_are_sentences_and_blank_lines_are_not() -> None:
     assert split_sentences("Hi Sam,\n\n\nThanks for waiting\n  \nKind regards") == [
         "Hi Sam,",
@@ -469,3 +482,21 @@ def test_a_leading_yes_or_no_must_be_the_sources_answer(
     assert bool(reason) is flagged, reason
     if flagged:
         assert verify_module.judge(sentence, [passage]).verdict == "unsupported"
+
+
+@pytest.mark.parametrize(
+    ("last", "flagged"),
+    [
+        ("Yes, you can pick any of the AI models from DuckD [1]", True),
+        ("The time it takes varies from site to site, but [2]", True),
+        ("Most sites remove the record within 10 days. [1]", False),
+        ("Go to Settings > VPN (on Android). [1][2]", False),
+        ('It says "can\'t load the page." [1]', False),
+    ],
+)
+def test_a_cut_drafts_unfinished_last_sentence_is_not_supported(last: str, flagged: bool) -> None:
+    sentences = [Sentence("Open the app. [1]", [1], "supported"), Sentence(last, [1], "supported")]
+    verify_module.flag_unfinished(sentences)
+    assert sentences[0].verdict == "supported"
+    assert (sentences[1].verdict == "unsupported") is flagged
+    assert (sentences[1].reason == verify_module.UNFINISHED) is flagged

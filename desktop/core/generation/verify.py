@@ -499,6 +499,21 @@ def check(text: str, passages: Sequence[str], meaning: Meaning | None = None) ->
     return sentence
 
 
+# How a finished sentence ends: its punctuation (a closing bracket or quote may follow), then
+# any citations.
+_FINISHED = re.compile(r"[.!?:;…][)\"'’”]*\s*(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*$")
+UNFINISHED = "Unfinished: the model was stopped before the end of this sentence."
+
+
+def flag_unfinished(sentences: Sequence[Sentence]) -> None:
+    """When the model's writing was cut short (time budget, token cap, the agent's stop), its
+    last sentence is not supported unless it ended: "Yes, you can pick any of the models from
+    DuckD [1]" repeats its source's words, but it is not what the source says."""
+    if sentences and not _FINISHED.search(sentences[-1].text.strip()):
+        sentences[-1].verdict = "unsupported"
+        sentences[-1].reason = UNFINISHED
+
+
 def verify(draft: str, passages: Sequence[str], meaning: Meaning | None = None) -> list[Sentence]:
     """Verdicts for every sentence of *draft*."""
     return [check(text, passages, meaning) for text in split_sentences(draft)]
