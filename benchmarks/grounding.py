@@ -1,11 +1,11 @@
 """Grounding quality: answers, refusals, routing, citations and sentence verification.
 
-    .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|all] [--skip-model]
+    .venv/bin/python benchmarks/grounding.py [--set demo|helpcentre|helpcentre2|all] [--skip-model]
                                              [--model GGUF] [--split tune|test] [--expect answered]
                                              [--every N] [--limit N]
                                              [--dump FILE]
 
-Two labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
+Three labelled sets, each run through Deskmate's real ask pipeline, with the default model and in
 extractive mode:
 
 * ``demo`` (data/grounding_questions.jsonl): the demo pack and the Rackspace corpus;
@@ -13,6 +13,9 @@ extractive mode:
   pack absent: the DuckDuckGo help centre and the Rackspace corpus, each alone in its context.
   Its cases are split into ``tune`` (what thresholds were chosen on) and ``test`` (held out),
   reported separately.
+* ``helpcentre2`` (data/helpcentre2_duckduckgo.jsonl and data/helpcentre2_rackspace.jsonl): a
+  second set over the same two corpora by independent authors who never saw Deskmate's rules,
+  split ``tune``/``test`` the same way.
 
 Per mode: answer rate, refusal accuracy on unanswerable cases, route-to-human accuracy and the
 false-route rate on ordinary cases, citation precision (a cited source is one of the expected
@@ -63,8 +66,12 @@ METRICS = (
     "model_own_supported",
 )
 SETS = {
-    "demo": ("grounding_questions.jsonl", ("demo", "rackspace")),
-    "helpcentre": ("helpcentre_questions.jsonl", ("duckduckgo", "rackspace")),
+    "demo": (("grounding_questions.jsonl",), ("demo", "rackspace")),
+    "helpcentre": (("helpcentre_questions.jsonl",), ("duckduckgo", "rackspace")),
+    "helpcentre2": (
+        ("helpcentre2_duckduckgo.jsonl", "helpcentre2_rackspace.jsonl"),
+        ("duckduckgo", "rackspace"),
+    ),
 }
 
 
@@ -225,13 +232,22 @@ def describe(cases: list[dict[str, Any]]) -> str:
     )
 
 
+def load_set(name: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Every case of the set *name* (all its files, in order) and the corpora it needs."""
+    filenames, corpora = SETS[name]
+    cases = [
+        json.loads(line)
+        for filename in filenames
+        for line in (DATA / filename).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return cases, corpora
+
+
 def run_set(
     name: str, args: argparse.Namespace, dump: list[dict[str, Any]]
 ) -> tuple[list[str], dict[str, Any]]:
-    filename, corpora = SETS[name]
-    cases = [
-        json.loads(line) for line in (DATA / filename).read_text().splitlines() if line.strip()
-    ]
+    cases, corpora = load_set(name)
     if args.split:
         cases = [c for c in cases if c.get("split", "all") == args.split]
     if args.expect:

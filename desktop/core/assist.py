@@ -27,6 +27,7 @@ from desktop.core.errors import ModelError, UserError
 from desktop.core.generation import guard, prompts, verify
 from desktop.core.knowledge.index import Hit, Pack
 from desktop.core.knowledge.search import (
+    article_passages,
     hybrid_search,
     one_per_article,
     options_from_settings,
@@ -255,7 +256,7 @@ class Assistant:
         if engine is None:
             answer.mode = "extractive"
             answer.draft, answer.sources = extractive_draft(
-                question, hits, self.context.embedder, lead=steer.article
+                question, hits, self.context.embedder, lead=steer.article, packs=packs
             )
             yield Sources(answer.sources)
             if not judge_extractive:
@@ -528,9 +529,15 @@ def extractive_draft(
     embedder: Embedder | None = None,
     limit: int = EXTRACTIVE_HITS,
     lead: str = "",
+    packs: Sequence[Pack] = (),
 ) -> tuple[str, list[Hit]]:
     """A reply made only of the sources' own sentences, each cited, composed for *question*
-    (``desktop.core.compose``), starting with the *lead* article's; and the sources it cites,
-    numbered as cited."""
-    embed = embedder.embed if embedder is not None else None
-    return compose.extractive(question, hits[:limit], embed, lead)
+    (``desktop.core.compose``), starting with the *lead* article's, which is read in more of
+    its passages from *packs*; and the sources it cites, numbered as cited."""
+    if embedder is None:
+        return compose.extractive(question, hits[:limit], None, lead)
+
+    def article(hit: Hit) -> list[Hit]:
+        return article_passages(packs, embedder, question, hit, compose.ARTICLE_PASSAGES)
+
+    return compose.extractive(question, hits[:limit], embedder.embed, lead, article)

@@ -25,6 +25,7 @@ from itertools import takewhile
 import numpy as np
 import numpy.typing as npt
 
+from desktop.core import answerable
 from desktop.core import text as sentences
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
@@ -37,6 +38,10 @@ OTHER_MARGIN = 0.06  # ... a sentence of another passage only this close
 MAX_SENTENCES = 5
 MAX_STEPS = 10
 MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its output
+# What a question may ask for that picks its lead article when the search's first does not state
+# it. Numbers and dates are not among them: their patterns match any digit or duration.
+LEAD_KINDS = frozenset({"a price", "a recommendation"})
+ARTICLE_PASSAGES = 3  # passages of the lead article a draft reads (the search's and more)
 
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
 
@@ -154,36 +159,38 @@ def answer_to(found: list[Piece], question: Piece) -> list[Piece]:
 
 
 def choose(
-    found: list[Piece], lead: str = "", relevance: dict[str, float] | None = None
+    found: list[Piece],
+    lead: str = "",
+    asked: frozenset[str] = frozenset(),
+    words: dict[str, set[str]] | None = None,
 ) -> list[Piece]:
     """The pieces of the draft, in draft order, starting with the *lead* article's (when it has
-    a candidate). Without one, the article with the highest sum of its search relevance
-    (*relevance*, by article: the best rank score of its passages) and its best sentence's score
-    leads: the search read whole passages, a sentence score one sentence, and both vote (with
-    the sentence score alone, another article's sentence often led; chosen on tune).
+    a candidate; else the article of the best sentence).
 
     Pieces are taken best first; the first one that falls outside its margin ends the draft, so
     a weaker sentence of another article also closes the best article's list (choosing on the
-    tune half, this kept citation precision higher than skipping it and carrying on).
+    tune half, this kept citation precision higher than skipping it and carrying on). A sentence
+    of another article is cited only when it holds one of the question's words (*asked*,
+    stemmed) that the lead article's passages (*words*, by article: their stemmed words with
+    title and heading) never use: otherwise the lead article already says what it is about, and
+    the other sentence is another article's take on another topic.
     """
     ranked = sorted((p for p in found if p.candidate), key=lambda p: -p.score)
     if not ranked:
         return []
-    if not lead and relevance:
-        best_of: dict[str, float] = {}
-        for piece in ranked:
-            best_of.setdefault(piece.article, piece.score)
-        lead = max(best_of, key=lambda a: best_of[a] + relevance.get(a, 0.0))
     # The lead article's pieces are taken first: its best one sets the margins.
     ranked.sort(key=lambda p: p.article != lead)
     best = ranked[0]
+    covered = (words or {}).get(best.article) or {
+        w for p in found if p.article == best.article for w in _stems(p.text)
+    }
     chosen: list[Piece] = []
     units = 0
     for piece in ranked:
         margin = SAME_MARGIN if piece.article == best.article else OTHER_MARGIN
         if piece.score < best.score - margin or units >= MAX_SENTENCES:
             break
-        if piece in chosen:
+        if piece in chosen or (piece.article != best.article and not _adds(piece, asked, covered)):
             continue
         unit = procedure(found, piece)
         if piece.text.rstrip().endswith("?") and len(unit) == 1:
@@ -198,25 +205,84 @@ def choose(
     return sorted(chosen, key=lambda p: (rank[p.passage], found.index(p)))
 
 
+def _stems(text: str) -> set[str]:
+    return {verify.stem(w) for w in verify.content_words(verify.strip_list_marker(text))}
+
+
+def _adds(piece: Piece, asked: frozenset[str], covered: set[str]) -> bool:
+    """Whether *piece* holds a question word the lead article does not (see :func:`choose`)."""
+    return bool((_stems(piece.text) & asked) - covered)
+
+
+def _article_words(hits: Sequence[Hit]) -> dict[str, set[str]]:
+    """Each article's (``pack/source``) stemmed words: its passages' titles, headings, texts."""
+    words: dict[str, set[str]] = {}
+    for hit in hits:
+        key = f"{hit.pack}/{hit.source}"
+        words[key] = words.get(key, set()) | _stems(f"{hit.title}. {hit.heading}. {hit.text}")
+    return words
+
+
+def _more_of(
+    lead: str, hits: Sequence[Hit], article: Callable[[Hit], list[Hit]] | None
+) -> list[Hit]:
+    """The lead article's passages *article* finds that *hits* do not already hold."""
+    first = next((hit for hit in hits if f"{hit.pack}/{hit.source}" == lead), None)
+    if first is None or article is None:
+        return []
+    held = {(hit.pack, hit.source, hit.start, hit.end) for hit in hits}
+    return [h for h in article(first) if (h.pack, h.source, h.start, h.end) not in held]
+
+
+def lead_article(question: str, hits: Sequence[Hit], words: dict[str, set[str]]) -> str:
+    """The article (``pack/source``) a draft starts with: the search's first that uses one of the
+    question's words (*words*: each article's stemmed words), as the search ranks whole passages
+    by meaning and by the question's telling words; but when the question asks for a price or a
+    recommendation that this article does not state, the best-ranked article that states one
+    (``answerable.asked_for``): a passage that says what to do answers "should I restart or
+    reset it?" better than the reset procedure the search put first."""
+    asked = _stems(question)
+    articles = list(dict.fromkeys(f"{hit.pack}/{hit.source}" for hit in hits))
+    if not articles:
+        return ""
+    lead = next((a for a in articles if words[a] & asked), articles[0])
+    kinds = set(answerable.asked_for(question)) & LEAD_KINDS
+    for article in [lead, *(a for a in articles if a != lead)] if kinds else ():
+        passages = [hit for hit in hits if f"{hit.pack}/{hit.source}" == article]
+        if kinds & answerable.stated(passages, len(passages)):
+            return article
+    return lead
+
+
 def extractive(
-    question: str, hits: Sequence[Hit], embed: Embed | None = None, lead: str = ""
+    question: str,
+    hits: Sequence[Hit],
+    embed: Embed | None = None,
+    lead: str = "",
+    article: Callable[[Hit], list[Hit]] | None = None,
 ) -> tuple[str, list[Hit]]:
     """A draft of the sources' own sentences answering *question*, and the sources it cites;
-    the *lead* article's (``pack/source``) sentences first."""
+    the *lead* article's (``pack/source``) sentences first.
+
+    *article*, given a passage, returns more passages of its article (best for the question
+    first): the lead article is then read in those passages too, not only in the ones the search
+    ranked among *hits*.
+    """
+    given = list(hits)
+    # Without an embedding model (hits a caller put together, not the search's ranking), the
+    # shared words alone choose the article.
+    if not lead and embed is not None:
+        lead = lead_article(question, hits, _article_words(hits))
+    hits = [*hits, *_more_of(lead, hits, article)]
     found = [
         piece
         for index, hit in enumerate(hits)
         for piece in pieces(prompts.passage(hit), index, f"{hit.pack}/{hit.source}")
     ]
     score(question, found, embed, [hit.heading for hit in hits])
-    # Without an embedding model the scores are shared words only: they alone choose the article.
-    relevance: dict[str, float] = {}
-    for hit in hits if embed is not None else ():
-        key = f"{hit.pack}/{hit.source}"
-        relevance[key] = max(relevance.get(key, hit.rank_score), hit.rank_score)
-    chosen = choose(found, lead, relevance)
+    chosen = choose(found, lead, frozenset(_stems(question)), _article_words(hits))
     if not chosen:
-        return "", list(hits)
+        return "", given
     cited = list(dict.fromkeys(p.passage for p in chosen))
     lines = []
     for piece in chosen:

@@ -166,3 +166,17 @@ def test_query_coverage_weighs_words_rare_among_the_candidates() -> None:
     # "switzerland" occurs in one candidate, "location" in two, "vpn" in all three.
     assert shares[1] > shares[0] == shares[2] > 0
     assert query_coverage("the and of", rows) == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.slow
+def test_article_passages_reads_only_that_article_best_first(pack: Pack, embedder) -> None:
+    first = search([pack], embedder, "Where is the coffee machine?")[0]
+
+    found = search_module.article_passages([pack], embedder, QUESTION, first, 5)
+
+    # Every passage of the article the hit came from, the one answering the question first;
+    # nothing of the other articles (the copy of the same text included).
+    assert {h.source for h in found} == {first.source}
+    assert "48 hours" in found[0].text and len(found) == 2
+    assert search_module.article_passages([pack], embedder, QUESTION, first, 1) == found[:1]
+    assert search_module.article_passages([], embedder, QUESTION, first, 5) == []

@@ -266,6 +266,23 @@ def _hit(candidate: _Candidate) -> Hit:
     )
 
 
+def article_passages(
+    packs: Sequence[Pack], embedder: Embedder, query: str, article: Hit, limit: int
+) -> list[Hit]:
+    """The *limit* passages of *article*'s document (same pack and source) closest in meaning to
+    *query*, best first: an article chosen to answer is read beyond the passages that won it
+    the search (the answering sentence is often in a passage of its own)."""
+    pack = next((p for p in packs if p.id == article.pack), None)
+    if pack is None or limit <= 0:
+        return []
+    qvec = embedder.embed([query])[0]
+    rows = pack.vector_search(qvec, limit, f"source = {sql_quote(article.source)}")
+    found = [_Candidate(pack, row, 1.0 - float(row["_distance"])) for row in rows]
+    for candidate in found:
+        candidate.fused = candidate.similarity
+    return [_hit(c) for c in found]
+
+
 def one_per_article(hits: Iterable[Hit], limit: int) -> list[Hit]:
     """The best hit of each document, in rank order, at most *limit*: for lists of articles to
     read, where two passages of one article are one suggestion."""
