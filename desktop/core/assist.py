@@ -248,6 +248,7 @@ class Assistant:
             answer.sentences = verify.verify(answer.draft, _passages(answer.sources), meaning)
             if answer.cut:
                 verify.flag_unfinished(answer.sentences)
+            verify.flag_yes_no_to_open_question(question, answer.sentences)
             reason = self._too_little_support(answer)
             if reason:
                 answer.notice = _join(answer.notice, reason)

@@ -108,3 +108,22 @@ def test_a_sentence_cut_by_the_token_cap_is_not_shown_as_supported(context: Any)
     assert cut[-1]["reason"] == verify.UNFINISHED
     assert answer.mode == "extractive"  # so the model's words are not what the agent gets
     assert answer.draft and answer.draft.rstrip()[-1] in ".]"
+
+
+class YesEngine(LoopingEngine):
+    """A model that answers "Yes" to a question asking how long, in its source's own words."""
+
+    def stream(self, messages: Any, **kwargs: Any) -> Iterator[str]:
+        yield "Yes, refunds take days to reach your card [1]."
+
+
+def test_a_yes_to_a_how_question_is_not_kept_as_the_draft(
+    context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(context, "load_model", YesEngine)
+    _, answer = _run(Assistant(context))  # "How long do refunds take to reach my card?"
+    assert (
+        answer.replaced["sentences"][0]["reason"]
+        == 'It answers "Yes" to a question that asks "how".'
+    )
+    assert answer.mode == "extractive" and not answer.draft.startswith("Yes")

@@ -500,3 +500,34 @@ def test_a_cut_drafts_unfinished_last_sentence_is_not_supported(last: str, flagg
     assert sentences[0].verdict == "supported"
     assert (sentences[1].verdict == "unsupported") is flagged
     assert (sentences[1].reason == verify_module.UNFINISHED) is flagged
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "flagged"),
+    [
+        (
+            "which AI models can you pick from in duck.ai",
+            "Yes, you can pick any of the AI models from DuckDuckGo's AI-assisted answers. [1]",
+            True,
+        ),
+        ("How long do refunds take?", "No, refunds are not delayed. [1]", True),
+        ("Can I pick a model in Duck.ai?", "Yes, you can pick a model. [1]", False),
+        (
+            "which AI models can I pick?",
+            "You can pick models from OpenAI and Anthropic. [1]",
+            False,
+        ),
+    ],
+)
+def test_yes_or_no_to_a_which_or_how_question_is_not_supported(
+    question: str, first: str, flagged: bool
+) -> None:
+    sentences = [
+        Sentence(first, [1], "supported"),
+        Sentence("Open Settings. [1]", [1], "supported"),
+    ]
+    verify_module.flag_yes_no_to_open_question(question, sentences)
+    assert (sentences[0].verdict == "unsupported") is flagged
+    assert sentences[1].verdict == "supported"
+    if flagged:
+        assert sentences[0].reason.startswith('It answers "')

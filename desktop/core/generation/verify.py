@@ -514,6 +514,28 @@ def flag_unfinished(sentences: Sequence[Sentence]) -> None:
         sentences[-1].reason = UNFINISHED
 
 
+# A question that asks for a thing, not for a yes or a no ("Which models can I pick?").
+_OPEN_QUESTION = re.compile(r"^\W*(which|what|how|when|where|who|whom|whose|why)\b", re.IGNORECASE)
+
+
+def flag_yes_no_to_open_question(question: str, sentences: Sequence[Sentence]) -> None:
+    """A draft that opens with "Yes"/"No" to a question asking which, what, how... does not
+    answer it, whatever its words: "Yes, you can pick any of the AI models from DuckDuckGo's
+    AI-assisted answers [1]" (asked which models Duck.ai offers) repeats its source's words
+    while saying what the source does not."""
+    asked = _OPEN_QUESTION.match(question)
+    if not sentences or asked is None:
+        return
+    first = sentences[0]
+    answer_word = _ANSWER_WORD.match(_CITATION.sub(" ", strip_list_marker(first.text)))
+    if answer_word is not None:
+        first.verdict = "unsupported"
+        first.reason = (
+            f'It answers "{answer_word.group(1).capitalize()}" to a question that asks '
+            f'"{asked.group(1).lower()}".'
+        )
+
+
 def verify(draft: str, passages: Sequence[str], meaning: Meaning | None = None) -> list[Sentence]:
     """Verdicts for every sentence of *draft*."""
     return [check(text, passages, meaning) for text in split_sentences(draft)]
