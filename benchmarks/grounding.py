@@ -96,6 +96,7 @@ def contexts(
         )
     for context in found.values():
         context.settings.set("generation.enabled", generation)
+        context.settings.set("generation.replies", generation)  # a model row measures its replies
     return found
 
 

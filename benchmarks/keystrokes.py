@@ -171,6 +171,7 @@ def open_window(app: Any, mode: str) -> Any:
     paths = Paths.from_env()
     settings = Settings.load(paths)
     settings.set("generation.enabled", mode == "model")
+    settings.set("generation.replies", mode == "model")
     window = MainWindow(AppContext(paths, settings))
     window.show()
     window.activateWindow()

@@ -102,7 +102,9 @@ def context(deskmate_home: Path, demo_pack: Path, embedder) -> Iterator[object]:
     from desktop.core.settings import Settings
 
     paths = Paths.from_env()
-    yield AppContext(paths, Settings.load(paths), pack_dirs=[demo_pack], embedder=embedder)
+    settings = Settings.load(paths)
+    settings.set("generation.replies", True)  # these tests are about the model's drafts
+    yield AppContext(paths, settings, pack_dirs=[demo_pack], embedder=embedder)
 
 
 # --- test tiers: `-m "not slow"` must not load a real model -----------------------------------

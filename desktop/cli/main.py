@@ -205,6 +205,8 @@ def ask(
     if (question is None) == (questions is None):
         raise click.UsageError("Give either a QUESTION or --questions FILE.")
     context = _context(packs, model)
+    if model is not None and not context.settings.is_locked("generation.replies"):
+        context.settings.set("generation.replies", True)  # a model named for this request writes
     _ensure_demo(context)
     assistant = Assistant(context)
     audit = _audit(context)

@@ -232,7 +232,8 @@ class Assistant:
         # lead a small model astray and earn citations to the wrong article.
         close = max(floor, best - CLOSE_TO_BEST)
         hits = [hit for hit in hits if hit.rank_score >= close or steer.leads(hit)]
-        engine = self._engine(answer)
+        # The sources' own sentences unless the model is to write replies (generation.replies).
+        engine = self._engine(answer) if self.context.settings.get("generation.replies") else None
         meaning = verify.EmbeddingMeaning(self.context.embedder.embed)
         judged = 0
         if engine is not None:

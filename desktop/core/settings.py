@@ -216,6 +216,20 @@ SCHEMA: tuple[Setting, ...] = (
         description="When off, drafts are built from source sentences and no model is loaded.",
     ),
     Setting(
+        key="generation.replies",
+        type=bool,
+        default=False,
+        label="Write reply drafts with the model",
+        description=(
+            "When off (the default), a reply draft is made of the approved sources' own "
+            "sentences, each cited, and the model still writes wrap-up notes and rewrites. "
+            "On two help centres nobody here wrote, the default model's reply drafts held the "
+            "key fact less often than the sources' sentences, took 6 to 8 times as long, and "
+            "some that passed every check said what their source does not "
+            "(benchmarks/results/model_replies.md). Turn on with a stronger model."
+        ),
+    ),
+    Setting(
         key="generation.prompt_lookup",
         type=bool,
         # Off: slower than plain decoding with SmolLM2 on this CPU (benchmarks/prompt_lookup.py).
