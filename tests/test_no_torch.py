@@ -121,7 +121,8 @@ def test_ask_imports_no_torch(tmp_path: Path, demo_pack: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["sources"], result.stdout[:500]
     assert forbidden(modules) == []
-    assert {"onnxruntime", "llama_cpp"} <= set(modules)
+    # A reply is the sources' own sentences by default (generation.replies): no model loaded.
+    assert "onnxruntime" in modules and "llama_cpp" not in modules
 
 
 @pytest.mark.slow

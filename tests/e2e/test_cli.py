@@ -35,8 +35,25 @@ def assert_one_line_error(result: Any) -> str:
 
 
 @slow
-def test_ask_json_is_a_cited_grounded_answer(deskmate: Any, demo_pack: Path) -> None:
+def test_ask_json_is_the_sources_sentences_by_default(deskmate: Any, demo_pack: Path) -> None:
     result = deskmate("ask", QUESTION, "--json", "--pack", str(demo_pack))
+
+    assert result.returncode == 0, result.stderr
+    answer = load_json(result.stdout)
+    assert answer["status"] == "answered" and answer["mode"] == "extractive"
+    assert answer["replaced"] is None and "first_token_s" not in answer["timings"]
+    assert answer["sources"][0]["source"].startswith("delivery-returns/")
+    assert {s["verdict"] for s in answer["sentences"]} == {"supported"}
+
+
+@slow
+def test_ask_json_is_a_cited_grounded_answer(
+    deskmate: Any, demo_pack: Path, smollm2_path: Path
+) -> None:
+    # A model named for the request writes the reply (generation.replies for this request).
+    result = deskmate(
+        "ask", QUESTION, "--json", "--pack", str(demo_pack), "--model", str(smollm2_path)
+    )
 
     assert result.returncode == 0, result.stderr
     answer = load_json(result.stdout)
@@ -69,8 +86,10 @@ def test_ask_json_is_a_cited_grounded_answer(deskmate: Any, demo_pack: Path) -> 
 
 
 @slow
-def test_ask_text_streams_then_lists_sources(deskmate: Any, demo_pack: Path) -> None:
-    result = deskmate("ask", QUESTION, "--pack", str(demo_pack))
+def test_ask_text_streams_then_lists_sources(
+    deskmate: Any, demo_pack: Path, smollm2_path: Path
+) -> None:
+    result = deskmate("ask", QUESTION, "--pack", str(demo_pack), "--model", str(smollm2_path))
 
     assert result.returncode == 0, result.stderr
     out = result.stdout

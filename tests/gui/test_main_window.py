@@ -627,7 +627,9 @@ def test_missing_model_shows_guidance_and_still_drafts(
     qtbot: Any, make_window: Any, tmp_path: Path, demo_pack: Path, embedder: Any
 ) -> None:
     missing = tmp_path / "missing.gguf"
-    window = make_window(context_with(embedder, pack_dirs=[demo_pack], model_path=missing))
+    context = context_with(embedder, pack_dirs=[demo_pack], model_path=missing)
+    context.settings.set("generation.replies", True)  # the model was to write the reply
+    window = make_window(context)
     with qtbot.waitSignals([window.ready, window.failed], order="strict", timeout=LONG):
         window.start()
     assert "unavailable — extractive mode" in window.parts["status"].model_label.text()
