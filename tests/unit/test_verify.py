@@ -531,3 +531,18 @@ def test_yes_or_no_to_a_which_or_how_question_is_not_supported(
     assert sentences[1].verdict == "supported"
     if flagged:
         assert sentences[0].reason.startswith('It answers "')
+
+
+def test_a_claim_about_what_the_source_mentions_only_to_deny_is_unsupported() -> None:
+    # A SmolLM2 reply kept by the gate (help-centre hand check, 2026-11-30).
+    source = (
+        "DuckDuckGo has been profitable since 2014. Because of this, we don't accept donations. "
+        "Instead, you can support us by disabling ad blockers so you see our private ads."
+    )
+    denied = judge("You can send a donation to DuckDuckGo at: [1]", [source])
+    assert denied.verdict == "unsupported"
+    assert denied.reason == 'The cited source mentions "donation" only to say it is not so.'
+    assert judge("We don't accept donations. [1]", [source]).verdict == "supported"
+    assert (
+        judge("You can support us by disabling ad blockers. [1]", [source]).verdict == "supported"
+    )

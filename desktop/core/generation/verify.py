@@ -424,6 +424,45 @@ def polarity_mismatch(sentence: str, passage: str) -> str:
         return "The cited source says this is not so."
     if _contradicts(sentence, passage):
         return "It is negated, but the cited source says it is so."
+    denied = _only_denied(sentence, passage)
+    if denied:
+        return f'The cited source mentions "{denied}" only to say it is not so.'
+    return ""
+
+
+# The negations that deny a thing ("we don't accept donations", "no refunds", "never"), not
+# those of a state ("if it is not received 7 days after ...").
+_DENYING = frozenset({"no", "never", "cannot", "none", "nothing"})
+
+
+def _occurrences(text: str) -> tuple[set[str], set[str]]:
+    """The stemmed content words of *text* that a negation governs somewhere, and those it
+    uses plainly somewhere."""
+    text = _CITATION.sub(" ", text)
+    denied: set[str] = set()
+    plain: set[str] = set()
+    for clause in _CLAUSE_END.split(text):
+        left = 0  # content words still governed by the last negation
+        for match in re.finditer(rf"{_NEGATION.pattern}|{_WORD.pattern}", clause, re.IGNORECASE):
+            word = match.group(0).lower()
+            if word in _DENYING or re.search(r"n['’]t$", word):
+                left = NEGATION_SCOPE
+            elif word not in STOPWORDS and len(word) > 1:
+                (denied if left > 0 else plain).add(stem(word))
+                left -= 1
+    return denied, plain
+
+
+def _only_denied(sentence: str, passage: str) -> str:
+    """A word the claim states plainly that its source uses only under a negation ("You can
+    send a donation" against "we don't accept donations"), or ""."""
+    claim_denied, claim_plain = _occurrences(sentence)
+    if claim_denied or _NEGATION.search(_CITATION.sub(" ", sentence)):
+        return ""  # "keep it" for "don't cancel it": a claim that negates may move the negation
+    source_denied, source_plain = _occurrences(passage)
+    for word in sorted(claim_plain):
+        if len(word) > 3 and word in source_denied and word not in source_plain:
+            return word
     return ""
 
 
