@@ -208,6 +208,7 @@ def open_window(model: str | None) -> Any:
     settings = Settings.load(paths)
     if model:
         settings.set("model.path", model)
+    settings.set("generation.replies", True)  # a shift's drafts, as the model writes them
     window = MainWindow(AppContext(paths, settings))
     window.show()
     wait_for(window.ready, window.start, 900)

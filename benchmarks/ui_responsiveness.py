@@ -273,7 +273,9 @@ def measure_ticks(
     home = Path(tempfile.mkdtemp(prefix="deskmate-ui-bench-"))
     os.environ["DESKMATE_HOME"] = str(home)
     os.environ["DESKMATE_POLICY_DIR"] = str(home / "policies")
-    window = MainWindow(AppContext.from_env(pack_dirs=[pack], model_path=model))
+    context = AppContext.from_env(pack_dirs=[pack], model_path=model)
+    context.settings.set("generation.replies", True)  # the model streams the drafts measured
+    window = MainWindow(context)
     window.resize(1280, 820)
     window.show()
     app.processEvents()
