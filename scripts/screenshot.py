@@ -7,7 +7,7 @@ default model, with a machine policy that locks "Follow the clipboard" off, and 
 screen after each step, so what is saved is what a person would see:
 
     screenshot-search.png     search results and the highlighted source passage
-    screenshot-draft.png      a streamed draft with its sentence verdicts (also screenshot-main.png)
+    screenshot-draft.png      a draft with its sentence verdicts (also screenshot-main.png)
     screenshot-final.png      the finished draft: its state first, the legend, the sources
     screenshot-edit.png       the finished draft in Edit mode (plain text, what Copy copies)
     screenshot-stale.png      a new search: the old draft marked as the previous question's
@@ -83,13 +83,20 @@ def main() -> int:
         """Grab the streamed draft with its verdicts before a weak draft would be replaced."""
         handle = window.parts["draft"]._on_ask_event
 
-        def spy(event: Any) -> None:
-            if isinstance(event, (Replaced, Done)) and "draft" not in grabbed:
+        def grab() -> None:
+            if "draft" not in grabbed:
                 grabbed.add("draft")
                 app.primaryScreen().grabWindow(0).save(str(out / "screenshot-draft.png"))
                 shutil.copy(out / "screenshot-draft.png", out / "screenshot-main.png")
                 print("saved draft", flush=True)
+
+        def spy(event: Any) -> None:
+            if isinstance(event, Replaced):
+                grab()  # a model's draft with its verdicts, before it is replaced
             handle(event)
+            if isinstance(event, Done):
+                app.processEvents()
+                grab()  # the finished draft (replies are the sources' sentences by default)
 
         window.parts["draft"]._on_ask_event = spy
         return ask("How do I return a damaged item?")
