@@ -16,6 +16,10 @@ from desktop import __version__
 
 pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 QUESTION = "How do I return a damaged item?"
+CONVERSATION = (
+    "Customer: my parcel arrived with a cracked screen\n"
+    "Agent: sorry about that, I have booked a free return for you"
+)
 # Never in the bundle: the embedder's test-only PyTorch reference and plaintext keyrings.
 FORBIDDEN = ("torch", "transformers", "sentence_transformers", "keyrings")
 
@@ -64,10 +68,12 @@ def test_frozen_search_and_ask(bundle: Path, clean_env: dict[str, str]) -> None:
     assert hits and hits[0]["source"] == "delivery-returns/return-damaged-or-faulty-item.md"
 
     answer = json.loads(run(bundle, clean_env, "ask", "--json", QUESTION))
-    assert answer["status"] == "answered"
+    assert answer["status"] == "answered" and answer["mode"] == "extractive"
     assert answer["sources"][0]["source"] == hits[0]["source"]
-    # The bundled model generated (its draft is shown, or kept in "replaced" when unsupported).
-    assert answer["timings"].get("first_token_s", 0) > 0, answer["timings"]
+    # The bundled model writes the wrap-up note (replies are the sources' sentences by default).
+    note = json.loads(run(bundle, clean_env, "ask", "--json", "--task", "wrapup", CONVERSATION))
+    assert note["task"] == "wrapup" and note["draft"]
+    assert note["timings"].get("first_token_s", 0) > 0, note["timings"]
 
 
 def test_frozen_window_opens_offscreen(
