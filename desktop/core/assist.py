@@ -65,7 +65,7 @@ class Answer:
     # A model draft replaced for lack of support: {"draft", "supported", "sentences"}.
     replaced: dict[str, Any] = field(default_factory=dict)
     limit: str = ""  # what ended the model's writing early: "time_budget" | "repetition" | ""
-    cut: bool = False  # the model's writing ended before it did: a limit, the token cap, a stop
+    cut: bool = False  # the model was stopped before it finished: a limit, the token cap, a stop
     not_sensitive: str = ""  # the sensitive topic the agent said this case is not
 
     def to_json(self) -> dict[str, Any]:

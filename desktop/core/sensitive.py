@@ -401,9 +401,15 @@ def _retracted(topic: Topic, normalised: str, said: re.Match[str]) -> bool:
     """Whether a built-in phrase is taken back at once (never self-harm's, nor a company's:
     applied to the demo pack's "late mother" too, the same call then routed as self-harm by a
     likeness, a worse false route than bereavement)."""
-    if not topic.builtin or topic.name in NEVER_VETOED or said.group(0) in topic.added_triggers:
+    if not _overridable(topic, said.group(0)):
         return False
     return _RETRACTION.match(normalised, said.end()) is not None
+
+
+def _overridable(topic: Topic, said: str) -> bool:
+    """Whether the built-in phrase *said* may be dropped (by a retraction or the classifier's
+    veto): never self-harm's, nor one a company's articles or policy add."""
+    return topic.builtin and topic.name not in NEVER_VETOED and said not in topic.added_triggers
 
 
 def _normalise(text: str) -> str:
@@ -510,7 +516,7 @@ class SensitiveDetector:
         company's articles or policy add is its own decision."""
         if self.trigger_veto is None or self.classifier is None or self.embedder is None:
             return False
-        if not topic.builtin or topic.name in NEVER_VETOED or said in topic.added_triggers:
+        if not _overridable(topic, said):
             return False
         units = [unit for unit in meaning_units(text) if said in _normalise(unit)] or [text]
         vector = self.embedder.embed([min(units, key=len)])

@@ -26,7 +26,6 @@ LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.
 _WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")
 _LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
 _WORD = re.compile(r"\w")
-_MARKER_ONLY = re.compile(r"\s*(?:\d{1,2}[.)]|step\s+\d+\s*[:.)-]?)\s*", re.IGNORECASE)
 
 
 # pySBD's English abbreviations include US state codes that are everyday words at the end of a
@@ -119,7 +118,7 @@ def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
             start = lead.end()
         if start < end:
             spans.append([start, end])
-    if len(spans) > 1 and _MARKER_ONLY.fullmatch(line[spans[0][0] : spans[0][1]]):
+    if len(spans) > 1 and LIST_ITEM.fullmatch(line[spans[0][0] : spans[0][1]] + " "):
         spans[1][0] = spans[0][0]  # "1.  Log in": pySBD ends a sentence at "1." + 2 spaces
         del spans[0]
     return tuple(_trimmed(line, a, b) for a, b in spans if _WORD.search(line[a:b]))

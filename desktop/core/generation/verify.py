@@ -435,22 +435,26 @@ def polarity_mismatch(sentence: str, passage: str) -> str:
 _DENYING = frozenset({"no", "never", "cannot", "none", "nothing"})
 
 
-def _occurrences(text: str) -> tuple[set[str], set[str]]:
+_TOKEN = re.compile(rf"{_NEGATION.pattern}|{_WORD.pattern}", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _occurrences(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The stemmed content words of *text* that a negation governs somewhere, and those it
-    uses plainly somewhere."""
+    uses plainly somewhere (cached: every sentence of a draft reads the same few passages)."""
     text = _CITATION.sub(" ", text)
     denied: set[str] = set()
     plain: set[str] = set()
     for clause in _CLAUSE_END.split(text):
         left = 0  # content words still governed by the last negation
-        for match in re.finditer(rf"{_NEGATION.pattern}|{_WORD.pattern}", clause, re.IGNORECASE):
+        for match in _TOKEN.finditer(clause):
             word = match.group(0).lower()
             if word in _DENYING or re.search(r"n['’]t$", word):
                 left = NEGATION_SCOPE
             elif word not in STOPWORDS and len(word) > 1:
                 (denied if left > 0 else plain).add(stem(word))
                 left -= 1
-    return denied, plain
+    return frozenset(denied), frozenset(plain)
 
 
 def _only_denied(sentence: str, passage: str) -> str:
@@ -540,7 +544,7 @@ def check(text: str, passages: Sequence[str], meaning: Meaning | None = None) ->
 
 # How a finished sentence ends: its punctuation (a closing bracket or quote may follow), then
 # any citations.
-_FINISHED = re.compile(r"[.!?:;…][)\"'’”]*\s*(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*$")
+_FINISHED = re.compile(rf"[.!?:;…][)\"'’”]*\s*(?:{_CITATION.pattern}\s*)*$")
 UNFINISHED = "Unfinished: the model was stopped before the end of this sentence."
 
 
