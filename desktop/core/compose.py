@@ -283,6 +283,10 @@ def extractive(
     chosen = choose(found, lead, frozenset(_stems(question)), _article_words(hits))
     if not chosen:
         return "", given
+    # The lead article first, as chosen; an article's passages in the article's own order, so a
+    # procedure split across two passages reads from its first step.
+    articles = list(dict.fromkeys(p.article for p in chosen))
+    chosen.sort(key=lambda p: (articles.index(p.article), hits[p.passage].start))
     cited = list(dict.fromkeys(p.passage for p in chosen))
     lines = []
     for piece in chosen:
@@ -290,7 +294,8 @@ def extractive(
         if piece.code:
             lines.append((piece, f"    {piece.text} [{number}]"))
             continue
-        body = verify.strip_list_marker(piece.text).strip()
+        # A wrapped line joined by unwrap keeps the next line's indent: one space for it.
+        body = " ".join(verify.strip_list_marker(piece.text).split())
         marker = sentences.LIST_ITEM.match(piece.text) if piece.item else None
         if marker:  # "-   Visit" -> "- Visit"
             body = f"{marker.group(0).strip()} {body}"

@@ -338,10 +338,21 @@ def answer_html(answer: Answer) -> str:
     return "".join(parts)
 
 
+def by_article(sources: Sequence[Hit]) -> list[tuple[Hit, list[int]]]:
+    """Each cited article once, with the citation numbers of its passages: a draft that reads
+    two passages of one article lists it once ("[1] [3] Title"), not twice."""
+    numbers: dict[tuple[str, str], tuple[Hit, list[int]]] = {}
+    for n, hit in enumerate(sources, start=1):
+        numbers.setdefault((hit.pack, hit.source), (hit, []))[1].append(n)
+    return list(numbers.values())
+
+
 def sources_html(sources: Sequence[Hit]) -> str:
     items = "".join(
-        f'<li><a href="cite:{n}">[{n}]</a> {html.escape(h.title)}</li>'
-        for n, h in enumerate(sources, start=1)
+        "<li>"
+        + " ".join(f'<a href="cite:{n}">[{n}]</a>' for n in numbers)
+        + f" {html.escape(hit.title)}</li>"
+        for hit, numbers in by_article(sources)
     )
     return f"<p><b>Sources</b></p><ul>{items}</ul>"
 
@@ -365,7 +376,10 @@ def copy_text(answer: Answer, with_sources: bool = False) -> str:
     customer), optionally with its sources."""
     text = plain(answer.draft).strip()
     if with_sources and answer.sources:
-        titles = "\n".join(f"[{n}] {plain(h.title)}" for n, h in enumerate(answer.sources, start=1))
+        titles = "\n".join(
+            f"[{', '.join(map(str, numbers))}] {plain(hit.title)}"
+            for hit, numbers in by_article(answer.sources)
+        )
         text += "\n\nSources:\n" + titles
     return text
 

@@ -62,20 +62,32 @@ def split_sentences(text: str) -> list[str]:
 
 def code_lines(text: str) -> set[int]:
     """Numbers of the lines of *text* that are code: inside a ``` fence (the fences included), or
-    indented four spaces or a tab and following a blank line or another code line (Markdown)."""
+    indented four spaces or a tab and following a blank line or another code line (Markdown).
+
+    Inside a list, as in CommonMark, code is indented four more than the item's text: a nested
+    item or a paragraph of the item indented to its text ("1. Open it:" then "    - Public: ...")
+    is prose, not code.
+    """
     code: set[int] = set()
     fenced = False
     previous_blank = True
+    content = 0  # where the current list item's text starts (0: not in a list)
     for number, line in enumerate(text.splitlines()):
+        body = line.expandtabs(4)
+        indent = len(body) - len(body.lstrip())
         if line.lstrip().startswith("```"):
             fenced = not fenced
             code.add(number)
         elif fenced or (
-            line.startswith(("    ", "\t"))
-            and line.strip()
-            and (previous_blank or number - 1 in code)
+            indent >= content + 4 and line.strip() and (previous_blank or number - 1 in code)
         ):
             code.add(number)
+        elif line.strip():
+            item = LIST_ITEM.match(body)
+            if item and indent < content + 4:
+                content = min(item.end(), indent + 5)  # "1.    Text": at most 4 spaces count
+            elif indent == 0 and previous_blank:
+                content = 0  # a paragraph after the list
         previous_blank = not line.strip()
     return code
 

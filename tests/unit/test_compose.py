@@ -254,3 +254,66 @@ def test_steps_written_with_two_spaces_are_quoted_whole() -> None:
 
     assert draft.splitlines()[0] == "1. Log in to the MyRackspace Portal. [1]", draft
     assert "1. [1]" not in draft and "[1] Log in" not in draft
+
+
+BALANCER = (
+    "5. In the Configuration section, choose where the virtual IP is reached from:\n"
+    "\n"
+    "    - Accessible on the Public Internet: a public virtual IP lets any two servers\n"
+    "      with public addresses be load balanced.\n"
+    "    - Accessible only on the private network: the servers must be in one region.\n"
+    "\n"
+    "6. Check the summary of your load balancer settings.\n"
+    "\n"
+    "        $ lb show --summary\n"
+)
+
+
+def test_an_indented_item_inside_a_list_is_prose_not_code() -> None:
+    """CommonMark: in "5. ..." a nested item indented four is the item's content; code needs
+    four more than the item's text (the command under step 6)."""
+    from desktop.core import text
+
+    lines = BALANCER.splitlines()
+    code = text.code_lines(BALANCER)
+    assert {lines[n].strip() for n in code} == {"$ lb show --summary"}
+    # The nested item's wrapped line is joined to it, so it is one sentence, not two code lines.
+    assert "servers       with public" in text.unwrap(BALANCER)
+
+
+@pytest.mark.slow
+def test_a_nested_list_is_drafted_as_sentences_with_single_spaces(embed) -> None:  # type: ignore[no-untyped-def]
+    draft, _ = extractive(
+        "Which virtual IP lets servers with public addresses be load balanced?",
+        [hit("lb", BALANCER)],
+        embed,
+    )
+    assert (
+        "- Accessible on the Public Internet: a public virtual IP lets any two servers with "
+        "public addresses be load balanced. [1]"
+    ) in draft.splitlines(), draft
+
+
+@pytest.mark.slow
+def test_passages_of_one_article_are_drafted_in_the_article_s_order(embed) -> None:  # type: ignore[no-untyped-def]
+    """The search ranked the passage with the procedure's last steps first: the draft still
+    reads from the first step."""
+    first = (
+        "1. Log in to the Cloud Control Panel.\n"
+        "2. Select Networking > Load Balancers.\n"
+        "3. Click Create Load Balancer.\n"
+    )
+    last = (
+        "9. In the Add Nodes section, click Add Cloud Servers to put servers behind the load "
+        "balancer.\n"
+        "10. Click Create Load Balancer to finish creating the load balancer.\n"
+    )
+    question = "How do I create a load balancer in the Cloud Control Panel and add servers?"
+    article = [
+        Hit("demo", "lb", "Load balancers", "", 900, 900 + len(last), last, 0.9),
+        Hit("demo", "lb", "Load balancers", "", 0, len(first), first, 0.8),
+    ]
+    draft, sources = extractive(question, article, embed)
+    steps = [line.split(".")[0] for line in draft.splitlines()]
+    assert steps[:3] == ["1", "2", "3"] and "9" in steps, draft
+    assert [s.start for s in sources] == [0, 900]

@@ -95,6 +95,20 @@ def test_copy_text_and_sources() -> None:
     assert render.copy_text(answer, True) == "Do this [1].\n\nSources:\n[1] Article A"
 
 
+def test_copied_sources_name_an_article_once() -> None:
+    """Two cited passages of one article are listed as one source, numbered as cited."""
+    hits = [
+        Hit("p", "a.md", "Article A", "Setup", 0, 1, "x", 1.0),
+        Hit("p", "b.md", "Article B", "", 0, 1, "y", 1.0),
+        Hit("p", "a.md", "Article A", "Troubleshooting", 5, 9, "z", 1.0),
+    ]
+    answer = Answer(status="answered", question="q", draft="A [1]. B [2]. C [3].", sources=hits)
+    assert render.copy_text(answer, True).endswith("Sources:\n[1, 3] Article A\n[2] Article B")
+    listed = render.sources_html(hits)
+    assert listed.count("Article A") == 1
+    assert '<a href="cite:1">[1]</a> <a href="cite:3">[3]</a> Article A' in listed
+
+
 def test_original_file(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "b.md").write_text("x", encoding="utf-8")
