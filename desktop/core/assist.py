@@ -536,10 +536,18 @@ def extractive_draft(
     """A reply made only of the sources' own sentences, each cited, composed for *question*
     (``desktop.core.compose``), starting with the *lead* article's, which is read in more of
     its passages from *packs*; and the sources it cites, numbered as cited."""
+    by_id = {pack.id: pack for pack in packs}
+
+    def read(hit: Hit) -> str:
+        return by_id[hit.pack].document_text(hit.source) if hit.pack in by_id else ""
+
+    def whole(found: Sequence[Hit]) -> list[Hit]:
+        return [compose.whole_procedures(hit, read) for hit in found]
+
     if embedder is None:
-        return compose.extractive(question, hits[:limit], None, lead)
+        return compose.extractive(question, whole(hits[:limit]), None, lead)
 
     def article(hit: Hit) -> list[Hit]:
-        return article_passages(packs, embedder, question, hit, compose.ARTICLE_PASSAGES)
+        return whole(article_passages(packs, embedder, question, hit, compose.ARTICLE_PASSAGES))
 
-    return compose.extractive(question, hits[:limit], embedder.embed, lead, article)
+    return compose.extractive(question, whole(hits[:limit]), embedder.embed, lead, article)

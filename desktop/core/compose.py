@@ -18,8 +18,9 @@ The margins and weights were chosen on the ``tune`` half of
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 
 import numpy as np
@@ -27,6 +28,7 @@ import numpy.typing as npt
 
 from desktop.core import answerable
 from desktop.core import text as sentences
+from desktop.core.errors import KnowledgeError
 from desktop.core.generation import prompts, verify
 from desktop.core.knowledge.index import Hit
 
@@ -42,6 +44,9 @@ MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its ou
 # it. Numbers and dates are not among them: their patterns match any digit or duration.
 LEAD_KINDS = frozenset({"a price", "a recommendation"})
 ARTICLE_PASSAGES = 3  # passages of the lead article a draft reads (the search's and more)
+MAX_PROCEDURE_CHARS = 4000  # a passage is widened to the whole procedure it cuts up to this
+
+_NUMBERED = re.compile(r"(\d{1,2})[.)]\s")
 
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
 
@@ -57,6 +62,7 @@ class Piece:
     text: str
     score: float = 0.0
     code: bool = False  # a line of code (a command, its output): never split or reworded
+    indent: int = 0  # the line's indent: a nested item is indented more than its step
     leads_to_code: bool = False  # ends with ":" and code follows: the code is what it says
 
     @property
@@ -72,6 +78,97 @@ class Piece:
         return len(verify.content_words(body)) >= 2
 
 
+def whole_procedures(hit: Hit, read: Callable[[Hit], str]) -> Hit:
+    """*hit* widened, in its article's text (*read*), to the whole numbered procedure it starts
+    or ends inside: a passage that starts at step 8 gets steps 1 to 7, one that ends at step 6
+    gets the steps after it, so that a draft keeps a procedure whole. Up to
+    MAX_PROCEDURE_CHARS; *hit* itself when it cuts no procedure or the article cannot be read
+    (it is only read when the passage starts or ends on a step or an indented line)."""
+    body = hit.text.strip("\n").split("\n")
+    ends = (body[0], body[-1])
+    if not any(_NUMBERED.match(line) or _continues(line) for line in ends):
+        return hit
+    try:
+        document = read(hit)
+    except (KnowledgeError, OSError, UnicodeDecodeError):
+        return hit
+    if document[hit.start : hit.end] != hit.text:
+        return hit
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for line in document.split("\n"):
+        lines.append((offset, line))
+        offset += len(line) + 1
+    starts = [o for o, _ in lines]
+    first = bisect_right(starts, hit.start + len(hit.text) - len(hit.text.lstrip())) - 1
+    last = bisect_right(starts, hit.start + len(hit.text.rstrip()) - 1) - 1
+    start, end = hit.start, hit.end
+    step = _NUMBERED.match(lines[first][1])
+    if (step and int(step.group(1)) > 1) or _continues(lines[first][1]):
+        top = _list_edge(lines, first, -1)
+        if top is not None and end - lines[top][0] <= MAX_PROCEDURE_CHARS:
+            start = lines[top][0]
+    if _NUMBERED.match(lines[last][1]) or _continues(lines[last][1]):
+        bottom = _list_edge(lines, last, 1)
+        if bottom is not None:
+            stop = lines[bottom][0] + len(lines[bottom][1])
+            if stop - start <= MAX_PROCEDURE_CHARS:
+                end = max(end, stop)
+    if (start, end) == (hit.start, hit.end):
+        return hit
+    return replace(hit, start=start, end=end, text=document[start:end])
+
+
+def _continues(line: str) -> bool:
+    """An indented line: a step's wrapped text, a nested item or its code, inside a list."""
+    return bool(line.strip()) and line[:1] in (" ", "\t")
+
+
+def _list_edge(lines: list[tuple[int, str]], at: int, direction: int) -> int | None:
+    """From line *at* of a numbered list, the list's first step's line (*direction* -1) or its
+    last non-blank line (+1); None when no step lies that way. Blank and indented lines belong
+    to the list; a line at the margin that is not a step ends it, and so does a "1." going
+    forward (another list)."""
+    found = None
+    number = at + direction
+    while 0 <= number < len(lines):
+        line = lines[number][1]
+        step = _NUMBERED.match(line)
+        if step:
+            if direction > 0 and int(step.group(1)) == 1:
+                break
+            found = number
+            if direction < 0 and int(step.group(1)) == 1:
+                break
+        elif line.strip() and not _continues(line):
+            break
+        elif line.strip() and direction > 0:
+            found = number
+        number += direction
+    return found
+
+
+def _merged(hits: list[Hit]) -> list[Hit]:
+    """*hits* with the passages of one document that overlap joined into the first of them, so
+    that no sentence is drafted twice (a passage widened to its procedure may hold another)."""
+    out: list[Hit] = []
+    for hit in hits:
+        for n, kept in enumerate(out):
+            same = (kept.pack, kept.source) == (hit.pack, hit.source)
+            if not same or not (hit.start < kept.end and kept.start < hit.end):
+                continue
+            lo, hi = sorted((kept, hit), key=lambda h: (h.start, -h.end))
+            shared = lo.text[hi.start - lo.start :]
+            if not (hi.text.startswith(shared) or shared.startswith(hi.text)):
+                continue  # not one document's text at those offsets: keep both
+            text = lo.text if lo.end >= hi.end else lo.text[: hi.start - lo.start] + hi.text
+            out[n] = replace(kept, start=lo.start, end=max(lo.end, hi.end), text=text)
+            break
+        else:
+            out.append(hit)
+    return out
+
+
 def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
     """The sentences of *passage*, each with its line and whether that line is a list item."""
     found: list[Piece] = []
@@ -85,8 +182,9 @@ def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
                     found[-2].leads_to_code = True
             continue
         item = bool(sentences.LIST_ITEM.match(line))
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
         for sentence in sentences.split_sentences(line):
-            found.append(Piece(index, article, number, item, sentence))
+            found.append(Piece(index, article, number, item, sentence, indent=indent))
     return found
 
 
@@ -128,21 +226,28 @@ def score(
 
 
 def procedure(found: list[Piece], at: Piece) -> list[Piece]:
-    """The list *at* is an item of (consecutive item lines of its passage), at most MAX_STEPS
-    lines of it around *at*; just *at* when it is not on a list item."""
+    """The list *at* is an item of (consecutive item lines of its passage): all of it, or
+    MAX_STEPS of its steps around *at* (a nested item goes with its step); just *at* when it is
+    not on a list item."""
     if not at.item:
         return with_code(found, [at])
     same = [p for p in found if p.passage == at.passage]
     lines = sorted({p.line for p in same if not p.code})
     item_lines = {p.line for p in same if p.item}
+    indent = {p.line: p.indent for p in same}
     position = lines.index(at.line)
     first = last = position
     while first > 0 and lines[first - 1] in item_lines:
         first -= 1
     while last + 1 < len(lines) and lines[last + 1] in item_lines:
         last += 1
-    start = max(first, min(position - MAX_STEPS // 2, last + 1 - MAX_STEPS))
-    kept = set(lines[start : min(last + 1, start + MAX_STEPS)])
+    run = lines[first : last + 1]
+    steps = [line for line in run if indent[line] == min(indent[n] for n in run)]
+    mine = max(n for n, line in enumerate(steps) if line <= at.line or n == 0)
+    begin = max(0, min(mine - MAX_STEPS // 2, len(steps) - MAX_STEPS))
+    low = steps[begin]
+    high = steps[begin + MAX_STEPS] if begin + MAX_STEPS < len(steps) else run[-1] + 1
+    kept = {line for line in run if low <= line < high}
     return with_code(found, [p for p in same if p.line in kept and not p.code])
 
 
@@ -273,7 +378,7 @@ def extractive(
     # shared words alone choose the article.
     if not lead and embed is not None:
         lead = lead_article(question, hits, _article_words(hits))
-    hits = [*hits, *_more_of(lead, hits, article)]
+    hits = _merged([*hits, *_more_of(lead, hits, article)])
     found = [
         piece
         for index, hit in enumerate(hits)
