@@ -38,7 +38,8 @@ LEXICAL_WEIGHT = 0.15  # weight of the question-word share beside the embedding 
 SAME_MARGIN = 0.3  # a sentence of the best article this close to the best one is kept
 OTHER_MARGIN = 0.06  # ... a sentence of another passage only this close
 MAX_SENTENCES = 5
-MAX_STEPS = 10
+MAX_STEPS = 12  # steps of a numbered procedure a draft keeps (most articles' are whole)
+MAX_LIST_LINES = 10  # lines of any other list (a list of countries is not a procedure)
 MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its output
 # What a question may ask for that picks its lead article when the search's first does not state
 # it. Numbers and dates are not among them: their patterns match any digit or duration.
@@ -226,27 +227,41 @@ def score(
 
 
 def procedure(found: list[Piece], at: Piece) -> list[Piece]:
-    """The list *at* is an item of (consecutive item lines of its passage): all of it, or
-    MAX_STEPS of its steps around *at* (a nested item goes with its step); just *at* when it is
-    not on a list item."""
+    """The list *at* is an item of, around *at*; just *at* when it is not on a list item.
+
+    A list is its passage's consecutive item lines and the indented lines among them (a step's
+    note, a nested item). A numbered procedure is kept whole up to MAX_STEPS of its steps (its
+    notes and nested items go with their step); any other list, MAX_LIST_LINES lines of it.
+    """
     if not at.item:
         return with_code(found, [at])
     same = [p for p in found if p.passage == at.passage]
     lines = sorted({p.line for p in same if not p.code})
     item_lines = {p.line for p in same if p.item}
     indent = {p.line: p.indent for p in same}
+    inside = item_lines | {line for line in lines if indent[line] > 0}
     position = lines.index(at.line)
     first = last = position
-    while first > 0 and lines[first - 1] in item_lines:
+    while first > 0 and lines[first - 1] in inside:
         first -= 1
-    while last + 1 < len(lines) and lines[last + 1] in item_lines:
+    while last + 1 < len(lines) and lines[last + 1] in inside:
         last += 1
+    while lines[first] not in item_lines:  # a passage that starts inside a step's note
+        first += 1
     run = lines[first : last + 1]
-    steps = [line for line in run if indent[line] == min(indent[n] for n in run)]
-    mine = max(n for n, line in enumerate(steps) if line <= at.line or n == 0)
-    begin = max(0, min(mine - MAX_STEPS // 2, len(steps) - MAX_STEPS))
-    low = steps[begin]
-    high = steps[begin + MAX_STEPS] if begin + MAX_STEPS < len(steps) else run[-1] + 1
+    margin = min(indent[line] for line in run if line in item_lines)
+    steps = [line for line in run if line in item_lines and indent[line] == margin]
+    heads: dict[int, str] = {}
+    for piece in same:
+        heads.setdefault(piece.line, piece.text)  # a line's first sentence holds its marker
+    numbered = all(_NUMBERED.match(heads[line].lstrip()) for line in steps)
+    units, limit = (
+        (steps, MAX_STEPS) if numbered else (sorted(item_lines & set(run)), MAX_LIST_LINES)
+    )
+    mine = max(n for n, line in enumerate(units) if line <= at.line or n == 0)
+    begin = max(0, min(mine - limit // 2, len(units) - limit))
+    low = units[begin]
+    high = units[begin + limit] if begin + limit < len(units) else run[-1] + 1
     kept = {line for line in run if low <= line < high}
     return with_code(found, [p for p in same if p.line in kept and not p.code])
 

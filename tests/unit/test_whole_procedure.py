@@ -115,3 +115,33 @@ def test_nested_items_do_not_count_as_steps() -> None:
     # Seven steps with a nested item each: 14 list lines, all kept (MAX_STEPS counts steps).
     assert [p.text.split(".")[0] for p in kept if p.indent == 0] == [str(n) for n in range(1, 8)]
     assert len(kept) == 14
+
+
+def test_a_step_s_note_does_not_end_the_procedure() -> None:
+    """Rackspace writes a step's note as an indented paragraph: the steps after it are still
+    the same procedure, kept with it (the note too)."""
+    text = (
+        "1. Log in to the panel.\n\n"
+        "2. Select Load Balancers.\n\n"
+        "    The Load Balancers page appears.\n\n"
+        "3. Choose the algorithm. Click Next when done.\n\n"
+        "    **Note**: This is an important attribute to set.\n\n"
+        "4. Click Create Load Balancer.\n"
+    )
+    found = compose.pieces(text, 0, "a")
+    at = next(p for p in found if p.text.startswith("4."))
+    kept = [p.text for p in compose.procedure(found, at)]
+    assert kept[0].startswith("1.") and kept[-1].startswith("4."), kept
+    assert "The Load Balancers page appears." in kept
+    assert "Click Next when done." in kept
+
+
+def test_a_long_bulleted_list_is_not_a_procedure() -> None:
+    """A list of 30 countries (bullets, nested under regions) is cut to MAX_LIST_LINES lines
+    around the one asked about, not kept whole."""
+    countries = [f"Country {n}" for n in range(30)]
+    text = "- Regions\n" + "".join(f"    - {c}\n" for c in countries)
+    found = compose.pieces(text, 0, "a")
+    at = next(p for p in found if p.text.endswith("Country 20"))
+    kept = compose.procedure(found, at)
+    assert len(kept) == compose.MAX_LIST_LINES and at in kept
