@@ -19,8 +19,10 @@ extractive mode:
 
 Per mode: answer rate, refusal accuracy on unanswerable cases, route-to-human accuracy and the
 false-route rate on ordinary cases, citation precision (a cited source is one of the expected
-articles), key fact in the draft (the case's first fact, or the answering sentence of an article
-the label audit added, appears in the draft, Markdown aside; over all answerable cases),
+articles; over all citations, and per draft: each draft's share averaged, so that a long draft
+does not count more), key fact in the draft (the case's first fact, or the answering sentence
+of an article the label audit added, appears in the draft, Markdown aside; over all answerable
+cases),
 off-topic sentence share (shown sentences citing an article that is not an expected one), the
 supported share of shown sentences, fact recall (every fact), and seconds per answer. Then the
 sentence verifier on data/planted_claims.jsonl: the share of planted unsupported sentences it flags
@@ -58,6 +60,7 @@ METRICS = (
     "route_accuracy",
     "false_route_rate",
     "citation_precision",
+    "draft_citation_precision",
     "key_fact",
     "off_topic_share",
     "supported_share",
@@ -136,6 +139,7 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
             own = answer.replaced.get("sentences") or [s.to_json() for s in answer.sentences]
             counts["model_own_supported"] += [float(s["verdict"] == "supported") for s in own]
         relevant = set(case["relevant"])
+        right: list[float] = []
         for sentence in answer.sentences:
             counts["supported_share"].append(float(sentence.verdict == "supported"))
             cited = [
@@ -144,10 +148,13 @@ def score(cases: list[dict[str, Any]], answers: list[Answer]) -> dict[str, Any]:
                 if 1 <= n <= len(answer.sources)
             ]
             if relevant:
-                counts["citation_precision"] += [float(source in relevant) for source in cited]
+                right += [float(source in relevant) for source in cited]
                 counts["off_topic_share"].append(
                     float(bool(cited) and not any(source in relevant for source in cited))
                 )
+        counts["citation_precision"] += right
+        if right:  # each draft counts once, however long it is
+            counts["draft_citation_precision"].append(sum(right) / len(right))
         draft = _plain(answer.draft)
         for fact in case["facts"]:
             counts["fact_recall"].append(float(_plain(fact) in draft))
