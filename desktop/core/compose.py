@@ -48,6 +48,11 @@ ARTICLE_PASSAGES = 3  # passages of the lead article a draft reads (the search's
 MAX_PROCEDURE_CHARS = 4000  # a passage is widened to the whole procedure it cuts up to this
 
 _NUMBERED = re.compile(r"(\d{1,2})[.)]\s")
+# Inline Markdown an article's sentences carry, which a reply to a customer must not: images,
+# links (a web address is kept in brackets, a link within the site only as its text), bold.
+_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]*)[^)\n]*\)")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 
 _END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*\s*$")
 
@@ -69,7 +74,7 @@ class Piece:
     @property
     def candidate(self) -> bool:
         """Could stand alone in a reply: not a heading, a lead-in ("Do this:") or a marker."""
-        body = verify.strip_list_marker(self.text).strip()
+        body = plain_inline(verify.strip_list_marker(self.text))
         if self.code or body == prompts.REMOVED or not re.search(r"[A-Za-z]{2}", body):
             return False
         if body.endswith(":") and not self.leads_to_code:
@@ -414,13 +419,29 @@ def extractive(
         if piece.code:
             lines.append((piece, f"    {piece.text} [{number}]"))
             continue
-        # A wrapped line joined by unwrap keeps the next line's indent: one space for it.
-        body = " ".join(verify.strip_list_marker(piece.text).split())
+        # Markdown aside, and a wrapped line joined by unwrap keeps the next line's indent:
+        # one space for it.
+        body = plain_inline(verify.strip_list_marker(piece.text))
         marker = sentences.LIST_ITEM.match(piece.text) if piece.item else None
         if marker:  # "-   Visit" -> "- Visit"
             body = f"{marker.group(0).strip()} {body}"
         lines.append((piece, f"{body} [{number}]"))
     return _layout(lines), [hits[i] for i in cited]
+
+
+def plain_inline(sentence: str) -> str:
+    """*sentence* as a customer may read it: without images and bold marks, a link as its text
+    and, for an address on the web, the address in brackets ("Cloud Control Panel
+    (https://login.rackspace.com)"). Code marks stay: a command is quoted as the article did."""
+
+    def link(match: re.Match[str]) -> str:
+        text, target = match.group(1), match.group(2)
+        if not target.startswith(("http://", "https://")) or target in text:
+            return text
+        return f"{text} ({target})"
+
+    sentence = _LINK.sub(link, _IMAGE.sub("", sentence))
+    return " ".join(_BOLD.sub(r"\2", sentence).split())
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:

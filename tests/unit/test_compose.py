@@ -317,3 +317,36 @@ def test_passages_of_one_article_are_drafted_in_the_article_s_order(embed) -> No
     steps = [line.split(".")[0] for line in draft.splitlines()]
     assert steps[:3] == ["1", "2", "3"] and "9" in steps, draft
     assert [s.start for s in sources] == [0, 900]
+
+
+def test_a_drafted_sentence_has_no_markdown_a_customer_would_see() -> None:
+    from desktop.core.compose import plain_inline
+
+    assert plain_inline(
+        "Log in to the [Cloud Control Panel](https://login.rackspace.com) and click "
+        "**Select a Product > Rackspace Cloud**."
+    ) == (
+        "Log in to the Cloud Control Panel (https://login.rackspace.com) and click "
+        "Select a Product > Rackspace Cloud."
+    )
+    # A link within the site keeps its text only; a bare address once; images go; code stays.
+    assert plain_inline("See [this page](/mobile/ios/) ![icon](x.png)") == "See this page"
+    assert plain_inline("Visit [https://duck.ai](https://duck.ai).") == "Visit https://duck.ai."
+    assert (
+        plain_inline("Run `sudo  reboot` now, **then** wait.")
+        == "Run `sudo reboot` now, then wait."
+    )
+
+
+@pytest.mark.slow
+def test_an_extractive_draft_is_plain_text_and_still_verified(embed) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "1. Log in to the [Cloud Control Panel](https://login.rackspace.com).\n"
+        "2. In the top navigation bar, click **Select a Product > Rackspace Cloud**.\n"
+        "3. Select **Networking > Load Balancers**.\n"
+    )
+    draft, sources = extractive("How do I open the load balancers page?", [hit("lb", text)], embed)
+    assert "**" not in draft and "](" not in draft, draft
+    assert "3. Select Networking > Load Balancers. [1]" in draft.splitlines()
+    sentences = verify.verify(draft, [s.text for s in sources])
+    assert sentences and all(s.verdict == "supported" for s in sentences), sentences
