@@ -49,7 +49,9 @@ MAX_PROCEDURE_CHARS = 4000  # a passage is widened to the whole procedure it cut
 
 _NUMBERED = re.compile(r"(\d{1,2})[.)]\s")
 # Inline Markdown an article's sentences carry, which a reply to a customer must not: images,
-# links (a web address is kept in brackets, a link within the site only as its text), bold.
+# links (a web address is kept in brackets, a link within the site only as its text), bold, a
+# quote's "> " and site-generator markup ({:target="_blank"}).
+_QUOTE = re.compile(r"^(?:>\s*)+")
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]*)[^)\n]*\)")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
@@ -406,6 +408,8 @@ def extractive(
     ]
     score(question, found, embed, [hit.heading for hit in hits])
     chosen = choose(found, lead, frozenset(_stems(question)), _article_words(hits))
+    # Markup left alone after a sentence ('{:target="_blank"}') is not a sentence to draft.
+    chosen = [p for p in chosen if p.code or plain_inline(verify.strip_list_marker(p.text))]
     if not chosen:
         return "", given
     # The lead article first, as chosen; an article's passages in the article's own order, so a
@@ -414,6 +418,7 @@ def extractive(
     chosen.sort(key=lambda p: (articles.index(p.article), hits[p.passage].start))
     cited = list(dict.fromkeys(p.passage for p in chosen))
     lines = []
+    last_step: tuple[int, int, int] | None = None  # passage, indent and number of the last step
     for piece in chosen:
         number = cited.index(piece.passage) + 1
         if piece.code:
@@ -423,8 +428,17 @@ def extractive(
         # one space for it.
         body = plain_inline(verify.strip_list_marker(piece.text))
         marker = sentences.LIST_ITEM.match(piece.text) if piece.item else None
-        if marker:  # "-   Visit" -> "- Visit"
+        step = _NUMBERED.match(marker.group(0).strip() + " ") if marker else None
+        if step:  # "1." for every step, as Markdown allows, is drafted 1, 2, 3 as it shows
+            n = int(step.group(1))
+            if last_step and last_step[:2] == (piece.passage, piece.indent) and n <= last_step[2]:
+                n = last_step[2] + 1
+            last_step = (piece.passage, piece.indent, n)
+            body = f"{n}{marker.group(0).strip()[-1]} {body}"
+        elif marker:  # "-   Visit" -> "- Visit"
             body = f"{marker.group(0).strip()} {body}"
+        elif not piece.item and piece.indent == 0:
+            last_step = None  # a paragraph at the margin ends the list
         lines.append((piece, f"{body} [{number}]"))
     return _layout(lines), [hits[i] for i in cited]
 
@@ -440,8 +454,8 @@ def plain_inline(sentence: str) -> str:
             return text
         return f"{text} ({target})"
 
-    sentence = _LINK.sub(link, _IMAGE.sub("", sentence))
-    return " ".join(_BOLD.sub(r"\2", sentence).split())
+    sentence = _LINK.sub(link, _IMAGE.sub("", sentences.SITE_MARKUP.sub("", sentence)))
+    return " ".join(_BOLD.sub(r"\2", _QUOTE.sub("", sentence.strip())).split())
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:

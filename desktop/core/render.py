@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from desktop.core.errors import UserError
 from desktop.core.fileio import confined
 from desktop.core.generation import verify
-from desktop.core.text import LIST_ITEM, split_sentences
+from desktop.core.text import LIST_ITEM, SITE_MARKUP, split_sentences
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -52,10 +52,6 @@ _CITE = re.compile(r"\[(\d+)\]")
 # A list line: its indent, and a typed bullet (dropped: the list draws its own) or a number
 # (kept: steps are often numbered across paragraphs, so the list draws none).
 _BULLET = re.compile(r"^(\s*)(?:[-*•+]\s+|(?=\d+[.)]\s))")
-# Site-generator markup a document's stored text may still carry: Kramdown attribute lists and
-# blocks ({:target="_blank"}, {::nomarkdown}, {:/}), Liquid tags and output ({% include x %},
-# {{ site.baseurl }}) and Hugo shortcodes ({{< note >}}). Shown, it is noise to the agent.
-SITE_MARKUP = re.compile(r"\{:[^{}\n]*\}|\{%[^%\n]*%\}|\{\{[^{}\n]*\}\}")
 _CELL = re.compile(r"[^|]+")
 
 

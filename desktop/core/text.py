@@ -23,6 +23,10 @@ from typing import Any
 
 # A list item's marker at the start of a line ("1. ", "- ", "Step 2: "), for re.match.
 LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d+\s*[:.)-])\s+", re.IGNORECASE)
+# Site-generator markup a document's stored text may still carry: Kramdown attribute lists and
+# blocks ({:target="_blank"}, {::nomarkdown}, {:/}), Liquid tags and output ({% include x %},
+# {{ site.baseurl }}) and Hugo shortcodes ({{< note >}}). Shown, it is noise to the agent.
+SITE_MARKUP = re.compile(r"\{:[^{}\n]*\}|\{%[^%\n]*%\}|\{\{[^{}\n]*\}\}")
 _WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")
 _LEADING_CITATIONS = re.compile(r"(?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+")
 _WORD = re.compile(r"\w")

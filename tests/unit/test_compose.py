@@ -336,6 +336,9 @@ def test_a_drafted_sentence_has_no_markdown_a_customer_would_see() -> None:
         plain_inline("Run `sudo  reboot` now, **then** wait.")
         == "Run `sudo reboot` now, then wait."
     )
+    assert plain_inline('> Note: see this guide{:target="_blank"} first.') == (
+        "Note: see this guide first."
+    )
 
 
 @pytest.mark.slow
@@ -350,3 +353,23 @@ def test_an_extractive_draft_is_plain_text_and_still_verified(embed) -> None:  #
     assert "3. Select Networking > Load Balancers. [1]" in draft.splitlines()
     sentences = verify.verify(draft, [s.text for s in sources])
     assert sentences and all(s.verdict == "supported" for s in sentences), sentences
+
+
+@pytest.mark.slow
+def test_steps_all_numbered_one_are_drafted_as_markdown_shows_them(embed) -> None:  # type: ignore[no-untyped-def]
+    """Markdown numbers "1. 1. 1." as 1, 2, 3 (the DuckDuckGo help centre writes every step
+    "1."); a new list after a paragraph starts again."""
+    text = (
+        "You can turn off crash reports shared with app developers.\n\n"
+        "1. Open Settings.\n"
+        "1. Tap Privacy and then Analytics & Improvements.\n"
+        '1. Turn off **Share with App Developers**.{:target="_blank"}\n'
+    )
+    draft, _ = extractive(
+        "How do I turn off sharing crash reports with app developers in Settings?",
+        [hit("privacy", text)],
+        embed,
+    )
+    steps = [line.split(" ")[0] for line in draft.splitlines() if line[:1].isdigit()]
+    assert steps == ["1.", "2.", "3."], draft
+    assert "3. Turn off Share with App Developers. [1]" in draft.splitlines(), draft
