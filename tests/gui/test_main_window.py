@@ -245,8 +245,12 @@ def test_citation_click_copy_regenerate_and_feedback(
     )
     copied = QApplication.clipboard().text()
     assert copied.startswith(answer.draft.strip())
+    # Each cited article once, with the numbers of its cited passages ("[1, 2] Title").
+    listed = {}
+    for n, hit in enumerate(answer.sources, 1):
+        listed.setdefault(hit.title, []).append(str(n))
     assert copied.endswith(
-        "Sources:\n" + "\n".join(f"[{n}] {h.title}" for n, h in enumerate(answer.sources, 1))
+        "Sources:\n" + "\n".join(f"[{', '.join(ns)}] {t}" for t, ns in listed.items())
     )
 
     qtbot.mouseClick(window.draft.thumbs_down, Qt.MouseButton.LeftButton)
