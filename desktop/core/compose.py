@@ -434,7 +434,7 @@ def extractive(
             if last_step and last_step[:2] == (piece.passage, piece.indent) and n <= last_step[2]:
                 n = last_step[2] + 1
             last_step = (piece.passage, piece.indent, n)
-            body = f"{n}{marker.group(0).strip()[-1]} {body}"
+            body = f"{n}{step.group(0).strip()[-1]} {body}"
         elif marker:  # "-   Visit" -> "- Visit"
             body = f"{marker.group(0).strip()} {body}"
         elif not piece.item and piece.indent == 0:
