@@ -40,6 +40,7 @@ OTHER_MARGIN = 0.06  # ... a sentence of another passage only this close
 MAX_SENTENCES = 5
 MAX_STEPS = 12  # steps of a numbered procedure a draft keeps (most articles' are whole)
 MAX_LIST_LINES = 10  # lines of any other list (a list of countries is not a procedure)
+MAX_PROCEDURE_LINES = 16  # beyond this, a procedure's notes and nested items are left out
 MAX_CODE_LINES = 8  # code lines a step brings: a command and a little of its output
 # What a question may ask for that picks its lead article when the search's first does not state
 # it. Numbers and dates are not among them: their patterns match any digit or duration.
@@ -270,6 +271,8 @@ def procedure(found: list[Piece], at: Piece) -> list[Piece]:
     low = units[begin]
     high = units[begin + limit] if begin + limit < len(units) else run[-1] + 1
     kept = {line for line in run if low <= line < high}
+    if len(kept) > MAX_PROCEDURE_LINES:  # notes and nested items galore: the steps, and *at*
+        kept = {line for line in kept if line in units or line == at.line}
     return with_code(found, [p for p in same if p.line in kept and not p.code])
 
 
@@ -408,14 +411,21 @@ def extractive(
     ]
     score(question, found, embed, [hit.heading for hit in hits])
     chosen = choose(found, lead, frozenset(_stems(question)), _article_words(hits))
-    # Markup left alone after a sentence ('{:target="_blank"}') is not a sentence to draft.
-    chosen = [p for p in chosen if p.code or plain_inline(verify.strip_list_marker(p.text))]
-    if not chosen:
-        return "", given
     # The lead article first, as chosen; an article's passages in the article's own order, so a
     # procedure split across two passages reads from its first step.
     articles = list(dict.fromkeys(p.article for p in chosen))
     chosen.sort(key=lambda p: (articles.index(p.article), hits[p.passage].start))
+    # Markdown aside (a wrapped line joined by unwrap keeps the next line's indent: one space
+    # for it), and only the draft's first sentence answers the question that was asked.
+    bodies: dict[int, str] = {}
+    for piece in chosen:
+        if not piece.code:
+            body = plain_inline(verify.strip_list_marker(piece.text))
+            bodies[id(piece)] = without_yes_no(body) if bodies else body
+    # Markup left alone after a sentence ('{:target="_blank"}') is not a sentence to draft.
+    chosen = [p for p in chosen if p.code or bodies[id(p)]]
+    if not chosen:
+        return "", given
     cited = list(dict.fromkeys(p.passage for p in chosen))
     lines = []
     last_step: tuple[int, int, int] | None = None  # passage, indent and number of the last step
@@ -424,9 +434,7 @@ def extractive(
         if piece.code:
             lines.append((piece, f"    {piece.text} [{number}]"))
             continue
-        # Markdown aside, and a wrapped line joined by unwrap keeps the next line's indent:
-        # one space for it.
-        body = plain_inline(verify.strip_list_marker(piece.text))
+        body = bodies[id(piece)]
         marker = sentences.LIST_ITEM.match(piece.text) if piece.item else None
         step = _NUMBERED.match(marker.group(0).strip() + " ") if marker else None
         if step:  # "1." for every step, as Markdown allows, is drafted 1, 2, 3 as it shows
@@ -456,6 +464,20 @@ def plain_inline(sentence: str) -> str:
 
     sentence = _LINK.sub(link, _IMAGE.sub("", sentences.SITE_MARKUP.sub("", sentence)))
     return " ".join(_BOLD.sub(r"\2", _QUOTE.sub("", sentence.strip())).split())
+
+
+_YES_NO = re.compile(r"(?:Yes|No)\b[,.!]?\s*")
+
+
+def without_yes_no(sentence: str) -> str:
+    """*sentence* without its opening "Yes," or "No,": in a FAQ, the answer to the FAQ's own
+    question, which a reply that quotes it after other sentences does not ask ("... prohibits
+    port forwarding. Yes, we block ports 25, ..."). "" when nothing else is left."""
+    match = _YES_NO.match(sentence)
+    if not match:
+        return sentence
+    rest = sentence[match.end() :]
+    return rest[:1].upper() + rest[1:] if re.search(r"[A-Za-z]{2}", rest) else ""
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:
