@@ -416,12 +416,8 @@ def extractive(
     articles = list(dict.fromkeys(p.article for p in chosen))
     chosen.sort(key=lambda p: (articles.index(p.article), hits[p.passage].start))
     # Markdown aside (a wrapped line joined by unwrap keeps the next line's indent: one space
-    # for it), and only the draft's first sentence answers the question that was asked.
-    bodies: dict[int, str] = {}
-    for piece in chosen:
-        if not piece.code:
-            body = plain_inline(verify.strip_list_marker(piece.text))
-            bodies[id(piece)] = without_yes_no(body) if bodies else body
+    # for it).
+    bodies = {id(p): plain_inline(verify.strip_list_marker(p.text)) for p in chosen if not p.code}
     # Markup left alone after a sentence ('{:target="_blank"}') is not a sentence to draft.
     chosen = [p for p in chosen if p.code or bodies[id(p)]]
     if not chosen:
@@ -464,20 +460,6 @@ def plain_inline(sentence: str) -> str:
 
     sentence = _LINK.sub(link, _IMAGE.sub("", sentences.SITE_MARKUP.sub("", sentence)))
     return " ".join(_BOLD.sub(r"\2", _QUOTE.sub("", sentence.strip())).split())
-
-
-_YES_NO = re.compile(r"(?:Yes|No)\b[,.!]?\s*")
-
-
-def without_yes_no(sentence: str) -> str:
-    """*sentence* without its opening "Yes," or "No,": in a FAQ, the answer to the FAQ's own
-    question, which a reply that quotes it after other sentences does not ask ("... prohibits
-    port forwarding. Yes, we block ports 25, ..."). "" when nothing else is left."""
-    match = _YES_NO.match(sentence)
-    if not match:
-        return sentence
-    rest = sentence[match.end() :]
-    return rest[:1].upper() + rest[1:] if re.search(r"[A-Za-z]{2}", rest) else ""
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:

@@ -376,31 +376,6 @@ def test_steps_all_numbered_one_are_drafted_as_markdown_shows_them(embed) -> Non
     assert "3. Turn off Share with App Developers. [1]" in draft.splitlines(), draft
 
 
-def test_a_faq_s_yes_or_no_opens_only_the_draft_s_first_sentence() -> None:
-    from desktop.core.compose import without_yes_no
-
-    assert without_yes_no("Yes, we block ports 25 and 445.") == "We block ports 25 and 445."
-    assert without_yes_no("No, it is not available outside the U.S.") == (
-        "It is not available outside the U.S."
-    )
-    assert without_yes_no("No.") == ""
-    assert without_yes_no("Nowadays it syncs.") == "Nowadays it syncs."
-
-
-@pytest.mark.slow
-def test_a_later_faq_answer_loses_its_yes(embed) -> None:  # type: ignore[no-untyped-def]
-    forwarding = "The DuckDuckGo VPN prohibits port forwarding."
-    ports = "Yes, we block ports 25, 137 and 445 to protect our service."
-    hits = [
-        hit("vpn", forwarding, heading="Port forwarding"),
-        hit("vpn", ports, heading="Does the VPN block any ports?"),
-    ]
-    question = "Does the DuckDuckGo VPN allow port forwarding, and which ports does it block?"
-    draft, _ = extractive(question, hits, embed)
-    assert draft.startswith(forwarding), draft
-    assert "We block ports 25, 137 and 445" in draft and "Yes" not in draft, draft
-
-
 def test_a_procedure_with_many_nested_lines_keeps_its_steps() -> None:
     text = "\n".join(
         f"{n}. Step {n} does thing {n}.\n"
