@@ -53,6 +53,8 @@ _NUMBERED = re.compile(r"(\d{1,2})[.)]\s")
 # links (a web address is kept in brackets, a link within the site only as its text), bold, a
 # quote's "> " and site-generator markup ({:target="_blank"}).
 _QUOTE = re.compile(r"^(?:>\s*)+")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # "\_" is "_" to a Markdown reader
+_CODE_SPAN = re.compile(r"(`+)[^`]*?\1")
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]*)[^)\n]*\)")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
@@ -459,7 +461,14 @@ def plain_inline(sentence: str) -> str:
         return f"{text} ({target})"
 
     sentence = _LINK.sub(link, _IMAGE.sub("", sentences.SITE_MARKUP.sub("", sentence)))
-    return " ".join(_BOLD.sub(r"\2", _QUOTE.sub("", sentence.strip())).split())
+    sentence = _BOLD.sub(r"\2", _QUOTE.sub("", sentence.strip()))
+    # Backslash escapes are read outside code spans only (inside, a backslash is the code's).
+    parts, cursor = [], 0
+    for span in _CODE_SPAN.finditer(sentence):
+        parts += [_ESCAPED.sub(r"\1", sentence[cursor : span.start()]), span.group(0)]
+        cursor = span.end()
+    parts.append(_ESCAPED.sub(r"\1", sentence[cursor:]))
+    return " ".join("".join(parts).split())
 
 
 def _layout(lines: list[tuple[Piece, str]]) -> str:

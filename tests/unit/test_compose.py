@@ -340,6 +340,10 @@ def test_a_drafted_sentence_has_no_markdown_a_customer_would_see() -> None:
     assert plain_inline('> Note: see this guide{:target="_blank"} first.') == (
         "Note: see this guide first."
     )
+    # Markdown's backslash escapes are read as a reader sees them, but not inside code.
+    assert plain_inline(r"Set the \_blank target \*now\*, then run `a\_b`.") == (
+        r"Set the _blank target *now*, then run `a\_b`."
+    )
 
 
 @pytest.mark.slow
