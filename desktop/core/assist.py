@@ -537,9 +537,13 @@ def extractive_draft(
     (``desktop.core.compose``), starting with the *lead* article's, which is read in more of
     its passages from *packs*; and the sources it cites, numbered as cited."""
     by_id = {pack.id: pack for pack in packs}
+    documents: dict[tuple[str, str], str] = {}  # an article read once, however many passages
 
     def read(hit: Hit) -> str:
-        return by_id[hit.pack].document_text(hit.source) if hit.pack in by_id else ""
+        key = (hit.pack, hit.source)
+        if key not in documents:
+            documents[key] = by_id[hit.pack].document_text(hit.source) if hit.pack in by_id else ""
+        return documents[key]
 
     def whole(found: Sequence[Hit]) -> list[Hit]:
         return [compose.whole_procedures(hit, read) for hit in found]

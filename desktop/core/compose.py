@@ -105,11 +105,7 @@ def whole_procedures(hit: Hit, read: Callable[[Hit], str]) -> Hit:
         return hit
     if document[hit.start : hit.end] != hit.text:
         return hit
-    lines: list[tuple[int, str]] = []
-    offset = 0
-    for line in document.split("\n"):
-        lines.append((offset, line))
-        offset += len(line) + 1
+    lines = sentences.line_offsets(document)
     starts = [o for o, _ in lines]
     first = bisect_right(starts, hit.start + len(hit.text) - len(hit.text.lstrip())) - 1
     last = bisect_right(starts, hit.start + len(hit.text.rstrip()) - 1) - 1
@@ -193,7 +189,7 @@ def pieces(passage: str, index: int, article: str = "") -> list[Piece]:
                     found[-2].leads_to_code = True
             continue
         item = bool(sentences.LIST_ITEM.match(line))
-        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        indent = sentences.indent_of(line)
         for sentence in sentences.split_sentences(line):
             found.append(Piece(index, article, number, item, sentence, indent=indent))
     return found

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from desktop.core.errors import UserError
 from desktop.core.fileio import confined
 from desktop.core.generation import verify
-from desktop.core.text import LIST_ITEM, SITE_MARKUP, split_sentences
+from desktop.core.text import LIST_ITEM, SITE_MARKUP, line_offsets, split_sentences
 
 if TYPE_CHECKING:
     from desktop.core.assist import Answer
@@ -53,15 +53,6 @@ _CITE = re.compile(r"\[(\d+)\]")
 # (kept: steps are often numbered across paragraphs, so the list draws none).
 _BULLET = re.compile(r"^(\s*)(?:[-*•+]\s+|(?=\d+[.)]\s))")
 _CELL = re.compile(r"[^|]+")
-
-
-def _lines(text: str) -> list[tuple[int, str]]:
-    """(offset, line) for every line of *text*, newline excluded."""
-    out, offset = [], 0
-    for line in text.split("\n"):
-        out.append((offset, line))
-        offset += len(line) + 1
-    return out
 
 
 def _highlighted(piece: str, offset: int, start: int, end: int) -> str:
@@ -164,7 +155,7 @@ def document_html(
     """
     heading_at = {offset: level for level, _, offset in headings}
     page_at = {offset: number for offset, number in pages}
-    lines = _lines(text)
+    lines = line_offsets(text)
     parts: list[str] = []
     lists = _Lists(parts)
     anchored = end <= start

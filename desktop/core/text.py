@@ -64,6 +64,21 @@ def split_sentences(text: str) -> list[str]:
     return [text[start:end] for start, end in sentence_spans(text)]
 
 
+def line_offsets(text: str) -> list[tuple[int, str]]:
+    """(offset, line) for every line of *text*, newline excluded."""
+    out, offset = [], 0
+    for line in text.split("\n"):
+        out.append((offset, line))
+        offset += len(line) + 1
+    return out
+
+
+def indent_of(line: str) -> int:
+    """How far *line* is indented, a tab counting as four spaces."""
+    body = line.expandtabs(4)
+    return len(body) - len(body.lstrip())
+
+
 def code_lines(text: str) -> set[int]:
     """Numbers of the lines of *text* that are code: inside a ``` fence (the fences included), or
     indented four spaces or a tab and following a blank line or another code line (Markdown).
@@ -77,8 +92,7 @@ def code_lines(text: str) -> set[int]:
     previous_blank = True
     content = 0  # where the current list item's text starts (0: not in a list)
     for number, line in enumerate(text.splitlines()):
-        body = line.expandtabs(4)
-        indent = len(body) - len(body.lstrip())
+        indent = indent_of(line)
         if line.lstrip().startswith("```"):
             fenced = not fenced
             code.add(number)
@@ -87,7 +101,7 @@ def code_lines(text: str) -> set[int]:
         ):
             code.add(number)
         elif line.strip():
-            item = LIST_ITEM.match(body)
+            item = LIST_ITEM.match(line.expandtabs(4))
             if item and indent < content + 4:
                 content = min(item.end(), indent + 5)  # "1.    Text": at most 4 spaces count
             elif indent == 0 and previous_blank:
